@@ -1,0 +1,40 @@
+# p2pchat: `make demo` runs the system locally, `make test` runs every test.
+GO ?= go
+BIN := bin
+
+.PHONY: all build test test-short lint fuzz bench demo demo-stop clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# The whole suite: format and vet checks, then go test -race over every
+# package. As root it installs and starts what the system suites need
+# (PostgreSQL, tmux, iptables, miniupnpd); otherwise those suites skip with a
+# printed reason. Under CI=true nothing skips.
+test:
+	bash scripts/test.sh
+
+# Unit tests only, no root setup.
+test-short:
+	$(GO) test -race -short ./...
+
+lint:
+	bash scripts/lint.sh
+
+# Every fuzz target for a short while (FUZZTIME=2m make fuzz for longer).
+fuzz:
+	bash scripts/fuzz.sh $(or $(FUZZTIME),20s)
+
+bench:
+	bash scripts/bench.sh
+
+demo: build
+	bash scripts/demo.sh start
+
+demo-stop:
+	bash scripts/demo.sh stop
+
+clean:
+	rm -rf $(BIN) .demo

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# lint.sh: gofmt and go vet must be clean.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+unformatted=$(gofmt -l $(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go'))
+if [[ -n $unformatted ]]; then
+  echo "gofmt would change:" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
+go vet ./...
+echo "lint: gofmt and go vet clean"

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# test.sh: the whole test suite (`make test`).
+#
+# Runs the gofmt/vet checks and `go test -race ./...`. As root it first
+# installs and starts what the system suites need (PostgreSQL, tmux,
+# iptables, iproute2) from Debian's packages. Not as root, those suites skip
+# with a printed reason; with CI=true a missing dependency fails instead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/local/go/bin
+
+need_pkgs=(postgresql tmux iptables iproute2)
+
+if [[ $(id -u) -eq 0 ]]; then
+  missing=()
+  for p in "${need_pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "test: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  if [[ -z ${P2PCHAT_TEST_POSTGRES:-} ]]; then
+    P2PCHAT_TEST_POSTGRES=$(bash scripts/postgres.sh | tail -n 1)
+    export P2PCHAT_TEST_POSTGRES
+  fi
+  echo "test: PostgreSQL at $P2PCHAT_TEST_POSTGRES"
+else
+  echo "test: not root: suites that need PostgreSQL, network namespaces or tmux skip unless their dependencies are already set up (P2PCHAT_TEST_POSTGRES)"
+fi
+
+bash scripts/lint.sh
+go test -race -timeout 25m -count=1 ./...
