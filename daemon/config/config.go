@@ -1,0 +1,164 @@
+// Package config loads chatd's configuration: a TOML file whose every key has
+// a working default, overridden by command-line flags.
+//
+// Defaults follow the XDG base directory specification:
+//
+//	config file     $XDG_CONFIG_HOME/chatd/chatd.toml  (~/.config/chatd/chatd.toml)
+//	data directory  $XDG_DATA_HOME/chatd/              (~/.local/share/chatd/)
+//	control socket  $XDG_RUNTIME_DIR/chatd/control.sock
+//
+// A missing default config file is not an error; a missing file named
+// explicitly with --config is.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Duration is a time.Duration that reads from TOML strings such as "15s".
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("parse duration %q: %w", b, err)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration in Go syntax.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Config is chatd's whole configuration. The TOML keys are the snake_case
+// names in the struct tags; configs/chatd.toml documents each one.
+type Config struct {
+	// Name is the user name registered on the tracker (required).
+	Name string `toml:"name"`
+	// Tracker is the tracker's base URL.
+	Tracker string `toml:"tracker"`
+	// Listen is the TCP address peer sessions are accepted on and dialled from.
+	Listen string `toml:"listen"`
+	// DataDir holds the identity key and the message store.
+	DataDir string `toml:"data_dir"`
+	// ControlSocket is the Unix socket chatctl talks to.
+	ControlSocket string `toml:"control_socket"`
+	// LogLevel is one of debug, info, warn, error.
+	LogLevel string `toml:"log_level"`
+	// LogFormat is "console" (the default, for journald) or "json".
+	LogFormat string `toml:"log_format"`
+
+	Presence Presence `toml:"presence"`
+	Peer     Peer     `toml:"peer"`
+}
+
+// Presence configures how the tracker record is kept fresh.
+type Presence struct {
+	// RecordTTL is how long a published record stays valid.
+	RecordTTL Duration `toml:"record_ttl"`
+	// CheckInterval is how often addresses are checked for changes.
+	CheckInterval Duration `toml:"check_interval"`
+	// BackoffMax caps the retry delay while the tracker is unreachable.
+	BackoffMax Duration `toml:"backoff_max"`
+}
+
+// Peer configures peer sessions.
+type Peer struct {
+	KeepAlive        Duration `toml:"keepalive"`
+	IdleTimeout      Duration `toml:"idle_timeout"`
+	HandshakeTimeout Duration `toml:"handshake_timeout"`
+	BackoffMin       Duration `toml:"backoff_min"`
+	BackoffMax       Duration `toml:"backoff_max"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Tracker:       "http://127.0.0.1:7070",
+		Listen:        "0.0.0.0:7171",
+		DataDir:       filepath.Join(xdgDir("XDG_DATA_HOME", ".local/share"), "chatd"),
+		ControlSocket: DefaultControlSocket(),
+		LogLevel:      "info",
+		LogFormat:     "console",
+		Presence: Presence{
+			RecordTTL:     Duration{time.Hour},
+			CheckInterval: Duration{5 * time.Second},
+			BackoffMax:    Duration{5 * time.Minute},
+		},
+		Peer: Peer{
+			KeepAlive:        Duration{15 * time.Second},
+			IdleTimeout:      Duration{5 * time.Minute},
+			HandshakeTimeout: Duration{10 * time.Second},
+			BackoffMin:       Duration{500 * time.Millisecond},
+			BackoffMax:       Duration{2 * time.Minute},
+		},
+	}
+}
+
+// DefaultPath is the config file read when --config is not given.
+func DefaultPath() string {
+	return filepath.Join(xdgDir("XDG_CONFIG_HOME", ".config"), "chatd", "chatd.toml")
+}
+
+// DefaultControlSocket is $XDG_RUNTIME_DIR/chatd/control.sock, falling back
+// to /run/user/UID when XDG_RUNTIME_DIR is unset.
+func DefaultControlSocket() string {
+	dir := os.Getenv("XDG_RUNTIME_DIR")
+	if dir == "" {
+		dir = filepath.Join("/run/user", strconv.Itoa(os.Getuid()))
+	}
+	return filepath.Join(dir, "chatd", "control.sock")
+}
+
+func xdgDir(env, fallback string) string {
+	if d := os.Getenv(env); d != "" {
+		return d
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = "/"
+	}
+	return filepath.Join(home, fallback)
+}
+
+// Load reads path over the defaults. If explicit is false a missing file is
+// fine (the defaults stand); unknown keys are an error either way, so a typo
+// never silently does nothing.
+func Load(path string, explicit bool) (Config, error) {
+	cfg := Default()
+	md, err := toml.DecodeFile(path, &cfg)
+	if err != nil {
+		if !explicit && errors.Is(err, fs.ErrNotExist) {
+			return cfg, nil
+		}
+		return cfg, fmt.Errorf("load config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return cfg, fmt.Errorf("load config %s: unknown key %q", path, und[0].String())
+	}
+	return cfg, nil
+}
+
+// Validate checks what chatd needs before it can start.
+func (c Config) Validate() error {
+	switch {
+	case c.Name == "":
+		return errors.New("no user name: set name in chatd.toml or pass --name")
+	case c.Tracker == "":
+		return errors.New("no tracker url: set tracker in chatd.toml or pass --tracker")
+	case c.DataDir == "":
+		return errors.New("no data directory: set data_dir or pass --data-dir")
+	case c.ControlSocket == "":
+		return errors.New("no control socket path: set control_socket or pass --control-socket")
+	}
+	return nil
+}
