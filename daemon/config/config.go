@@ -65,8 +65,11 @@ type Config struct {
 type Presence struct {
 	// RecordTTL is how long a published record stays valid.
 	RecordTTL Duration `toml:"record_ttl"`
-	// CheckInterval is how often addresses are checked for changes.
+	// CheckInterval is how often local addresses are checked for changes.
 	CheckInterval Duration `toml:"check_interval"`
+	// ObserveInterval is how often the tracker is asked which address it
+	// sees chatd coming from (a NAT's public address can change).
+	ObserveInterval Duration `toml:"observe_interval"`
 	// BackoffMax caps the retry delay while the tracker is unreachable.
 	BackoffMax Duration `toml:"backoff_max"`
 }
@@ -90,9 +93,10 @@ func Default() Config {
 		LogLevel:      "info",
 		LogFormat:     "console",
 		Presence: Presence{
-			RecordTTL:     Duration{time.Hour},
-			CheckInterval: Duration{5 * time.Second},
-			BackoffMax:    Duration{5 * time.Minute},
+			RecordTTL:       Duration{time.Hour},
+			CheckInterval:   Duration{5 * time.Second},
+			ObserveInterval: Duration{30 * time.Second},
+			BackoffMax:      Duration{5 * time.Minute},
 		},
 		Peer: Peer{
 			KeepAlive:        Duration{15 * time.Second},

@@ -58,3 +58,14 @@ func TestLoadErrors(t *testing.T) {
 		t.Fatalf("missing name not explained: %v", err)
 	}
 }
+
+// The example file documents the defaults: loading it must change nothing.
+func TestExampleConfigMatchesDefaults(t *testing.T) {
+	c, err := Load("../../configs/chatd.toml", true)
+	if err != nil {
+		t.Fatalf("configs/chatd.toml does not load: %v", err)
+	}
+	if c != Default() {
+		t.Fatalf("configs/chatd.toml disagrees with Default():\nfile:    %+v\ndefault: %+v", c, Default())
+	}
+}
