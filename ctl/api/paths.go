@@ -1,0 +1,52 @@
+package api
+
+import (
+	"net/url"
+	"strconv"
+)
+
+// Route paths. Names in paths are escaped with url.PathEscape; use the
+// helper functions below.
+const (
+	PathStatus   = "/v1/status"
+	PathSend     = "/v1/send"
+	PathContacts = "/v1/contacts"
+	PathEvents   = "/v1/events"
+)
+
+// HistoryPath is the path for the messages with peer: at most limit of them
+// (0 for the server's default), older than seq before (0 for the newest).
+func HistoryPath(peer string, limit int, before int64) string {
+	q := url.Values{}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	if before > 0 {
+		q.Set("before", strconv.FormatInt(before, 10))
+	}
+	p := "/v1/history/" + url.PathEscape(peer)
+	if len(q) > 0 {
+		p += "?" + q.Encode()
+	}
+	return p
+}
+
+// MessagePath is the path of one message.
+func MessagePath(peer, id string) string {
+	return "/v1/messages/" + url.PathEscape(peer) + "/" + url.PathEscape(id)
+}
+
+// ContactPath is the path of one contact (DELETE removes it).
+func ContactPath(name string) string {
+	return PathContacts + "/" + url.PathEscape(name)
+}
+
+// VerifyPath is the path that marks a contact verified.
+func VerifyPath(name string) string {
+	return ContactPath(name) + "/verify"
+}
+
+// EventsPath is the path of the event stream resuming after cursor.
+func EventsPath(after int64) string {
+	return PathEvents + "?after=" + strconv.FormatInt(after, 10)
+}

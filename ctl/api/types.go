@@ -1,0 +1,99 @@
+package api
+
+import "time"
+
+// Message directions.
+const (
+	DirectionIn  = "in"  // received from the peer
+	DirectionOut = "out" // written by the local user
+)
+
+// Message states. Outgoing messages go queued → sent → delivered; incoming
+// messages are always received.
+const (
+	StateQueued    = "queued"    // in the outbox, not yet on the wire
+	StateSent      = "sent"      // written to the peer's session, no receipt yet
+	StateDelivered = "delivered" // the peer acknowledged that it stored it
+	StateReceived  = "received"  // an incoming message, stored locally
+)
+
+// MaxBodyBytes is the largest message body, in bytes of UTF-8, that chatd
+// accepts for sending.
+const MaxBodyBytes = 64 << 10
+
+// Status describes the running daemon.
+type Status struct {
+	Name          string   `json:"name"`
+	Fingerprint   string   `json:"fingerprint"`
+	PublicKey     string   `json:"public_key"`               // base64 of the Ed25519 public key
+	ListenAddr    string   `json:"listen_addr"`              // local host:port of the peer listener
+	ObservedAddrs []string `json:"observed_addrs,omitempty"` // as the tracker saw us
+	PublicAddrs   []string `json:"public_addrs,omitempty"`   // mapped on the router (UPnP)
+	TrackerState  string   `json:"tracker_state"`            // e.g. "registered", "unreachable"
+	Sessions      int      `json:"sessions"`                 // open peer sessions
+	Version       string   `json:"version"`
+	UptimeSeconds float64  `json:"uptime_seconds"`
+	// EventCursor is the ID of the newest committed event; pass it as the
+	// after cursor to watch only what happens from now on.
+	EventCursor int64 `json:"event_cursor"`
+}
+
+// Message is one chat message, in either direction.
+type Message struct {
+	ID        string    `json:"id"`   // 32 lower-case hex digits (128 random bits)
+	Peer      string    `json:"peer"` // the contact's name
+	Direction string    `json:"direction"`
+	Body      string    `json:"body"`
+	SentAt    time.Time `json:"sent_at"` // the sender's timestamp, RFC 3339 with nanoseconds
+	State     string    `json:"state"`
+	Seq       int64     `json:"seq"` // local order in the conversation; History's before cursor
+}
+
+// Contact is a pinned peer.
+type Contact struct {
+	Name        string    `json:"name"`
+	Fingerprint string    `json:"fingerprint"`
+	Verified    bool      `json:"verified"` // the user compared the fingerprint out of band
+	Online      bool      `json:"online"`
+	AddedAt     time.Time `json:"added_at"`
+	LastSeen    time.Time `json:"last_seen,omitzero"`
+}
+
+// Event types.
+const (
+	EventMessage     = "message"      // Message is set: a new incoming (or other client's outgoing) message
+	EventSent        = "sent"         // Message is set, state sent
+	EventDelivered   = "delivered"    // Message is set, state delivered
+	EventPresence    = "presence"     // Peer and Online are set, Addr may be
+	EventContact     = "contact"      // Peer's contact entry changed (added, verified, removed); Detail says how
+	EventKeyMismatch = "key_mismatch" // Peer presented a key other than the pinned one; Detail says more
+	EventHeartbeat   = "heartbeat"    // keeps the stream alive; never has an ID
+)
+
+// Event is one line of the event stream.
+type Event struct {
+	ID      int64     `json:"id"` // the resume cursor; strictly increasing
+	Type    string    `json:"type"`
+	At      time.Time `json:"at"`
+	Peer    string    `json:"peer,omitempty"`
+	Message *Message  `json:"message,omitempty"`
+	Online  *bool     `json:"online,omitempty"`
+	Addr    string    `json:"addr,omitempty"`
+	Detail  string    `json:"detail,omitempty"`
+}
+
+// SendRequest is the body of POST /v1/send.
+type SendRequest struct {
+	To   string `json:"to"`
+	Body string `json:"body"`
+}
+
+// AddContactRequest is the body of POST /v1/contacts.
+type AddContactRequest struct {
+	Name string `json:"name"`
+}
+
+// VerifyRequest is the body of POST /v1/contacts/{name}/verify.
+type VerifyRequest struct {
+	Fingerprint string `json:"fingerprint"`
+}
