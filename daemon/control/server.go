@@ -1,0 +1,144 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/p2pchat/p2pchat/ctl/api"
+)
+
+// Backend is what the daemon core offers the control API. Methods return
+// *api.Error for user errors (unknown user, no such contact, ...).
+type Backend interface {
+	Status(ctx context.Context) (api.Status, error)
+	// Send enqueues a message and returns it in state queued.
+	Send(ctx context.Context, to, body string) (api.Message, error)
+	// Message returns one message by peer and ID (for polling its state).
+	Message(ctx context.Context, peer, id string) (api.Message, error)
+	// History returns up to limit messages with peer whose Seq is below
+	// beforeSeq (all if beforeSeq is 0), oldest first.
+	History(ctx context.Context, peer string, limit int, beforeSeq int64) ([]api.Message, error)
+	Contacts(ctx context.Context) ([]api.Contact, error)
+	// AddContact looks the name up on the tracker and pins its key.
+	AddContact(ctx context.Context, name string) (api.Contact, error)
+	VerifyContact(ctx context.Context, name, fingerprint string) (api.Contact, error)
+	RemoveContact(ctx context.Context, name string) error
+	// Events returns up to limit committed events with ID > after, in
+	// ascending ID order.
+	Events(ctx context.Context, after int64, limit int) ([]api.Event, error)
+	// WaitEvents blocks until an event with ID > after may exist, or ctx
+	// is done (then it returns ctx.Err()).
+	WaitEvents(ctx context.Context, after int64) error
+}
+
+// DefaultHeartbeat is how often a quiet event stream gets a heartbeat line.
+const DefaultHeartbeat = 15 * time.Second
+
+// shutdownGrace bounds how long Serve waits for in-flight requests after
+// its context is cancelled.
+const shutdownGrace = 5 * time.Second
+
+// Server serves the control API. Set the fields, then call Serve; a Server
+// serves one listener at a time.
+type Server struct {
+	Backend Backend
+	Log     *zap.Logger // nil means no logging
+	// UID is the only user allowed to connect (normally os.Getuid()).
+	UID int
+	// Heartbeat is the event stream's keepalive interval; 0 means
+	// DefaultHeartbeat.
+	Heartbeat time.Duration
+}
+
+// Serve answers requests on ln until ctx is cancelled, then shuts down:
+// event streams end, in-flight requests get a short grace period, ln is
+// closed. It returns nil after a cancellation and the listener's error
+// otherwise.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler(),
+		ConnContext:       connContext,
+		BaseContext:       func(net.Listener) context.Context { return ctx }, // ends streams on shutdown
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          zap.NewStdLog(s.log().Named("http")),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve control socket: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		s.log().Warn("control server shutdown", zap.Error(err))
+		hs.Close()
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve control socket: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) log() *zap.Logger {
+	if s.Log == nil {
+		return zap.NewNop()
+	}
+	return s.Log
+}
+
+func (s *Server) heartbeat() time.Duration {
+	if s.Heartbeat <= 0 {
+		return DefaultHeartbeat
+	}
+	return s.Heartbeat
+}
+
+// handler routes each endpoint to its serveX method behind the access check.
+func (s *Server) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+api.PathStatus, s.serveStatus)
+	mux.HandleFunc("POST "+api.PathSend, s.serveSend)
+	mux.HandleFunc("GET /v1/messages/{peer}/{id}", s.serveMessage)
+	mux.HandleFunc("GET /v1/history/{peer}", s.serveHistory)
+	mux.HandleFunc("GET "+api.PathContacts, s.serveContacts)
+	mux.HandleFunc("POST "+api.PathContacts, s.serveAddContact)
+	mux.HandleFunc("DELETE /v1/contacts/{name}", s.serveRemoveContact)
+	mux.HandleFunc("POST /v1/contacts/{name}/verify", s.serveVerifyContact)
+	mux.HandleFunc("GET "+api.PathEvents, s.serveEvents)
+	mux.HandleFunc("/", s.serveUnknown)
+	return s.checkAccess(mux)
+}
+
+// checkAccess refuses callers that are not the daemon's user, and requests
+// that a browser made (they carry Origin or Referer).
+func (s *Server) checkAccess(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cred, err := peerCred(r.Context())
+		if err != nil {
+			s.log().Warn("control request without peer credentials", zap.Error(err))
+			s.writeError(w, r, &api.Error{Code: api.CodeForbidden, Message: "cannot identify the caller"})
+			return
+		}
+		if int(cred.Uid) != s.UID {
+			s.log().Warn("control request from another user refused", zap.Uint32("uid", cred.Uid), zap.Int32("pid", cred.Pid))
+			s.writeError(w, r, &api.Error{Code: api.CodeForbidden,
+				Message: fmt.Sprintf("uid %d may not use this chatd (it belongs to uid %d)", cred.Uid, s.UID),
+				Hint:    "run chatctl as the user that runs chatd"})
+			return
+		}
+		if r.Header.Get("Origin") != "" || r.Header.Get("Referer") != "" {
+			s.writeError(w, r, &api.Error{Code: api.CodeForbidden, Message: "browser requests are not allowed"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
