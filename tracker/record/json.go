@@ -1,0 +1,211 @@
+package record
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// signedJSON is the wire form of Signed.
+type signedJSON struct {
+	Name      string   `json:"name"`
+	PublicKey string   `json:"public_key"`
+	Addrs     []string `json:"addrs"`
+	Seq       uint64   `json:"seq"`
+	Expires   int64    `json:"expires"`
+	Signature string   `json:"signature"`
+}
+
+// MarshalJSON encodes s as
+//
+//	{"name":"alice","public_key":"<base64>","addrs":["host:port"],
+//	 "seq":1,"expires":<unix seconds>,"signature":"<base64>"}
+//
+// with standard padded base64 and addrs always an array.
+func (s Signed) MarshalJSON() ([]byte, error) {
+	addrs := s.Addrs
+	if addrs == nil {
+		addrs = []string{}
+	}
+	return json.Marshal(signedJSON{
+		Name:      s.Name,
+		PublicKey: base64.StdEncoding.EncodeToString(s.PublicKey),
+		Addrs:     addrs,
+		Seq:       s.Seq,
+		Expires:   s.Expires.Unix(),
+		Signature: base64.StdEncoding.EncodeToString(s.Signature),
+	})
+}
+
+// UnmarshalJSON decodes the form MarshalJSON writes, strictly: field names
+// must match exactly, unknown or repeated fields are refused, every field is
+// required, the key must be 32 bytes and the signature 64. It does not check
+// the signature; call Verify for that. Errors wrap ErrBadJSON, ErrBadBase64,
+// ErrBadKey or ErrBadSignature and name the field.
+func (s *Signed) UnmarshalJSON(data []byte) error {
+	fields, err := decodeObject(data, "name", "public_key", "addrs", "seq", "expires", "signature")
+	if err != nil {
+		return err
+	}
+	var out Signed
+	var expires int64
+	if err := firstErr(
+		decodeField(fields, "name", &out.Name),
+		decodeField(fields, "addrs", &out.Addrs),
+		decodeField(fields, "seq", &out.Seq),
+		decodeField(fields, "expires", &expires),
+	); err != nil {
+		return err
+	}
+	if out.PublicKey, err = decodeBytes(fields, "public_key", 32, ErrBadKey); err != nil {
+		return err
+	}
+	if out.Signature, err = decodeBytes(fields, "signature", SignatureSz, ErrBadSignature); err != nil {
+		return err
+	}
+	out.Expires = time.Unix(expires, 0).UTC()
+	*s = out
+	return nil
+}
+
+// DecodeSigned decodes exactly one Signed JSON value from data and refuses
+// trailing data.
+func DecodeSigned(data []byte) (Signed, error) {
+	var s Signed
+	if err := DecodeStrict(data, &s); err != nil {
+		return Signed{}, err
+	}
+	return s, nil
+}
+
+// DecodeStrict unmarshals exactly one JSON value from data into v, refusing
+// unknown fields and trailing data. Errors wrap ErrBadJSON unless v's own
+// UnmarshalJSON returned a more precise sentinel.
+func DecodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return wrapJSON(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: trailing data after the JSON value", ErrBadJSON)
+	}
+	return nil
+}
+
+// wrapJSON keeps our own sentinel errors and wraps anything from
+// encoding/json in ErrBadJSON.
+func wrapJSON(err error) error {
+	for _, sentinel := range []error{ErrBadJSON, ErrBadBase64, ErrBadKey, ErrBadSignature, ErrBadName, ErrBadAddr, ErrBadExpiry} {
+		if errors.Is(err, sentinel) {
+			return err
+		}
+	}
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: empty body", ErrBadJSON)
+	}
+	return fmt.Errorf("%w: %v", ErrBadJSON, err)
+}
+
+// decodeObject splits a JSON object into its raw fields, insisting on
+// exactly the given names: encoding/json alone would match names case
+// insensitively and let a repeated field silently win.
+func decodeObject(data []byte, names ...string) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("%w: want a JSON object", ErrBadJSON)
+	}
+	fields := make(map[string]json.RawMessage, len(names))
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrBadJSON, err)
+		}
+		key, _ := tok.(string)
+		if !contains(names, key) {
+			return nil, fmt.Errorf("%w: unknown field %s", ErrBadJSON, quoteShort(key))
+		}
+		if _, dup := fields[key]; dup {
+			return nil, fmt.Errorf("%w: field %q appears twice", ErrBadJSON, key)
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, fmt.Errorf("%w: field %q: %v", ErrBadJSON, key, err)
+		}
+		fields[key] = raw
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadJSON, err)
+	}
+	for _, n := range names {
+		if _, ok := fields[n]; !ok {
+			return nil, fmt.Errorf("%w: missing field %q", ErrBadJSON, n)
+		}
+	}
+	return fields, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func decodeField(fields map[string]json.RawMessage, name string, v any) error {
+	raw := fields[name]
+	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return fmt.Errorf("%w: field %q is null", ErrBadJSON, name)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%w: field %q: %v", ErrBadJSON, name, err)
+	}
+	return nil
+}
+
+// decodeBytes decodes a base64 field of exactly size bytes; a wrong size
+// wraps sizeErr so the caller learns which field was wrong.
+func decodeBytes(fields map[string]json.RawMessage, name string, size int, sizeErr error) ([]byte, error) {
+	var str string
+	if err := decodeField(fields, name, &str); err != nil {
+		return nil, err
+	}
+	b, err := DecodeBase64(name, str)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) != size {
+		return nil, fmt.Errorf("%w: %s is %d bytes, want %d", sizeErr, name, len(b), size)
+	}
+	return b, nil
+}
+
+// DecodeBase64 decodes padded standard base64 strictly: no line breaks, no
+// non-zero padding bits, so each value has exactly one encoding. field names
+// the value in the error, which wraps ErrBadBase64.
+func DecodeBase64(field, s string) ([]byte, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, fmt.Errorf("%w: %s contains a line break", ErrBadBase64, field)
+	}
+	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrBadBase64, field, err)
+	}
+	return b, nil
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+package record
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func validJSON(t testing.TB) string {
+	pub, priv := testKey(1)
+	s, err := Sign(testRecord(pub), priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// field replaces the value of one field in a valid encoding.
+func withField(t *testing.T, key, value string) string {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(validJSON(t)), &m); err != nil {
+		t.Fatal(err)
+	}
+	m[key] = json.RawMessage(value)
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func withoutField(t *testing.T, key string) string {
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal([]byte(validJSON(t)), &m)
+	delete(m, key)
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+func TestDecodeStrict(t *testing.T) {
+	valid := validJSON(t)
+	cases := []struct {
+		name, body, mention string
+		want                error
+	}{
+		{"empty", "", "", ErrBadJSON},
+		{"not an object", "[]", "", ErrBadJSON},
+		{"truncated", valid[:len(valid)-5], "", ErrBadJSON},
+		{"trailing data", valid + "{}", "trailing", ErrBadJSON},
+		{"unknown field", withField(t, "extra", "1"), "extra", ErrBadJSON},
+		{"wrong case", strings.Replace(valid, `"seq"`, `"SEQ"`, 1), "SEQ", ErrBadJSON},
+		{"duplicate field", strings.Replace(valid, `{"name":"alice"`, `{"name":"alice","name":"bob"`, 1), "twice", ErrBadJSON},
+		{"missing signature", withoutField(t, "signature"), "signature", ErrBadJSON},
+		{"null name", withField(t, "name", "null"), "name", ErrBadJSON},
+		{"negative seq", withField(t, "seq", "-1"), "seq", ErrBadJSON},
+		{"fractional expires", withField(t, "expires", "1.5"), "expires", ErrBadJSON},
+		{"string seq", withField(t, "seq", `"1"`), "seq", ErrBadJSON},
+		{"bad base64 key", withField(t, "public_key", `"!!!!"`), "public_key", ErrBadBase64},
+		{"unpadded key", withField(t, "public_key", `"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"`), "public_key", ErrBadBase64},
+		{"url base64 sig", withField(t, "signature", `"`+strings.Repeat("_", 86)+`=="`), "signature", ErrBadBase64},
+		{"key with newline", withField(t, "public_key", `"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\nAAA="`), "public_key", ErrBadBase64},
+		{"short key", withField(t, "public_key", `"AAAA"`), "public_key", ErrBadKey},
+		{"short signature", withField(t, "signature", `"AAAA"`), "signature", ErrBadSignature},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := DecodeSigned([]byte(c.body))
+			if !errors.Is(err, c.want) {
+				t.Fatalf("decode: %v, want %v", err, c.want)
+			}
+			if !strings.Contains(err.Error(), c.mention) {
+				t.Fatalf("error %q does not mention %q", err, c.mention)
+			}
+		})
+	}
+	if _, err := DecodeSigned([]byte(" " + valid + "\n")); err != nil {
+		t.Fatalf("valid record with whitespace around it: %v", err)
+	}
+}
+
+func FuzzDecodeSigned(f *testing.F) {
+	f.Add(validJSON(f))
+	f.Add(`{"name":"a","public_key":"","addrs":null,"seq":0,"expires":0,"signature":""}`)
+	f.Add(`{"name":"bob","public_key":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","addrs":["x:1"],"seq":18446744073709551615,"expires":-1,"signature":"` + strings.Repeat("A", 86) + `=="}`)
+	f.Add(strings.Replace(validJSON(f), `"expires":1700000000`, `"expires":9223372036854775807`, 1))
+	f.Add(strings.Replace(validJSON(f), `"expires":1700000000`, `"expires":-9223372036854775808`, 1))
+	f.Add(`{}`)
+	f.Add(`[`)
+	f.Fuzz(func(t *testing.T, body string) {
+		s, err := DecodeSigned([]byte(body))
+		if err != nil {
+			return
+		}
+		_ = s.Verify() // must not panic whatever was decoded
+		enc, err := json.Marshal(s)
+		if err != nil {
+			t.Fatalf("re-encode decoded record: %v", err)
+		}
+		s2, err := DecodeSigned(enc)
+		if err != nil {
+			t.Fatalf("decode of our own encoding %s: %v", enc, err)
+		}
+		enc2, _ := json.Marshal(s2)
+		if string(enc) != string(enc2) {
+			t.Fatalf("decode/encode not stable:\n%s\n%s", enc, enc2)
+		}
+		if (s.Verify() == nil) != (s2.Verify() == nil) {
+			t.Fatalf("verification changed across a round trip")
+		}
+	})
+}
