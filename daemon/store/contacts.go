@@ -1,0 +1,204 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+const contactCols = `name, public_key, verified, added_at, last_seen`
+
+func scanContact(sc scanner) (Contact, error) {
+	var (
+		c               Contact
+		key             []byte
+		addedAt, seenAt int64
+	)
+	if err := sc.Scan(&c.Name, &key, &c.Verified, &addedAt, &seenAt); err != nil {
+		return Contact{}, err
+	}
+	c.PublicKey = ed25519.PublicKey(key)
+	c.AddedAt, c.LastSeen = fromUnixNano(addedAt), fromUnixNano(seenAt)
+	return c, nil
+}
+
+// contactEvent is the Data of "contact" events.
+type contactEvent struct {
+	Action   string `json:"action"` // pinned, verified, unverified, removed
+	Key      string `json:"public_key,omitempty"`
+	Verified *bool  `json:"verified,omitempty"`
+}
+
+// keyMismatchEvent is the Data of "key_mismatch" events. Keys are hex; the
+// control layer turns them into fingerprints for people to compare.
+type keyMismatchEvent struct {
+	Pinned  string `json:"pinned_key"`
+	Offered string `json:"offered_key"`
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only fixed struct types of this package are marshalled
+	}
+	return b
+}
+
+// PinContact pins pub as name's key on first use (trust on first use). If
+// name is already pinned to the same key it returns the contact with created
+// false. If it is pinned to a different key it returns a *KeyMismatchError
+// (errors.Is ErrKeyMismatch), keeps the pinned key and appends a
+// "key_mismatch" event, in the same transaction, so the user is told loudly.
+// To accept a new key deliberately, RemoveContact and pin again.
+func (s *Store) PinContact(ctx context.Context, name string, pub ed25519.PublicKey) (c Contact, created bool, err error) {
+	if name == "" || len(pub) != ed25519.PublicKeySize {
+		return Contact{}, false, fmt.Errorf("pin contact %q: need a name and a %d-byte key: %w", name, ed25519.PublicKeySize, ErrInvalid)
+	}
+	var mismatch *KeyMismatchError
+	err = s.write(ctx, func(w *wtx) error {
+		c, created, mismatch = Contact{}, false, nil
+		row := w.tx.QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE name = ?`, name)
+		switch old, err := scanContact(row); {
+		case err == nil && bytes.Equal(old.PublicKey, pub):
+			c = old
+			return nil
+		case err == nil:
+			mismatch = &KeyMismatchError{Name: name, Pinned: old.PublicKey, Offered: bytes.Clone(pub)}
+			return w.appendEvent(w.stmt(s.stmts.insertEvent), &Event{Type: EventKeyMismatch, Peer: name,
+				Data: mustJSON(keyMismatchEvent{Pinned: hex.EncodeToString(old.PublicKey), Offered: hex.EncodeToString(pub)})})
+		case !errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("look up: %w", err)
+		}
+		c = Contact{Name: name, PublicKey: bytes.Clone(pub), AddedAt: w.now}
+		if _, err := w.tx.ExecContext(ctx, `INSERT INTO contacts (name, public_key, added_at) VALUES (?, ?, ?)`,
+			name, []byte(pub), unixNano(w.now)); err != nil {
+			return fmt.Errorf("insert: %w", err)
+		}
+		created = true
+		return w.appendEvent(w.stmt(s.stmts.insertEvent), &Event{Type: EventContact, Peer: name,
+			Data: mustJSON(contactEvent{Action: "pinned", Key: hex.EncodeToString(pub)})})
+	})
+	if err != nil {
+		return Contact{}, false, fmt.Errorf("pin contact %q: %w", name, err)
+	}
+	if mismatch != nil {
+		return Contact{}, false, mismatch
+	}
+	return c, created, nil
+}
+
+// Contact returns the contact called name, or ErrNotFound.
+func (s *Store) Contact(ctx context.Context, name string) (Contact, error) {
+	if s.closed() {
+		return Contact{}, fmt.Errorf("contact %q: %w", name, ErrClosed)
+	}
+	c, err := scanContact(s.r.QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE name = ?`, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return Contact{}, fmt.Errorf("contact %q: %w", name, err)
+	}
+	return c, nil
+}
+
+// Contacts returns all contacts in name order.
+func (s *Store) Contacts(ctx context.Context) ([]Contact, error) {
+	if s.closed() {
+		return nil, fmt.Errorf("contacts: %w", ErrClosed)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+contactCols+` FROM contacts ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("contacts: %w", err)
+	}
+	defer rows.Close()
+	var cs []Contact
+	for rows.Next() {
+		c, err := scanContact(rows)
+		if err != nil {
+			return nil, fmt.Errorf("contacts: %w", err)
+		}
+		cs = append(cs, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("contacts: %w", err)
+	}
+	return cs, nil
+}
+
+// SetVerified records whether the user compared name's fingerprint out of
+// band, appending a "contact" event when the flag changes.
+func (s *Store) SetVerified(ctx context.Context, name string, verified bool) error {
+	err := s.write(ctx, func(w *wtx) error {
+		var old bool
+		err := w.tx.QueryRowContext(ctx, `SELECT verified FROM contacts WHERE name = ?`, name).Scan(&old)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil || old == verified {
+			return err
+		}
+		if _, err := w.tx.ExecContext(ctx, `UPDATE contacts SET verified = ? WHERE name = ?`, verified, name); err != nil {
+			return fmt.Errorf("update: %w", err)
+		}
+		action := map[bool]string{true: "verified", false: "unverified"}[verified]
+		return w.appendEvent(w.stmt(s.stmts.insertEvent), &Event{Type: EventContact, Peer: name,
+			Data: mustJSON(contactEvent{Action: action, Verified: &verified})})
+	})
+	if err != nil {
+		return fmt.Errorf("set verified for %q: %w", name, err)
+	}
+	return nil
+}
+
+// RemoveContact removes name's pin (and verified flag) and appends a
+// "contact" event. The message history and outbox are kept.
+func (s *Store) RemoveContact(ctx context.Context, name string) error {
+	err := s.write(ctx, func(w *wtx) error {
+		res, err := w.tx.ExecContext(ctx, `DELETE FROM contacts WHERE name = ?`, name)
+		if err != nil {
+			return fmt.Errorf("delete: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err == nil {
+				err = ErrNotFound
+			}
+			return err
+		}
+		return w.appendEvent(w.stmt(s.stmts.insertEvent), &Event{Type: EventContact, Peer: name,
+			Data: mustJSON(contactEvent{Action: "removed"})})
+	})
+	if err != nil {
+		return fmt.Errorf("remove contact %q: %w", name, err)
+	}
+	return nil
+}
+
+// TouchContact records that name was seen at `at`. An older time than the one
+// stored is ignored, so out-of-order reports cannot move LastSeen backwards.
+func (s *Store) TouchContact(ctx context.Context, name string, at time.Time) error {
+	err := s.write(ctx, func(w *wtx) error {
+		res, err := w.tx.ExecContext(ctx, `UPDATE contacts SET last_seen = max(last_seen, ?) WHERE name = ?`,
+			unixNano(at), name)
+		if err != nil {
+			return fmt.Errorf("update: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err == nil {
+				err = ErrNotFound
+			}
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("touch contact %q: %w", name, err)
+	}
+	return nil
+}

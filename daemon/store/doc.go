@@ -1,0 +1,54 @@
+// Package store is chatd's local database: contacts with pinned Ed25519 keys,
+// the message history of both directions, the outbox of outgoing messages the
+// peer has not acknowledged yet, and an append-only event log that the control
+// API streams to clients.
+//
+// # Using it
+//
+// Open the store once at start-up and share the *Store; every method is safe
+// for concurrent use. Close stops the background committer and closes the
+// database.
+//
+//	st, err := store.Open(filepath.Join(dataDir, "chatd.db"), log)
+//	if err != nil { ... }
+//	defer st.Close()
+//
+// Sending: Enqueue (or EnqueueBatch) puts a message in the outbox in state
+// queued. A peer session reads its work with Pending, marks what it wrote to
+// the wire with MarkSent and, when the peer acknowledges, MarkDelivered.
+// Messages stay pending across reconnects and restarts until they are
+// delivered; PendingPeers lists the contacts that still have work at start-up.
+// The state of an outgoing message only moves forward:
+//
+//	queued ──MarkSent──▶ sent ──MarkDelivered──▶ delivered
+//	   └──────────────MarkDelivered─────────────────┘
+//
+// Receiving: a peer session hands each batch of received messages to Receive
+// and acknowledges them only after it returns. Receive de-duplicates by
+// (peer, message ID), so a retried batch is harmless and every message is
+// stored, evented and shown exactly once.
+//
+// Events: state changes that a user should see ("message", "delivered",
+// "contact", "key_mismatch") are appended to the event log in the same
+// transaction as the change itself, and other parts append their own (for
+// example "presence") with AppendEvent. Event IDs are a cursor: Events(after)
+// returns exactly the events committed after it, and WaitEvents or
+// EventNotify wakes a streaming reader when more arrive. PruneEvents bounds the
+// log; a reader whose cursor fell behind the pruned part gets ErrEventsPruned.
+//
+// # Durability and speed
+//
+// The database is SQLite in WAL mode with synchronous=NORMAL: a method returns
+// only after its transaction committed, so a crash of chatd loses nothing it
+// reported as stored; a power loss may lose the last few commits (the
+// documented trade of synchronous=NORMAL). All writes go through one writer
+// connection; reads use a small separate pool and never block behind writers.
+// Concurrent single-message Enqueue calls are coalesced by a committer
+// goroutine into one transaction (group commit), and the batch methods write
+// many rows per transaction, which is what makes tens of thousands of
+// messages per second possible.
+//
+// Schema changes are numbered SQL files under migrations/, embedded in the
+// binary and applied in order at Open; a database written by a newer chatd is
+// refused with ErrSchemaTooNew instead of being misread.
+package store

@@ -1,0 +1,225 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// maxGroup bounds one group commit, so a flood of callers cannot make a
+// single transaction (and everyone's latency) grow without limit.
+const maxGroup = 512
+
+// enqueueReq is one caller's Enqueue waiting for the committer.
+type enqueueReq struct {
+	ctx    context.Context
+	peer   string
+	body   []byte
+	sentAt time.Time
+	res    chan enqueueRes // buffered (1): the committer never blocks on a caller
+}
+
+type enqueueRes struct {
+	msg Message
+	err error
+}
+
+// groupCommit coalesces concurrent Enqueue calls: one goroutine takes every
+// request waiting at that moment and writes them in a single transaction.
+// While it commits, new callers queue up for the next round, so under load
+// the cost of a commit is shared by many messages, and when idle a lone
+// request is committed at once.
+type groupCommit struct {
+	s       *Store
+	reqs    chan *enqueueReq
+	quit    chan struct{} // closed by stop: no new work
+	stopped chan struct{} // closed when the committer goroutine has exited
+	ctx     context.Context
+	cancel  context.CancelFunc
+	once    sync.Once
+
+	requests atomic.Int64 // requests taken by the committer
+	batches  atomic.Int64 // transactions committed or attempted
+}
+
+func startGroupCommit(s *Store) *groupCommit {
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &groupCommit{
+		s:       s,
+		reqs:    make(chan *enqueueReq, maxGroup),
+		quit:    make(chan struct{}),
+		stopped: make(chan struct{}),
+		ctx:     ctx,
+		cancel:  cancel,
+	}
+	go g.run()
+	return g
+}
+
+// stop ends the committer after the round in progress and fails queued
+// requests with ErrClosed.
+func (g *groupCommit) stop() {
+	g.once.Do(func() {
+		close(g.quit)
+		g.cancel()
+		<-g.stopped
+	})
+}
+
+func (g *groupCommit) run() {
+	defer close(g.stopped)
+	batch := make([]*enqueueReq, 0, maxGroup)
+	for {
+		select {
+		case <-g.quit:
+			g.failQueued()
+			return
+		case r := <-g.reqs:
+			batch = append(batch[:0], r)
+		}
+		batch = g.drain(batch)
+		g.requests.Add(int64(len(batch)))
+		g.batches.Add(1)
+		g.commit(batch)
+	}
+}
+
+// drain adds the requests already waiting, without blocking.
+func (g *groupCommit) drain(batch []*enqueueReq) []*enqueueReq {
+	for len(batch) < maxGroup {
+		select {
+		case r := <-g.reqs:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func (g *groupCommit) failQueued() {
+	for {
+		select {
+		case r := <-g.reqs:
+			r.res <- enqueueRes{err: ErrClosed}
+		default:
+			return
+		}
+	}
+}
+
+// commit writes the batch in one transaction. If that fails, each request is
+// retried alone, so one bad request cannot fail its neighbours and every
+// caller learns its own outcome.
+func (g *groupCommit) commit(batch []*enqueueReq) {
+	live := batch[:0:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.res <- enqueueRes{err: err} // nothing written for a caller who left
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	msgs := make([]Message, len(live))
+	err := g.s.write(g.ctx, func(w *wtx) error {
+		ins := w.stmt(g.s.stmts.insertOut)
+		for i, r := range live {
+			m, err := w.insertOut(ins, r.peer, r.body, r.sentAt)
+			if err != nil {
+				return err
+			}
+			msgs[i] = m
+		}
+		return nil
+	})
+	if err == nil {
+		for i, r := range live {
+			r.res <- enqueueRes{msg: msgs[i]}
+		}
+		return
+	}
+	if g.ctx.Err() != nil {
+		err = ErrClosed // stopped mid-round: nothing was committed
+	}
+	if len(live) == 1 || g.ctx.Err() != nil {
+		for _, r := range live {
+			r.res <- enqueueRes{err: err}
+		}
+		return
+	}
+	for _, r := range live {
+		g.commit([]*enqueueReq{r})
+	}
+}
+
+// Enqueue stores one outgoing message in state queued with a fresh random ID
+// and returns it once committed. Concurrent calls share transactions (group
+// commit). Once the committer has taken the request, Enqueue waits for the
+// outcome even if ctx ends, so that a nil error always means stored and an
+// error means not stored.
+func (s *Store) Enqueue(ctx context.Context, peer string, body []byte, sentAt time.Time) (Message, error) {
+	if err := checkOutgoing(peer, body); err != nil {
+		return Message{}, fmt.Errorf("enqueue for %q: %w", peer, err)
+	}
+	r := &enqueueReq{ctx: ctx, peer: peer, body: body, sentAt: sentAt, res: make(chan enqueueRes, 1)}
+	g := s.gc
+	select {
+	case g.reqs <- r:
+	case <-g.quit:
+		return Message{}, fmt.Errorf("enqueue for %q: %w", peer, ErrClosed)
+	case <-ctx.Done():
+		return Message{}, fmt.Errorf("enqueue for %q: %w", peer, ctx.Err())
+	}
+	var res enqueueRes
+	select {
+	case res = <-r.res:
+	case <-g.stopped:
+		// The committer may have answered just before exiting.
+		select {
+		case res = <-r.res:
+		default:
+			res.err = ErrClosed
+		}
+	}
+	if res.err != nil {
+		return Message{}, fmt.Errorf("enqueue for %q: %w", peer, res.err)
+	}
+	return res.msg, nil
+}
+
+// Stats are counters for monitoring the store.
+type Stats struct {
+	EnqueueRequests int64 // Enqueue calls taken by the group committer
+	EnqueueBatches  int64 // transactions they were written in
+}
+
+// Stats returns the current counters.
+func (s *Store) Stats() Stats {
+	return Stats{EnqueueRequests: s.gc.requests.Load(), EnqueueBatches: s.gc.batches.Load()}
+}
+
+func newMessageID() [16]byte {
+	var id [16]byte
+	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return id
+}
+
+// mapConstraint turns a uniqueness violation into ErrExists.
+func mapConstraint(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE ||
+		se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
+		return fmt.Errorf("%w: %w", ErrExists, err)
+	}
+	return err
+}

@@ -1,0 +1,56 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// Receive stores a batch of incoming messages from peer in one transaction
+// and reports, per message, whether it was new. A message whose (peer, ID) is
+// already stored is a duplicate (a retry after a lost acknowledgement): it is
+// neither stored nor evented again. Each new message gets state received and
+// one "message" event. Only ID, Body and SentAt of each input are used.
+//
+// The caller acknowledges the batch to the peer only after Receive returned
+// nil; on error nothing of the batch was stored and the peer will resend.
+func (s *Store) Receive(ctx context.Context, peer string, msgs []Message) (fresh []bool, err error) {
+	if peer == "" {
+		return nil, fmt.Errorf("receive: empty peer name: %w", ErrInvalid)
+	}
+	for i := range msgs {
+		if err := checkBody(msgs[i].Body); err != nil {
+			return nil, fmt.Errorf("receive from %q: message %d: %w", peer, i, err)
+		}
+	}
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	fresh = make([]bool, len(msgs))
+	err = s.write(ctx, func(w *wtx) error {
+		clear(fresh) // only meaningful once the transaction commits
+		ins, ev := w.stmt(s.stmts.insertIn), w.stmt(s.stmts.insertEvent)
+		for i := range msgs {
+			m := &msgs[i]
+			res, err := ins.ExecContext(ctx, m.ID[:], peer, m.Body, unixNano(m.SentAt), unixNano(w.now))
+			if err != nil {
+				return fmt.Errorf("insert: %w", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("insert: %w", err)
+			}
+			if n == 0 {
+				continue
+			}
+			fresh[i] = true
+			if err := w.appendEvent(ev, &Event{Type: EventMessage, Peer: peer, MessageID: m.ID}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("receive from %q: %w", peer, err)
+	}
+	return fresh, nil
+}

@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+func checkOutgoing(peer string, body []byte) error {
+	if peer == "" {
+		return fmt.Errorf("empty peer name: %w", ErrInvalid)
+	}
+	return checkBody(body)
+}
+
+func checkBody(body []byte) error {
+	if len(body) > MaxBodySize {
+		return fmt.Errorf("body of %d bytes exceeds %d: %w", len(body), MaxBodySize, ErrInvalid)
+	}
+	if !utf8.Valid(body) {
+		return fmt.Errorf("body is not UTF-8: %w", ErrInvalid)
+	}
+	return nil
+}
+
+// EnqueueBatch stores several outgoing messages to one peer in a single
+// transaction: all are stored, in order, or none.
+func (s *Store) EnqueueBatch(ctx context.Context, peer string, bodies [][]byte, sentAt time.Time) ([]Message, error) {
+	for i, b := range bodies {
+		if err := checkOutgoing(peer, b); err != nil {
+			return nil, fmt.Errorf("enqueue batch for %q: message %d: %w", peer, i, err)
+		}
+	}
+	if len(bodies) == 0 {
+		return nil, nil
+	}
+	msgs := make([]Message, len(bodies))
+	err := s.write(ctx, func(w *wtx) error {
+		ins := w.stmt(s.stmts.insertOut)
+		for i, b := range bodies {
+			m, err := w.insertOut(ins, peer, b, sentAt)
+			if err != nil {
+				return err
+			}
+			msgs[i] = m
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("enqueue batch for %q: %w", peer, err)
+	}
+	return msgs, nil
+}
+
+// Pending returns up to limit outgoing messages to peer that are not yet
+// delivered (queued or sent) with Seq > afterSeq, in ascending Seq order. A
+// session that resends after a reconnect starts from afterSeq 0; one that
+// streams new work passes the last Seq it has seen.
+func (s *Store) Pending(ctx context.Context, peer string, afterSeq int64, limit int) ([]Message, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("pending for %q: limit %d: %w", peer, limit, ErrInvalid)
+	}
+	msgs, err := s.queryMessages(ctx, `SELECT `+messageCols+` FROM messages
+		WHERE peer = ? AND dir = 'out' AND state IN ('queued', 'sent') AND seq > ?
+		ORDER BY seq LIMIT ?`, peer, afterSeq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("pending for %q: %w", peer, err)
+	}
+	return msgs, nil
+}
+
+// PendingPeers lists, in name order, the peers that have outgoing messages
+// not yet delivered, so that chatd can reconnect to them at start-up.
+func (s *Store) PendingPeers(ctx context.Context) ([]string, error) {
+	if s.closed() {
+		return nil, fmt.Errorf("pending peers: %w", ErrClosed)
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT peer FROM messages
+		WHERE dir = 'out' AND state IN ('queued', 'sent') ORDER BY peer`)
+	if err != nil {
+		return nil, fmt.Errorf("pending peers: %w", err)
+	}
+	defer rows.Close()
+	var peers []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, fmt.Errorf("pending peers: %w", err)
+		}
+		peers = append(peers, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pending peers: %w", err)
+	}
+	return peers, nil
+}
+
+// MarkSent moves the given outgoing messages from queued to sent in one
+// transaction. Messages already sent or delivered, and unknown IDs, are left
+// alone: the state never moves backwards. It appends no events, to keep the
+// per-message cost of the hot path at one row update.
+func (s *Store) MarkSent(ctx context.Context, peer string, ids [][16]byte) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := s.write(ctx, func(w *wtx) error {
+		upd := w.stmt(s.stmts.markSent)
+		for _, id := range ids {
+			if _, err := upd.ExecContext(ctx, peer, id[:]); err != nil {
+				return fmt.Errorf("update: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mark sent for %q: %w", peer, err)
+	}
+	return nil
+}
+
+// MarkDelivered records the peer's acknowledgement of the given outgoing
+// messages in one transaction, appending one "delivered" event per message
+// that was not delivered before. Unknown and already delivered IDs are
+// ignored, so a repeated acknowledgement changes nothing and is not evented
+// twice. It returns how many messages were newly delivered.
+func (s *Store) MarkDelivered(ctx context.Context, peer string, ids [][16]byte) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	var n int
+	err := s.write(ctx, func(w *wtx) error {
+		n = 0
+		upd, ins := w.stmt(s.stmts.markDelivered), w.stmt(s.stmts.insertEvent)
+		for _, id := range ids {
+			res, err := upd.ExecContext(ctx, peer, id[:])
+			if err != nil {
+				return fmt.Errorf("update: %w", err)
+			}
+			if changed, err := res.RowsAffected(); err != nil || changed == 0 {
+				if err != nil {
+					return fmt.Errorf("update: %w", err)
+				}
+				continue
+			}
+			n++
+			if err := w.appendEvent(ins, &Event{Type: EventDelivered, Peer: peer, MessageID: id}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("mark delivered for %q: %w", peer, err)
+	}
+	return n, nil
+}

@@ -1,0 +1,176 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+const (
+	readPoolSize = 4
+	busyTimeout  = 5 * time.Second
+)
+
+// Store is chatd's database. All methods are safe for concurrent use.
+type Store struct {
+	log *zap.Logger
+	now func() time.Time
+
+	w *sql.DB // the single writer connection; every write goes through it
+	r *sql.DB // read-only pool
+
+	stmts *writeStmts
+	gc    *groupCommit
+	feed  *eventFeed
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens or creates the database at path (file mode 0600, parent
+// directories 0700), applies pending schema migrations and starts the group
+// committer. log may be nil.
+func Open(path string, log *zap.Logger) (*Store, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("open store %q: %w", path, err)
+	}
+	if err := prepareFile(abs, log); err != nil {
+		return nil, fmt.Errorf("open store %q: %w", path, err)
+	}
+	s := &Store{log: log, now: time.Now}
+	if err := s.open(abs); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("open store %q: %w", path, err)
+	}
+	s.gc = startGroupCommit(s)
+	return s, nil
+}
+
+func (s *Store) open(abs string) error {
+	var err error
+	if s.w, err = sql.Open("sqlite", dsn(abs, false)); err != nil {
+		return err
+	}
+	// One connection, kept forever: it serialises writers in-process, keeps
+	// prepared statements warm and makes commit order equal event ID order.
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxLifetime(0)
+	s.w.SetConnMaxIdleTime(0)
+	ctx := context.Background()
+	if err := migrate(ctx, s.w, migrationFS, s.log); err != nil {
+		return err
+	}
+	if s.r, err = sql.Open("sqlite", dsn(abs, true)); err != nil {
+		return err
+	}
+	s.r.SetMaxOpenConns(readPoolSize)
+	s.r.SetMaxIdleConns(readPoolSize)
+	if s.stmts, err = prepareWriteStmts(ctx, s.w); err != nil {
+		return err
+	}
+	last, err := lastEventID(ctx, s.w)
+	if err != nil {
+		return err
+	}
+	s.feed = newEventFeed(last)
+	return nil
+}
+
+// dsn builds a modernc.org/sqlite data source name. The path is a file: URI
+// so that any character in it is escaped rather than read as a parameter.
+func dsn(abs string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		// Take the write lock at BEGIN, so a transaction that reads before
+		// writing can never fail to upgrade its lock half-way.
+		q.Set("_txlock", "immediate")
+	}
+	u := url.URL{Scheme: "file", OmitHost: true, Path: abs, RawQuery: q.Encode()}
+	return u.String()
+}
+
+// prepareFile creates the database file with mode 0600 before SQLite does:
+// SQLite gives its -wal and -shm files the mode of the main file, so this one
+// decision keeps all three private. An existing file readable by others is
+// tightened rather than refused, as it holds no secret keys.
+func prepareFile(abs string, log *zap.Logger) error {
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("store file was accessible to others; restricting to 0600",
+			zap.String("path", abs), zap.Stringer("mode", fi.Mode().Perm()))
+		if err := f.Chmod(0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close stops the group committer, wakes event waiters and closes the
+// database. Calls in flight finish or fail with ErrClosed. Safe to call more
+// than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.gc.stop()
+		s.feed.close()
+		s.closeErr = s.closeDBs()
+	})
+	return s.closeErr
+}
+
+func (s *Store) closeDBs() error {
+	var errs []error
+	if s.stmts != nil {
+		errs = append(errs, s.stmts.close())
+	}
+	for _, db := range []*sql.DB{s.r, s.w} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// closed reports whether Close has begun, so that methods fail with
+// ErrClosed rather than a driver error.
+func (s *Store) closed() bool {
+	select {
+	case <-s.gc.quit:
+		return true
+	default:
+		return false
+	}
+}

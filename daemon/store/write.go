@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// writeStmts are prepared once on the writer connection and bound into each
+// transaction, so the hot paths never re-parse SQL.
+type writeStmts struct {
+	insertOut     *sql.Stmt
+	insertIn      *sql.Stmt
+	markSent      *sql.Stmt
+	markDelivered *sql.Stmt
+	insertEvent   *sql.Stmt
+}
+
+func prepareWriteStmts(ctx context.Context, db *sql.DB) (*writeStmts, error) {
+	ws := &writeStmts{}
+	for _, p := range []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&ws.insertOut, `INSERT INTO messages (id, peer, dir, body, sent_at, stored_at, state)
+			VALUES (?, ?, 'out', ?, ?, ?, 'queued')`},
+		{&ws.insertIn, `INSERT INTO messages (id, peer, dir, body, sent_at, stored_at, state)
+			VALUES (?, ?, 'in', ?, ?, ?, 'received')
+			ON CONFLICT (peer, dir, id) DO NOTHING`},
+		{&ws.markSent, `UPDATE messages SET state = 'sent'
+			WHERE peer = ? AND dir = 'out' AND id = ? AND state = 'queued'`},
+		{&ws.markDelivered, `UPDATE messages SET state = 'delivered'
+			WHERE peer = ? AND dir = 'out' AND id = ? AND state IN ('queued', 'sent')`},
+		{&ws.insertEvent, `INSERT INTO events (at, type, peer, message_id, data) VALUES (?, ?, ?, ?, ?)`},
+	} {
+		st, err := db.PrepareContext(ctx, p.query)
+		if err != nil {
+			ws.close()
+			return nil, fmt.Errorf("prepare statements: %w", err)
+		}
+		*p.dst = st
+	}
+	return ws, nil
+}
+
+func (ws *writeStmts) close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{ws.insertOut, ws.insertIn, ws.markSent, ws.markDelivered, ws.insertEvent} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// wtx is one write transaction. It remembers the newest event it appended so
+// that readers are woken only after the commit made the event visible.
+type wtx struct {
+	tx        *sql.Tx
+	ctx       context.Context
+	s         *Store
+	now       time.Time // the transaction's timestamp (StoredAt, event At)
+	lastEvent int64
+}
+
+// write runs fn in a transaction on the writer connection and returns only
+// after the commit. Any error from fn rolls everything back.
+func (s *Store) write(ctx context.Context, fn func(w *wtx) error) error {
+	if s.closed() {
+		return ErrClosed
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	w := &wtx{tx: tx, ctx: ctx, s: s, now: s.now()}
+	if err := fn(w); err != nil {
+		_ = tx.Rollback() // the error from fn is the one worth reporting
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	if w.lastEvent > 0 {
+		s.feed.publish(w.lastEvent)
+	}
+	return nil
+}
+
+func (w *wtx) stmt(st *sql.Stmt) *sql.Stmt { return w.tx.StmtContext(w.ctx, st) }
+
+// appendEvent inserts e with the prepared statement ins (bound to this tx).
+func (w *wtx) appendEvent(ins *sql.Stmt, e *Event) error {
+	if e.At.IsZero() {
+		e.At = w.now
+	}
+	var mid, data any
+	if e.MessageID != ([16]byte{}) {
+		mid = e.MessageID[:]
+	}
+	if len(e.Data) > 0 {
+		data = []byte(e.Data)
+	}
+	res, err := ins.ExecContext(w.ctx, unixNano(e.At), e.Type, e.Peer, mid, data)
+	if err != nil {
+		return fmt.Errorf("append %s event: %w", e.Type, err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("append %s event: %w", e.Type, err)
+	}
+	e.ID = id
+	w.lastEvent = id
+	return nil
+}
+
+// insertOut adds one queued outgoing message with a fresh random ID.
+func (w *wtx) insertOut(ins *sql.Stmt, peer string, body []byte, sentAt time.Time) (Message, error) {
+	m := Message{ID: newMessageID(), Peer: peer, Direction: Out, Body: body,
+		SentAt: sentAt, StoredAt: w.now, State: Queued}
+	res, err := ins.ExecContext(w.ctx, m.ID[:], peer, body, unixNano(sentAt), unixNano(w.now))
+	if err != nil {
+		return Message{}, fmt.Errorf("insert: %w", mapConstraint(err))
+	}
+	if m.Seq, err = res.LastInsertId(); err != nil {
+		return Message{}, fmt.Errorf("insert: %w", err)
+	}
+	return m, nil
+}
