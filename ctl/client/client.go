@@ -1,0 +1,182 @@
+// Package client is the typed Go client of chatd's control API (package
+// ctl/api). The zero Client talks to the user's own daemon:
+//
+//	var c client.Client
+//	st, err := c.Status(ctx)
+//	if errors.Is(err, client.ErrDaemonNotRunning) { ... }
+//	msg, err := c.Send(ctx, "bob", "hi")
+//	if errors.Is(err, api.ErrUnknownUser) { ... }
+//
+// Every failed request returns an error wrapping *api.Error, so callers
+// branch with errors.Is against the api sentinels or errors.As for the
+// message and hint.
+//
+// Watch follows the event stream: Next returns events one by one, in order,
+// and the Watcher reconnects by itself (resuming from the last event it
+// returned) if the daemon restarts or the stream goes silent.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"github.com/p2pchat/p2pchat/ctl/api"
+)
+
+// ErrDaemonNotRunning means nothing listens on the control socket.
+var ErrDaemonNotRunning = errors.New("chatd is not running")
+
+// maxResponseBytes bounds a non-streaming response (a long history page).
+const maxResponseBytes = 64 << 20
+
+// Client talks to chatd's control socket. The zero value is ready to use;
+// the fields may be set before the first call and not changed after.
+type Client struct {
+	// Socket is the control socket's path; empty means DefaultSocket().
+	Socket string
+	// Dial, if set, replaces dialling Socket (for tests and proxies).
+	Dial func(ctx context.Context) (net.Conn, error)
+
+	once sync.Once
+	hc   *http.Client
+}
+
+// DefaultSocket is $CHATD_SOCKET, else $XDG_RUNTIME_DIR/chatd/control.sock,
+// else /run/user/UID/chatd/control.sock.
+func DefaultSocket() string {
+	if s := os.Getenv("CHATD_SOCKET"); s != "" {
+		return s
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "chatd", "control.sock")
+	}
+	return filepath.Join("/run/user", strconv.Itoa(os.Getuid()), "chatd", "control.sock")
+}
+
+// SocketPath is the socket this client dials.
+func (c *Client) SocketPath() string {
+	if c.Socket != "" {
+		return c.Socket
+	}
+	return DefaultSocket()
+}
+
+func (c *Client) http() *http.Client {
+	c.once.Do(func() {
+		c.hc = &http.Client{Transport: &http.Transport{
+			DialContext:       func(ctx context.Context, _, _ string) (net.Conn, error) { return c.dial(ctx) },
+			DisableKeepAlives: false,
+			MaxIdleConns:      2,
+		}}
+	})
+	return c.hc
+}
+
+func (c *Client) dial(ctx context.Context) (net.Conn, error) {
+	if c.Dial != nil {
+		return c.Dial(ctx)
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", c.SocketPath())
+	if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+		return nil, &notRunningError{socket: c.SocketPath(), err: err}
+	}
+	return conn, err
+}
+
+// notRunningError keeps the socket path for the message while matching
+// ErrDaemonNotRunning.
+type notRunningError struct {
+	socket string
+	err    error
+}
+
+func (e *notRunningError) Error() string {
+	return fmt.Sprintf("chatd is not running (no daemon on %s)", e.socket)
+}
+func (e *notRunningError) Is(target error) bool { return target == ErrDaemonNotRunning }
+func (e *notRunningError) Unwrap() error        { return e.err }
+
+// do sends one request and decodes a 2xx JSON response into out (if not
+// nil). The URL's host is a placeholder: the transport always dials the
+// socket.
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	resp, err := c.send(ctx, method, path, in)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBytes))
+		return nil
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxResponseBytes)).Decode(out); err != nil {
+		return fmt.Errorf("%s %s: decode response: %w", method, path, err)
+	}
+	return nil
+}
+
+// send performs the request and turns a dial failure or non-2xx status into
+// an error; on success the caller owns resp.Body.
+func (c *Client) send(ctx context.Context, method, path string, in any) (*http.Response, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", method, path, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://chatd"+path, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http().Do(req)
+	if err != nil {
+		var nr *notRunningError
+		if errors.As(err, &nr) {
+			return nil, nr
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		defer resp.Body.Close()
+		return nil, responseError(resp)
+	}
+	return resp, nil
+}
+
+// responseError reads the api.Error body of a failed response, or makes
+// one from the status when the body is not one.
+func responseError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var ae api.Error
+	if json.Unmarshal(b, &ae) == nil && ae.Code != "" && ae.Message != "" {
+		return &ae
+	}
+	return &api.Error{Code: api.CodeForStatus(resp.StatusCode),
+		Message: fmt.Sprintf("chatd answered %s", resp.Status)}
+}
+
+// CloseIdleConnections closes kept-alive connections to the daemon; call
+// it when done with a Client that will not be used again soon.
+func (c *Client) CloseIdleConnections() {
+	c.http().CloseIdleConnections()
+}

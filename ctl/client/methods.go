@@ -1,0 +1,64 @@
+package client
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/p2pchat/p2pchat/ctl/api"
+)
+
+// Status describes the daemon; its EventCursor is where to Watch from to
+// see only what happens next.
+func (c *Client) Status(ctx context.Context) (api.Status, error) {
+	var st api.Status
+	err := c.do(ctx, http.MethodGet, api.PathStatus, nil, &st)
+	return st, err
+}
+
+// Send queues body for to and returns the message in state queued.
+func (c *Client) Send(ctx context.Context, to, body string) (api.Message, error) {
+	var m api.Message
+	err := c.do(ctx, http.MethodPost, api.PathSend, api.SendRequest{To: to, Body: body}, &m)
+	return m, err
+}
+
+// Message returns one message's current state.
+func (c *Client) Message(ctx context.Context, peer, id string) (api.Message, error) {
+	var m api.Message
+	err := c.do(ctx, http.MethodGet, api.MessagePath(peer, id), nil, &m)
+	return m, err
+}
+
+// History returns up to limit messages with peer (0: the daemon's default)
+// older than sequence number before (0: the newest), oldest first.
+func (c *Client) History(ctx context.Context, peer string, limit int, before int64) ([]api.Message, error) {
+	var ms []api.Message
+	err := c.do(ctx, http.MethodGet, api.HistoryPath(peer, limit, before), nil, &ms)
+	return ms, err
+}
+
+// Contacts lists the pinned contacts.
+func (c *Client) Contacts(ctx context.Context) ([]api.Contact, error) {
+	var cs []api.Contact
+	err := c.do(ctx, http.MethodGet, api.PathContacts, nil, &cs)
+	return cs, err
+}
+
+// AddContact looks name up on the tracker and pins its key.
+func (c *Client) AddContact(ctx context.Context, name string) (api.Contact, error) {
+	var ct api.Contact
+	err := c.do(ctx, http.MethodPost, api.PathContacts, api.AddContactRequest{Name: name}, &ct)
+	return ct, err
+}
+
+// VerifyContact marks name verified if fingerprint matches its pinned key.
+func (c *Client) VerifyContact(ctx context.Context, name, fingerprint string) (api.Contact, error) {
+	var ct api.Contact
+	err := c.do(ctx, http.MethodPost, api.VerifyPath(name), api.VerifyRequest{Fingerprint: fingerprint}, &ct)
+	return ct, err
+}
+
+// RemoveContact forgets name and its pinned key.
+func (c *Client) RemoveContact(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, api.ContactPath(name), nil, nil)
+}
