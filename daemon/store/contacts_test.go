@@ -1,0 +1,127 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestPinContactTOFU(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := ctxT(t)
+	bob := newKey(t)
+
+	c, created, err := s.PinContact(ctx, "bob", bob)
+	if err != nil || !created {
+		t.Fatalf("first pin: created=%v err=%v, want created", created, err)
+	}
+	if !bytes.Equal(c.PublicKey, bob) || c.Verified || c.AddedAt.IsZero() || !c.LastSeen.IsZero() {
+		t.Fatalf("first pin returned %+v", c)
+	}
+
+	c2, created, err := s.PinContact(ctx, "bob", bob)
+	if err != nil || created {
+		t.Fatalf("same key again: created=%v err=%v, want ok and not created", created, err)
+	}
+	if !c2.AddedAt.Equal(c.AddedAt) {
+		t.Errorf("same key again changed AddedAt: %v → %v", c.AddedAt, c2.AddedAt)
+	}
+
+	mallory := newKey(t)
+	_, _, err = s.PinContact(ctx, "bob", mallory)
+	if !errors.Is(err, ErrKeyMismatch) {
+		t.Fatalf("different key: err=%v, want ErrKeyMismatch", err)
+	}
+	var km *KeyMismatchError
+	if !errors.As(err, &km) || !bytes.Equal(km.Pinned, bob) || !bytes.Equal(km.Offered, mallory) {
+		t.Fatalf("mismatch error %#v does not carry both keys", err)
+	}
+
+	got, err := s.Contact(ctx, "bob")
+	if err != nil || !bytes.Equal(got.PublicKey, bob) {
+		t.Fatalf("after mismatch the pinned key changed: %x, %v", got.PublicKey, err)
+	}
+
+	evs, err := s.Events(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 2 || evs[0].Type != EventContact || evs[1].Type != EventKeyMismatch || evs[1].Peer != "bob" {
+		t.Fatalf("events = %+v, want contact then key_mismatch", evs)
+	}
+	var data keyMismatchEvent
+	if err := json.Unmarshal(evs[1].Data, &data); err != nil || data.Pinned == data.Offered || data.Pinned == "" {
+		t.Fatalf("key_mismatch data %s: %v", evs[1].Data, err)
+	}
+}
+
+func TestPinContactRejectsBadInput(t *testing.T) {
+	s, _ := openTest(t)
+	if _, _, err := s.PinContact(ctxT(t), "", newKey(t)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("empty name: %v, want ErrInvalid", err)
+	}
+	if _, _, err := s.PinContact(ctxT(t), "bob", []byte("short")); !errors.Is(err, ErrInvalid) {
+		t.Errorf("short key: %v, want ErrInvalid", err)
+	}
+}
+
+func TestVerifyRemoveTouch(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := ctxT(t)
+	if _, _, err := s.PinContact(ctx, "carol", newKey(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.PinContact(ctx, "bob", newKey(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetVerified(ctx, "bob", true); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.Contact(ctx, "bob"); !c.Verified {
+		t.Fatal("bob not verified after SetVerified(true)")
+	}
+	if err := s.SetVerified(ctx, "nobody", true); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SetVerified unknown: %v, want ErrNotFound", err)
+	}
+
+	seen := time.Unix(1700000000, 5)
+	if err := s.TouchContact(ctx, "bob", seen); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TouchContact(ctx, "bob", seen.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := s.Contact(ctx, "bob"); !c.LastSeen.Equal(seen) {
+		t.Errorf("LastSeen = %v, want %v (older touch must not move it back)", c.LastSeen, seen)
+	}
+	if err := s.TouchContact(ctx, "nobody", seen); !errors.Is(err, ErrNotFound) {
+		t.Errorf("TouchContact unknown: %v, want ErrNotFound", err)
+	}
+
+	cs, err := s.Contacts(ctx)
+	if err != nil || len(cs) != 2 || cs[0].Name != "bob" || cs[1].Name != "carol" {
+		t.Fatalf("Contacts = %+v, %v; want bob, carol", cs, err)
+	}
+
+	// History survives removal; a new key can then be pinned deliberately.
+	if _, err := s.Receive(ctx, "bob", incoming(1, "hello")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveContact(ctx, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Contact(ctx, "bob"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Contact after remove: %v, want ErrNotFound", err)
+	}
+	if err := s.RemoveContact(ctx, "bob"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second remove: %v, want ErrNotFound", err)
+	}
+	if h, _ := s.History(ctx, "bob", 10, 0); len(h) != 1 {
+		t.Errorf("history after remove has %d messages, want 1", len(h))
+	}
+	if _, created, err := s.PinContact(ctx, "bob", newKey(t)); err != nil || !created {
+		t.Errorf("re-pin after remove: created=%v err=%v", created, err)
+	}
+}
