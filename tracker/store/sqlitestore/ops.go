@@ -1,0 +1,180 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/p2pchat/p2pchat/tracker/store"
+	"github.com/p2pchat/p2pchat/tracker/store/internal/rowstate"
+)
+
+// Create implements store.Store.
+func (s *Store) Create(ctx context.Context, rec store.Record) error {
+	args, seq, err := recordArgs(rec)
+	if err != nil {
+		return fmt.Errorf("create %q: %w", rec.Name, err)
+	}
+	return s.write(ctx, "create", rec.Name, s.stmts.create, args, func(row rowstate.Row) error {
+		return rowstate.WhyCreateFailed(row, rec.PublicKey, seq)
+	})
+}
+
+// Update implements store.Store.
+func (s *Store) Update(ctx context.Context, rec store.Record, signerKey []byte) error {
+	args, seq, err := recordArgs(rec)
+	if err != nil {
+		return fmt.Errorf("update %q: %w", rec.Name, err)
+	}
+	args = append(args, nonNil(signerKey))
+	return s.write(ctx, "update", rec.Name, s.stmts.update, args, func(row rowstate.Row) error {
+		return rowstate.WhyWriteFailed(row, signerKey, seq)
+	})
+}
+
+// Delete implements store.Store.
+func (s *Store) Delete(ctx context.Context, name string, signerKey []byte, seq uint64) error {
+	sseq, err := rowstate.Seq(seq)
+	if err != nil {
+		return fmt.Errorf("delete %q: %w", name, err)
+	}
+	args := []any{name, nonNil(signerKey), sseq}
+	return s.write(ctx, "delete", name, s.stmts.del, args, func(row rowstate.Row) error {
+		return rowstate.WhyWriteFailed(row, signerKey, sseq)
+	})
+}
+
+// write runs one conditional write statement in a write transaction. If it
+// changes no row, it reads the row in the same transaction (still holding
+// the write lock, so nothing changed in between) and returns why.
+func (s *Store) write(ctx context.Context, op, name string, stmt *sql.Stmt, args []any, why func(rowstate.Row) error) (err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%s %q: %w", op, name, err)
+		}
+	}()
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	res, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 1 {
+		if err != nil {
+			return err
+		}
+		return tx.Commit()
+	}
+	row, err := readState(ctx, tx.StmtContext(ctx, s.stmts.state), name)
+	if err != nil {
+		return err
+	}
+	if reason := why(row); reason != nil {
+		return reason
+	}
+	// Unreachable while the transaction holds the write lock; report it
+	// rather than loop if the schema and conditions ever disagree.
+	return rowstate.ErrContended
+}
+
+func readState(ctx context.Context, stmt *sql.Stmt, name string) (rowstate.Row, error) {
+	row := rowstate.Row{Found: true}
+	err := stmt.QueryRowContext(ctx, name).Scan(&row.Deleted, &row.PublicKey, &row.Seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return rowstate.Row{}, nil
+	}
+	if err != nil {
+		return rowstate.Row{}, fmt.Errorf("read state: %w", err)
+	}
+	return row, nil
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, name string) (store.Record, error) {
+	rec := store.Record{Name: name}
+	var addrs string
+	var seq, expires int64
+	err := s.stmts.get.QueryRowContext(ctx, name).Scan(&rec.PublicKey, &addrs, &seq, &expires, &rec.Signature)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Record{}, fmt.Errorf("get %q: %w", name, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Record{}, fmt.Errorf("get %q: %w", name, err)
+	}
+	if rec.Addrs, err = rowstate.DecodeAddrs(addrs); err != nil {
+		return store.Record{}, fmt.Errorf("get %q: %w", name, err)
+	}
+	rec.Seq = uint64(seq)
+	rec.Expires = time.Unix(expires, 0).UTC()
+	return rec, nil
+}
+
+// Count implements store.Store.
+func (s *Store) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.stmts.count.QueryRowContext(ctx).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count users: %w", err)
+	}
+	return n, nil
+}
+
+// PurgeExpired implements store.Store.
+func (s *Store) PurgeExpired(ctx context.Context, before time.Time) (int64, error) {
+	n, err := s.purge(ctx, before.Unix())
+	if err != nil {
+		return 0, fmt.Errorf("purge expired before %s: %w", before.UTC().Format(time.RFC3339), err)
+	}
+	if n > 0 {
+		s.log.Debug("purged expired records", zap.Int64("count", n))
+	}
+	return n, nil
+}
+
+// purge deletes in an IMMEDIATE transaction rather than autocommit, so that
+// a second process on the file makes it wait instead of failing with
+// SQLITE_BUSY_SNAPSHOT.
+func (s *Store) purge(ctx context.Context, before int64) (int64, error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	res, err := tx.StmtContext(ctx, s.stmts.purge).ExecContext(ctx, before)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
+}
+
+// recordArgs returns the SQL arguments ?1..?6 for rec and its seq as stored.
+func recordArgs(rec store.Record) ([]any, int64, error) {
+	seq, err := rowstate.Seq(rec.Seq)
+	if err != nil {
+		return nil, 0, err
+	}
+	addrs, err := rowstate.EncodeAddrs(rec.Addrs)
+	if err != nil {
+		return nil, 0, err
+	}
+	return []any{rec.Name, nonNil(rec.PublicKey), addrs, seq, rec.Expires.Unix(), nonNil(rec.Signature)}, seq, nil
+}
+
+// nonNil maps nil to an empty blob: the driver binds a nil slice as NULL,
+// which the NOT NULL columns refuse.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}

@@ -1,0 +1,140 @@
+// Package sqlitestore is the tracker's default store: one SQLite file
+// (modernc.org/sqlite, no cgo) in WAL mode, for a single tracker process.
+//
+//	st, err := sqlitestore.Open(ctx, "/var/lib/chat-tracker/tracker.db", log)
+//	if err != nil { ... }
+//	defer st.Close()
+//
+// Lookups are the hot path, so the store keeps two connection pools: a pool
+// of read-only connections sized to the CPUs, which WAL lets read in
+// parallel with the writer, and a single writer connection, because SQLite
+// admits one writer at a time anyway and queueing in Go is cheaper than
+// spinning on SQLITE_BUSY. Writes run in BEGIN IMMEDIATE transactions, so
+// even a second process on the same file waits (busy_timeout) instead of
+// failing halfway.
+//
+// The schema lives in migrations/NNNN_*.sql, embedded; Open applies the new
+// ones.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+
+	"go.uber.org/zap"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/p2pchat/p2pchat/tracker/store"
+	"github.com/p2pchat/p2pchat/tracker/store/internal/migrate"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// busyTimeoutMS is how long a connection waits for another process's write
+// lock before failing with SQLITE_BUSY.
+const busyTimeoutMS = 5000
+
+// Store is a store.Store backed by one SQLite file.
+type Store struct {
+	log    *zap.Logger
+	path   string
+	writer *sql.DB // exactly one connection
+	reader *sql.DB // read-only connections
+	stmts  statements
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the SQLite database at path and brings
+// its schema up to date. The parent directory must exist.
+func Open(ctx context.Context, path string, log *zap.Logger) (*Store, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s := &Store{log: log, path: path}
+	if err := s.open(ctx); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	log.Info("sqlite store open", zap.String("path", path))
+	return s, nil
+}
+
+func (s *Store) open(ctx context.Context) error {
+	var err error
+	if s.writer, err = sql.Open("sqlite", dsn(s.path, false)); err != nil {
+		return err
+	}
+	s.writer.SetMaxOpenConns(1)
+	s.writer.SetMaxIdleConns(1)
+	s.writer.SetConnMaxIdleTime(0)
+	// Migrate before the readers open so they find the file in WAL mode.
+	if err := s.migrate(ctx); err != nil {
+		return err
+	}
+	if s.reader, err = sql.Open("sqlite", dsn(s.path, true)); err != nil {
+		return err
+	}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	s.reader.SetMaxOpenConns(n)
+	s.reader.SetMaxIdleConns(n)
+	return s.stmts.prepare(ctx, s.writer, s.reader)
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := migrate.Load(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	return migrate.Run(ctx, migrator{s.writer}, ms, s.log)
+}
+
+// dsn builds the modernc.org/sqlite DSN. Pragmas go in the DSN so that every
+// connection the pool opens gets them, not just the first.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_pragma", "foreign_keys(ON)")
+	if readOnly {
+		q.Set("_query_only", "1")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	// A file: URI lets the path hold '?' or '#'; SQLite decodes the escapes.
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return "file:" + esc + "?" + q.Encode()
+}
+
+// Close closes the store. It is safe to call twice.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closeErr = s.closeDBs()
+		if s.closeErr != nil {
+			s.closeErr = fmt.Errorf("close sqlite store %s: %w", s.path, s.closeErr)
+		}
+	})
+	return s.closeErr
+}
+
+func (s *Store) closeDBs() error {
+	errs := []error{s.stmts.close()}
+	for _, db := range []*sql.DB{s.reader, s.writer} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	return errors.Join(errs...)
+}

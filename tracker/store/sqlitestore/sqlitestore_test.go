@@ -1,0 +1,174 @@
+package sqlitestore_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/p2pchat/p2pchat/tracker/store"
+	"github.com/p2pchat/p2pchat/tracker/store/sqlitestore"
+	"github.com/p2pchat/p2pchat/tracker/store/storetest"
+)
+
+func open(t testing.TB, path string) *sqlitestore.Store {
+	t.Helper()
+	st, err := sqlitestore.Open(context.Background(), path, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return open(t, filepath.Join(t.TempDir(), "tracker.db"))
+	})
+}
+
+// Two Store instances on one file stand in for two processes: SQLite's file
+// locks, not the Go-side single writer, must keep them correct.
+func TestTwoStoresOneFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tracker.db")
+	a, b := open(t, path), open(t, path)
+	t.Run("RaceUpdates", func(t *testing.T) { storetest.RaceUpdates(t, a, b) })
+	t.Run("RaceCreates", func(t *testing.T) { storetest.RaceCreates(t, a, b) })
+}
+
+func TestReopenKeepsDataAndSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tracker.db")
+	st := open(t, path)
+	rec := storetest.NewRecord("alice", storetest.Key(1), 3)
+	if err := st.Create(t.Context(), rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Delete(t.Context(), "alice", storetest.Key(1), 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Create(t.Context(), storetest.NewRecord("bob", storetest.Key(2), 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	st = open(t, path)
+	if _, err := st.Get(t.Context(), "bob"); err != nil {
+		t.Fatalf("Get after reopen: %v", err)
+	}
+	// The tombstone survived too: the old registration is still a replay.
+	err := st.Create(t.Context(), rec)
+	if !errors.Is(err, store.ErrStaleSeq) {
+		t.Fatalf("replayed Create after reopen: %v, want ErrStaleSeq", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var applied int
+	if err := db.QueryRow(`SELECT count(*) FROM schema_migrations`).Scan(&applied); err != nil {
+		t.Fatal(err)
+	}
+	if applied != 1 {
+		t.Fatalf("schema_migrations has %d rows after two opens, want 1 (one migration, applied once)", applied)
+	}
+	var mode string
+	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" {
+		t.Fatalf("journal_mode = %q, want wal", mode)
+	}
+}
+
+// Several processes may start at once on a fresh file; migrations must not
+// run twice or fail on "table already exists".
+func TestConcurrentOpenOfFreshFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tracker.db")
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Go(func() {
+			st, err := sqlitestore.Open(t.Context(), path, nil)
+			if err == nil {
+				err = st.Close()
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("concurrent Open: %v", err)
+		}
+	}
+}
+
+func TestOddPath(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a dir?with#odd%chars")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "tracker.db")
+	st := open(t, path)
+	if err := st.Create(t.Context(), storetest.NewRecord("alice", storetest.Key(1), 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database not at the path given: %v", err)
+	}
+}
+
+func TestOpenFailsInMissingDir(t *testing.T) {
+	_, err := sqlitestore.Open(t.Context(), filepath.Join(t.TempDir(), "missing", "tracker.db"), nil)
+	if err == nil {
+		t.Fatal("Open in a missing directory succeeded")
+	}
+}
+
+var benchStore struct {
+	once sync.Once
+	st   *sqlitestore.Store
+	dir  string
+}
+
+// benchOpen shares one store between the framework's repeated calls of a
+// benchmark, so the 10,000 users are loaded once.
+func benchOpen(b *testing.B) store.Store {
+	benchStore.once.Do(func() {
+		dir, err := os.MkdirTemp("", "sqlitestore-bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchStore.dir = dir
+		benchStore.st, err = sqlitestore.Open(context.Background(), filepath.Join(dir, "bench.db"), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+	})
+	return benchStore.st
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchStore.st != nil {
+		benchStore.st.Close()
+		os.RemoveAll(benchStore.dir)
+	}
+	os.Exit(code)
+}
+
+func BenchmarkGet(b *testing.B)    { storetest.BenchGet(b, benchOpen(b)) }
+func BenchmarkUpdate(b *testing.B) { storetest.BenchUpdate(b, benchOpen(b)) }

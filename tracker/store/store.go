@@ -1,0 +1,88 @@
+// Package store defines how the tracker keeps user records: the Record type,
+// the Store interface every backend implements, and the sentinel errors
+// callers branch on.
+//
+// Two backends implement it: sqlitestore (one tracker process, the default)
+// and pgstore (several stateless tracker processes sharing one PostgreSQL
+// database). storeopen.Open picks one from a DSN. Both pass the conformance
+// suite in storetest.
+//
+// The store does not verify signatures; the server does that before calling
+// it. What the store guarantees is that ownership and replay rules hold
+// atomically, even when several processes write at once:
+//
+//   - Create is first come, first served. A deleted name keeps a tombstone
+//     (name, key, seq), so a replayed old registration cannot bring a deleted
+//     record back; a different key may take the name.
+//   - Update and Delete succeed only when signerKey equals the stored key and
+//     the new seq is greater than the stored one.
+//
+// Errors wrap the operation and the name; test them with errors.Is:
+//
+//	err := st.Update(ctx, rec, signer)
+//	switch {
+//	case errors.Is(err, store.ErrStaleSeq): // replay or reordering: 409
+//	case errors.Is(err, store.ErrKeyMismatch): // not the owner: 403
+//	case errors.Is(err, store.ErrNotFound): // 404
+//	}
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Record is one user's registration as the tracker stores and returns it.
+type Record struct {
+	Name      string
+	PublicKey []byte    // 32-byte Ed25519 key
+	Addrs     []string  // "host:port" strings, order kept
+	Seq       uint64    // at most math.MaxInt64 (SQL integers are signed)
+	Expires   time.Time // second precision; stored as unix seconds, returned in UTC
+	Signature []byte    // 64 bytes, opaque to the store
+}
+
+// Sentinel errors. Store methods wrap them with the operation and name.
+var (
+	ErrNotFound    = errors.New("store: no such user") // absent or deleted
+	ErrExists      = errors.New("store: name already registered")
+	ErrKeyMismatch = errors.New("store: key does not match the registered key")
+	ErrStaleSeq    = errors.New("store: seq is not greater than the stored seq")
+	// ErrInvalidRecord means the store cannot hold the record faithfully
+	// (seq above math.MaxInt64, an address that is not valid UTF-8). The
+	// server validates records first, so seeing it means a server bug or a
+	// hostile request that slipped through: answer 400.
+	ErrInvalidRecord = errors.New("store: record cannot be stored")
+)
+
+// Store keeps user records. Implementations are safe for concurrent use, and
+// each method is one atomic step even across processes sharing a database.
+type Store interface {
+	// Create registers rec.Name. ErrExists if a live record holds the name.
+	// If the name was deleted earlier (a tombstone exists) and rec.PublicKey
+	// equals the tombstone's key, rec.Seq must be greater than the
+	// tombstone's seq (ErrStaleSeq), so a replayed old registration cannot
+	// resurrect a deleted record; another key may take the name.
+	Create(ctx context.Context, rec Record) error
+	// Get returns the live record for name (expired records ARE returned;
+	// the caller decides). ErrNotFound if none.
+	Get(ctx context.Context, name string) (Record, error)
+	// Update replaces the live record rec.Name atomically, only if its stored
+	// key equals signerKey (ErrKeyMismatch) and the stored seq < rec.Seq
+	// (ErrStaleSeq); ErrNotFound if none. For key rotation signerKey is the
+	// old key and rec.PublicKey the new one.
+	Update(ctx context.Context, rec Record, signerKey []byte) error
+	// Delete turns the live record into a tombstone (keeping name, key and
+	// the given seq), same conditions as Update. The tombstone keeps the
+	// record's Expires, so PurgeExpired frees the name once the deleted
+	// record would have expired anyway.
+	Delete(ctx context.Context, name string, signerKey []byte, seq uint64) error
+	// Count returns the number of live (non-deleted) records, for metrics.
+	Count(ctx context.Context) (int64, error)
+	// PurgeExpired removes live records and tombstones whose Expires is
+	// before `before`, freeing names. Returns how many.
+	PurgeExpired(ctx context.Context, before time.Time) (int64, error)
+	// Close releases the store's connections. Safe to call twice.
+	Close() error
+}
