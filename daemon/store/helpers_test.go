@@ -85,3 +85,7 @@ func ids(msgs []Message) [][16]byte {
 	}
 	return out
 }
+
+func contextWithCancel(t testing.TB) (context.Context, context.CancelFunc) {
+	return context.WithCancel(t.Context())
+}
