@@ -1,0 +1,238 @@
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"math"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/p2pchat/p2pchat/tracker/record"
+	"github.com/p2pchat/p2pchat/tracker/store"
+)
+
+// updateRequest is the PUT body. RotationSignature is present only when the
+// key changes: the registered (old) key's record.SignRotation over Record.
+type updateRequest struct {
+	Record            *record.Signed `json:"record"`
+	RotationSignature *string        `json:"rotation_signature,omitempty"`
+}
+
+// deleteRequest is the DELETE body: a record.Deletion for the path's name
+// and its signature.
+type deleteRequest struct {
+	PublicKey *string `json:"public_key"`
+	Seq       *uint64 `json:"seq"`
+	Signature *string `json:"signature"`
+}
+
+func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	rec, err := record.DecodeSigned(body)
+	if err != nil {
+		return err
+	}
+	if err := s.checkRecord(rec); err != nil {
+		return err
+	}
+	if err := s.store.Create(r.Context(), toStore(rec)); err != nil {
+		if errors.Is(err, store.ErrExists) {
+			return newAPIError(http.StatusConflict, CodeNameTaken, "name %q is already registered", rec.Name)
+		}
+		return err
+	}
+	s.log.Debug("registered", zap.String("name", rec.Name))
+	s.writeUser(w, r, http.StatusCreated, rec)
+	return nil
+}
+
+func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	if err := record.ValidateName(name); err != nil {
+		return err
+	}
+	rec, err := s.get(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	if !rec.Expires.After(s.cfg.Now()) {
+		obs, after := s.announce(r, rec.Expires)
+		writeJSON(w, http.StatusGone, errorResponse{
+			Error: "the record for " + name + " has expired", Code: CodeExpired,
+			Record: &rec, ObservedAddr: obs, ReannounceAfter: after,
+		})
+		return nil
+	}
+	s.writeUser(w, r, http.StatusOK, rec)
+	return nil
+}
+
+func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	if err := record.ValidateName(name); err != nil {
+		return err
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var req updateRequest
+	if err := record.DecodeStrict(body, &req); err != nil {
+		return err
+	}
+	if req.Record == nil {
+		return newAPIError(http.StatusBadRequest, CodeBadJSON, "bad json: missing field \"record\"")
+	}
+	rec := *req.Record
+	if rec.Name != name {
+		return newAPIError(http.StatusBadRequest, CodeNameMismatch, "record name %q does not match the path name %q", rec.Name, name)
+	}
+	if err := s.checkRecord(rec); err != nil {
+		return err
+	}
+	stored, err := s.get(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	signer, err := authoriseUpdate(rec, stored.PublicKey, req.RotationSignature)
+	if err != nil {
+		return err
+	}
+	if err := s.store.Update(r.Context(), toStore(rec), signer); err != nil {
+		return err
+	}
+	s.writeUser(w, r, http.StatusOK, rec)
+	return nil
+}
+
+// authoriseUpdate returns the key that must still be registered for the
+// update to go through: the stored key, which either signed rec itself or
+// authorised the new key with a rotation signature. The store re-checks it
+// atomically, so a concurrent rotation cannot slip in between.
+func authoriseUpdate(rec record.Signed, storedKey ed25519.PublicKey, rotationSig *string) (ed25519.PublicKey, error) {
+	if storedKey.Equal(rec.PublicKey) {
+		if rotationSig != nil {
+			return nil, newAPIError(http.StatusBadRequest, CodeBadRotation, "rotation_signature given but the key is unchanged")
+		}
+		return storedKey, nil
+	}
+	if rotationSig == nil {
+		return nil, newAPIError(http.StatusForbidden, CodeKeyMismatch,
+			"the record's key differs from the registered key; a key change needs a rotation_signature by the registered key")
+	}
+	sig, err := record.DecodeBase64("rotation_signature", *rotationSig)
+	if err != nil {
+		return nil, err
+	}
+	if err := record.VerifyRotation(rec.Record, sig, storedKey); err != nil {
+		return nil, err
+	}
+	return storedKey, nil
+}
+
+func (s *Server) handleDelete(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	if err := record.ValidateName(name); err != nil {
+		return err
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	d, sig, err := decodeDeletion(name, body)
+	if err != nil {
+		return err
+	}
+	if err := record.VerifyDeletion(d, sig); err != nil {
+		return err
+	}
+	if d.Seq > math.MaxInt64 {
+		return newAPIError(http.StatusBadRequest, CodeBadSeq, "seq %d is above the largest the tracker keeps (%d)", d.Seq, int64(math.MaxInt64))
+	}
+	if err := s.store.Delete(r.Context(), name, d.PublicKey, d.Seq); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func decodeDeletion(name string, body []byte) (record.Deletion, []byte, error) {
+	var req deleteRequest
+	if err := record.DecodeStrict(body, &req); err != nil {
+		return record.Deletion{}, nil, err
+	}
+	if req.PublicKey == nil || req.Seq == nil || req.Signature == nil {
+		return record.Deletion{}, nil, newAPIError(http.StatusBadRequest, CodeBadJSON, "bad json: public_key, seq and signature are all required")
+	}
+	pub, err := record.DecodeBase64("public_key", *req.PublicKey)
+	if err != nil {
+		return record.Deletion{}, nil, err
+	}
+	sig, err := record.DecodeBase64("signature", *req.Signature)
+	if err != nil {
+		return record.Deletion{}, nil, err
+	}
+	return record.Deletion{Name: name, PublicKey: pub, Seq: *req.Seq}, sig, nil
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if _, err := s.store.Count(ctx); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) handleNoRoute(w http.ResponseWriter, r *http.Request) error {
+	return newAPIError(http.StatusNotFound, CodeNoRoute, "no such route: %s %s", r.Method, r.URL.Path)
+}
+
+// checkRecord applies the server's policy to a record a client sent: a
+// valid signature by its own key, a seq the store can keep, and an expiry
+// in the future but no further than MaxTTL.
+func (s *Server) checkRecord(rec record.Signed) error {
+	if err := rec.Verify(); err != nil {
+		return err
+	}
+	if rec.Seq > math.MaxInt64 {
+		return newAPIError(http.StatusBadRequest, CodeBadSeq, "seq %d is above the largest the tracker keeps (%d)", rec.Seq, int64(math.MaxInt64))
+	}
+	now := s.cfg.Now()
+	if !rec.Expires.After(now) {
+		return newAPIError(http.StatusBadRequest, CodeBadExpires, "the record expired at %s, before it was sent", rec.Expires.UTC().Format(time.RFC3339))
+	}
+	if rec.Expires.After(now.Add(s.cfg.MaxTTL)) {
+		return newAPIError(http.StatusBadRequest, CodeBadExpires, "expires is more than %v ahead; this tracker accepts at most %v", s.cfg.MaxTTL, s.cfg.MaxTTL)
+	}
+	return nil
+}
+
+func (s *Server) get(ctx context.Context, name string) (record.Signed, error) {
+	st, err := s.store.Get(ctx, name)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return record.Signed{}, newAPIError(http.StatusNotFound, CodeNotFound, "no user is registered as %q", name)
+		}
+		return record.Signed{}, err
+	}
+	return fromStore(st), nil
+}
+
+func toStore(s record.Signed) store.Record {
+	return store.Record{Name: s.Name, PublicKey: s.PublicKey, Addrs: s.Addrs, Seq: s.Seq, Expires: s.Expires, Signature: s.Signature}
+}
+
+func fromStore(r store.Record) record.Signed {
+	return record.Signed{
+		Record:    record.Record{Name: r.Name, PublicKey: r.PublicKey, Addrs: r.Addrs, Seq: r.Seq, Expires: r.Expires.UTC()},
+		Signature: r.Signature,
+	}
+}

@@ -1,0 +1,86 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// handlerFunc is a route handler that reports failure by returning an
+// error; serve turns it into the JSON error body.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	s.handle(mux, "POST /v1/users", s.handleRegister, true)
+	s.handle(mux, "GET /v1/users/{name}", s.handleLookup, true)
+	s.handle(mux, "PUT /v1/users/{name}", s.handleUpdate, true)
+	s.handle(mux, "DELETE /v1/users/{name}", s.handleDelete, true)
+	s.handle(mux, "GET /healthz", s.handleHealth, false)
+	s.handle(mux, "/", s.handleNoRoute, true)
+	mux.Handle("GET /metrics", s.metrics.handler())
+	return mux
+}
+
+// handle registers h under pattern with metrics, panic recovery, and (when
+// limited) the per-source rate limit.
+func (s *Server) handle(mux *http.ServeMux, pattern string, h handlerFunc, limited bool) {
+	route := pattern
+	if route == "/" {
+		route = "other" // keeps hostile paths out of metric labels
+	}
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("handler panic", zap.String("route", route), zap.Any("panic", p), zap.Stack("stack"))
+				if sw.status == 0 {
+					writeError(sw, newAPIError(http.StatusInternalServerError, CodeInternal, "internal error"))
+				}
+			}
+			s.metrics.observe(route, sw.status, time.Since(start))
+		}()
+		if limited {
+			if wait, ok := s.limiter.allow(s.clientAddr(r).Addr()); !ok {
+				s.metrics.rateLimited.Inc()
+				sw.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
+				writeError(sw, newAPIError(http.StatusTooManyRequests, CodeRateLimited, "too many requests from your address; retry after %d seconds", int(wait.Seconds()+0.999)))
+				return
+			}
+		}
+		if err := h(sw, r); err != nil {
+			e, clientFault := classify(err)
+			if !clientFault {
+				s.log.Error("request failed", zap.String("route", route), zap.Error(err))
+			}
+			writeError(sw, e)
+		}
+	})
+}
+
+// statusWriter remembers the status code for metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.MaxBytesReader and http.ResponseController reach the
+// real writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

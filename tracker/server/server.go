@@ -1,0 +1,238 @@
+// Package server is the tracker's HTTP+JSON API: users register a signed
+// record under a name, others look it up, and only the registered key can
+// update, rotate or delete it. Records are self-certifying (see package
+// record), so the server checks signatures and ordering but clients check
+// signatures again themselves.
+//
+// Routes (every body JSON, every error {"error": "...", "code": "..."}):
+//
+//	POST   /v1/users          register a record.Signed              → 201
+//	GET    /v1/users/{name}   look up                               → 200, 404 not_found, 410 expired
+//	PUT    /v1/users/{name}   {"record": ..., "rotation_signature"} → 200
+//	DELETE /v1/users/{name}   {"public_key", "seq", "signature"}    → 204
+//	GET    /healthz           store reachable                       → 200 / 503
+//	GET    /metrics           Prometheus metrics (own registry)
+//
+// Register, lookup and update answer {"record", "observed_addr",
+// "reannounce_after"}: observed_addr is the address the request came from
+// (how chatd learns its NAT mapping), reannounce_after the seconds until the
+// caller should announce (or, after a lookup, look up) again.
+//
+// Use it as
+//
+//	srv, err := server.New(cfg, st, log) // st: a store.Store the caller closes
+//	err = srv.Serve(ctx, ln)             // until ctx is cancelled, then a graceful shutdown
+//
+// or mount srv.Handler() in your own http.Server and run srv.RunPurge(ctx).
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/p2pchat/p2pchat/tracker/store"
+)
+
+// Config tunes the server. Zero fields take the defaults in DefaultConfig.
+type Config struct {
+	// MaxTTL bounds how far ahead a record's expiry may be.
+	MaxTTL time.Duration
+	// ReannounceFraction of a record's remaining lifetime is what
+	// reannounce_after says, clamped to [ReannounceMin, ReannounceMax].
+	ReannounceFraction float64
+	ReannounceMin      time.Duration
+	ReannounceMax      time.Duration
+	// PurgeGrace is how long an expired record (or a deletion tombstone)
+	// keeps its name before the purge loop frees it; PurgeInterval how
+	// often the loop runs.
+	PurgeGrace    time.Duration
+	PurgeInterval time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For header is believed.
+	TrustedProxies []netip.Prefix
+	// RateLimit is the sustained requests per second allowed per source
+	// (an IPv4 address or an IPv6 /64), RateBurst the burst, and
+	// RateLimitSources how many sources are tracked at once.
+	RateLimit        float64
+	RateBurst        int
+	RateLimitSources int
+	// MaxBodyBytes limits request bodies (413 beyond).
+	MaxBodyBytes int64
+	// http.Server limits.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+	MaxHeaderBytes    int
+	// TLS, when set, makes Serve speak HTTPS.
+	TLS *tls.Config
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultConfig returns the defaults every zero Config field gets.
+func DefaultConfig() Config {
+	return Config{
+		MaxTTL:             24 * time.Hour,
+		ReannounceFraction: 1.0 / 3,
+		ReannounceMin:      30 * time.Second,
+		ReannounceMax:      time.Hour,
+		PurgeGrace:         30 * 24 * time.Hour,
+		PurgeInterval:      time.Hour,
+		RateLimit:          5,
+		RateBurst:          20,
+		RateLimitSources:   10000,
+		MaxBodyBytes:       8 << 10,
+		ReadHeaderTimeout:  5 * time.Second,
+		ReadTimeout:        10 * time.Second,
+		WriteTimeout:       10 * time.Second,
+		IdleTimeout:        60 * time.Second,
+		ShutdownTimeout:    10 * time.Second,
+		MaxHeaderBytes:     8 << 10,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	setDur(&c.MaxTTL, d.MaxTTL)
+	if c.ReannounceFraction <= 0 || c.ReannounceFraction > 1 {
+		c.ReannounceFraction = d.ReannounceFraction
+	}
+	setDur(&c.ReannounceMin, d.ReannounceMin)
+	setDur(&c.ReannounceMax, d.ReannounceMax)
+	setDur(&c.PurgeGrace, d.PurgeGrace)
+	setDur(&c.PurgeInterval, d.PurgeInterval)
+	if c.RateLimit <= 0 {
+		c.RateLimit = d.RateLimit
+	}
+	setInt(&c.RateBurst, d.RateBurst)
+	setInt(&c.RateLimitSources, d.RateLimitSources)
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = d.MaxBodyBytes
+	}
+	setDur(&c.ReadHeaderTimeout, d.ReadHeaderTimeout)
+	setDur(&c.ReadTimeout, d.ReadTimeout)
+	setDur(&c.WriteTimeout, d.WriteTimeout)
+	setDur(&c.IdleTimeout, d.IdleTimeout)
+	setDur(&c.ShutdownTimeout, d.ShutdownTimeout)
+	setInt(&c.MaxHeaderBytes, d.MaxHeaderBytes)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+func setDur(p *time.Duration, def time.Duration) {
+	if *p <= 0 {
+		*p = def
+	}
+}
+
+func setInt(p *int, def int) {
+	if *p <= 0 {
+		*p = def
+	}
+}
+
+// Server serves the tracker API over one store. It does not own the store:
+// the caller closes it after Serve returns.
+type Server struct {
+	cfg     Config
+	store   store.Store
+	log     *zap.Logger
+	limiter *rateLimiter
+	metrics *metrics
+	handler http.Handler
+}
+
+// New returns a server over st.
+func New(cfg Config, st store.Store, log *zap.Logger) (*Server, error) {
+	if st == nil {
+		return nil, errors.New("new tracker server: nil store")
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	cfg = cfg.withDefaults()
+	if cfg.ReannounceMin > cfg.ReannounceMax {
+		return nil, fmt.Errorf("new tracker server: reannounce min %v is above max %v", cfg.ReannounceMin, cfg.ReannounceMax)
+	}
+	s := &Server{
+		cfg:     cfg,
+		store:   st,
+		log:     log,
+		limiter: newRateLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitSources, cfg.Now),
+	}
+	s.metrics = newMetrics(st)
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the API handler, for mounting in another server or
+// httptest.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve answers requests on ln and runs the purge loop until ctx is
+// cancelled, then shuts down gracefully (waiting up to ShutdownTimeout for
+// requests in flight) and returns nil. It closes ln.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+		ReadTimeout:       s.cfg.ReadTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+		ErrorLog:          zap.NewStdLog(s.log.Named("http")),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	if s.cfg.TLS != nil {
+		ln = tls.NewListener(ln, s.cfg.TLS)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.RunPurge(ctx)
+	}()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	s.log.Info("tracker serving", zap.Stringer("addr", ln.Addr()), zap.Bool("tls", s.cfg.TLS != nil))
+
+	var err error
+	select {
+	case err = <-serveErr:
+		err = fmt.Errorf("serve tracker on %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+		err = s.shutdown(hs, serveErr)
+	}
+	cancel()
+	wg.Wait()
+	return err
+}
+
+func (s *Server) shutdown(hs *http.Server, serveErr <-chan error) error {
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if e := <-serveErr; !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	if err != nil {
+		hs.Close()
+		return fmt.Errorf("shut down tracker: %w", err)
+	}
+	s.log.Info("tracker stopped")
+	return nil
+}
