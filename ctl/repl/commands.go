@@ -1,0 +1,192 @@
+package repl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/p2pchat/p2pchat/ctl/api"
+)
+
+// command is one chatctl verb, shared by the command line and the shell.
+type command struct {
+	name     string
+	argsHelp string
+	flags    []string // flags beyond --json
+	minArgs  int
+	maxArgs  int  // -1: no limit
+	names    bool // the first argument is a contact name (for completion)
+	run      func(ctx context.Context, e *env, a *args) error
+}
+
+func (c *command) allows(flag string) bool {
+	return flag == "json" || slices.Contains(c.flags, flag)
+}
+
+func (c *command) usage() string {
+	s := c.name
+	for _, f := range c.flags {
+		s += " [--" + f
+		if needsValue(f) {
+			s += " " + strings.ToUpper(f[:1])
+		}
+		s += "]"
+	}
+	if c.argsHelp != "" {
+		s += " " + c.argsHelp
+	}
+	return s
+}
+
+var commands = map[string]*command{}
+
+func init() {
+	for _, c := range []*command{
+		{name: "send", argsHelp: "NAME TEXT...", flags: []string{"wait", "timeout"}, minArgs: 2, maxArgs: -1, names: true, run: runSend},
+		{name: "attach", argsHelp: "NAME", minArgs: 1, maxArgs: 1, names: true, run: runAttach},
+		{name: "history", argsHelp: "NAME", flags: []string{"limit"}, minArgs: 1, maxArgs: 1, names: true, run: runHistory},
+		{name: "contacts", maxArgs: 0, run: runContacts},
+		{name: "add", argsHelp: "NAME", minArgs: 1, maxArgs: 1, run: runAdd},
+		{name: "verify", argsHelp: "NAME FINGERPRINT", minArgs: 2, maxArgs: 2, names: true, run: runVerify},
+		{name: "remove", argsHelp: "NAME", minArgs: 1, maxArgs: 1, names: true, run: runRemove},
+		{name: "whoami", maxArgs: 0, run: runWhoami},
+		{name: "status", maxArgs: 0, run: runStatus},
+		{name: "help", maxArgs: -1, run: runHelp},
+	} {
+		commands[c.name] = c
+	}
+}
+
+func commandNames() []string {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func runSend(ctx context.Context, e *env, a *args) error {
+	to, body := a.pos[0], strings.Join(a.pos[1:], " ")
+	var cursor int64
+	if a.wait { // before sending, so that the receipt cannot slip past
+		st, err := e.c.Status(ctx)
+		if err != nil {
+			return err
+		}
+		cursor = st.EventCursor
+	}
+	m, err := e.c.Send(ctx, to, body)
+	if err != nil {
+		return err
+	}
+	if !a.wait {
+		return e.print(a, m, m.ID)
+	}
+	if !a.json {
+		fmt.Fprintln(e.out, m.ID) // now, so a script has it even on timeout
+	}
+	wctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	d, err := e.c.WaitDelivered(wctx, to, m.ID, cursor)
+	if errors.Is(err, api.ErrNotDelivered) {
+		if a.json {
+			e.printJSON(m)
+		}
+		return errNotDelivered(m.ID)
+	}
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return e.printJSON(d)
+	}
+	return nil
+}
+
+func runHistory(ctx context.Context, e *env, a *args) error {
+	limit := a.limit
+	if limit == 0 {
+		limit = 50
+	}
+	ms, err := e.c.History(ctx, a.pos[0], limit, 0)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return e.printJSON(ms)
+	}
+	if len(ms) == 0 {
+		fmt.Fprintln(e.out, msgNoHistory(a.pos[0]))
+	}
+	for _, m := range ms {
+		fmt.Fprintln(e.out, formatMessage(m, true))
+	}
+	return nil
+}
+
+func runContacts(ctx context.Context, e *env, a *args) error {
+	cs, err := e.c.Contacts(ctx)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return e.printJSON(cs)
+	}
+	writeContacts(e.out, cs)
+	return nil
+}
+
+func runAdd(ctx context.Context, e *env, a *args) error {
+	c, err := e.c.AddContact(ctx, a.pos[0])
+	if err != nil {
+		return err
+	}
+	return e.print(a, c, msgAdded(c))
+}
+
+func runVerify(ctx context.Context, e *env, a *args) error {
+	c, err := e.c.VerifyContact(ctx, a.pos[0], a.pos[1])
+	if err != nil {
+		return err
+	}
+	return e.print(a, c, msgVerified(c))
+}
+
+func runRemove(ctx context.Context, e *env, a *args) error {
+	if err := e.c.RemoveContact(ctx, a.pos[0]); err != nil {
+		return err
+	}
+	return e.print(a, map[string]string{"removed": a.pos[0]}, msgRemoved(a.pos[0]))
+}
+
+func runWhoami(ctx context.Context, e *env, a *args) error {
+	st, err := e.c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	who := struct {
+		Name        string `json:"name"`
+		Fingerprint string `json:"fingerprint"`
+	}{st.Name, st.Fingerprint}
+	return e.print(a, who, fmt.Sprintf("%s\nfingerprint: %s", st.Name, st.Fingerprint))
+}
+
+func runStatus(ctx context.Context, e *env, a *args) error {
+	st, err := e.c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		return e.printJSON(st)
+	}
+	writeStatus(e.out, st)
+	return nil
+}
+
+func runHelp(ctx context.Context, e *env, a *args) error {
+	fmt.Fprint(e.out, usageText)
+	return nil
+}

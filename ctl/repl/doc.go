@@ -1,0 +1,46 @@
+// Package repl is chatctl: the command line, the interactive shell and the
+// attach view that talk to the user's chatd through package ctl/client.
+// cmd/chatctl only parses the global flags and calls Run; everything a user
+// sees is decided here, and every message a user reads is written in
+// tui.go.
+//
+// # Commands
+//
+//	send NAME TEXT...      queue a message; print its ID (--wait: until delivered)
+//	attach NAME            talk to NAME interactively
+//	history NAME           print the conversation (--limit N)
+//	contacts               list contacts
+//	add NAME               look NAME up on the tracker and pin their key
+//	verify NAME FPR        mark NAME verified after comparing fingerprints
+//	remove NAME            forget NAME and their pinned key
+//	whoami                 print your name and fingerprint
+//	status                 print the daemon's status
+//
+// Every command that prints data takes --json for exact, stable output.
+// Run with no command, chatctl opens a shell (github.com/peterh/liner) with
+// the same commands, tab completion of commands and contact names, and a
+// history file at $XDG_STATE_HOME/chatd/chatctl_history.
+//
+// # Exit codes
+//
+//	0  success
+//	1  error (the daemon refused, unknown user, ...)
+//	2  usage error (unknown command or flag, missing argument)
+//	3  chatd is not running (nothing on the control socket)
+//	4  not delivered: send --wait timed out before the receipt came
+//
+// # attach
+//
+// On a terminal, attach does not use liner: liner cannot print a line while
+// Prompt is reading, so incoming messages would corrupt the half-typed
+// line. attach puts the terminal in raw mode itself and runs a small line
+// editor (lineedit.go) that owns the bottom line of the screen: an incoming
+// message clears that line, prints the message, and redraws the prompt and
+// the typed text with the cursor where it was. Own messages appear with a
+// pending mark (…) that turns into ✓ in place when the receipt arrives, or,
+// if other lines were printed in between, as a separate receipt line.
+//
+// When stdin is not a terminal, attach sends each line it reads (lines
+// starting with / are commands, // escapes a leading slash) and prints
+// incoming messages as they arrive, until end of input.
+package repl

@@ -1,0 +1,136 @@
+package repl
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+
+	"github.com/p2pchat/p2pchat/ctl/api"
+)
+
+func (e *env) print(a *args, v any, human string) error {
+	if a.json {
+		return e.printJSON(v)
+	}
+	_, err := fmt.Fprintln(e.out, human)
+	return err
+}
+
+// printJSON writes v as indented JSON: the field names are the API's, so
+// the output is as stable as the API.
+func (e *env) printJSON(v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode output: %w", err)
+	}
+	_, err = fmt.Fprintf(e.out, "%s\n", b)
+	return err
+}
+
+// Marks for a message's state.
+func stateMark(state string) string {
+	switch state {
+	case api.StateQueued, api.StateSent:
+		return "…"
+	case api.StateDelivered:
+		return "✓"
+	}
+	return ""
+}
+
+// formatMessage is one message for people: time, arrow (→ to, ← from),
+// name, body, state mark. withDate adds the date for history listings.
+func formatMessage(m api.Message, withDate bool) string {
+	layout := "15:04"
+	if withDate {
+		layout = "2006-01-02 15:04"
+	}
+	arrow := "←"
+	if m.Direction == api.DirectionOut {
+		arrow = "→"
+	}
+	s := fmt.Sprintf("%s %s %s: %s", m.SentAt.Local().Format(layout), arrow, clean(m.Peer), indentBody(clean(m.Body)))
+	if mark := stateMark(m.State); mark != "" {
+		s += " " + mark
+	}
+	return s
+}
+
+func formatReceipt(m api.Message) string {
+	body := []rune(clean(m.Body))
+	if len(body) > 40 {
+		body = append(body[:39], '…')
+	}
+	return fmt.Sprintf("%s ✓ %s got: %s", time.Now().Format("15:04"), clean(m.Peer), strings.ReplaceAll(string(body), "\n", " "))
+}
+
+// indentBody lines up the continuation lines of a multi-line message.
+func indentBody(s string) string {
+	return strings.ReplaceAll(s, "\n", "\n      ")
+}
+
+// clean drops control characters (except newline and tab) from text that
+// came from another user, so that a message cannot drive our terminal with
+// escape sequences.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\t' {
+			return r
+		}
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func writeContacts(w io.Writer, cs []api.Contact) {
+	if len(cs) == 0 {
+		fmt.Fprintln(w, "no contacts yet; add one with 'chatctl add NAME'")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tFINGERPRINT\tVERIFIED\tONLINE\tLAST SEEN")
+	for _, c := range cs {
+		seen := "-"
+		if !c.LastSeen.IsZero() {
+			seen = c.LastSeen.Local().Format("2006-01-02 15:04")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", clean(c.Name), c.Fingerprint, yesNo(c.Verified), yesNo(c.Online), seen)
+	}
+	tw.Flush()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func writeStatus(w io.Writer, st api.Status) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	row("name", st.Name)
+	row("fingerprint", st.Fingerprint)
+	row("public key", st.PublicKey)
+	row("listening on", st.ListenAddr)
+	row("observed as", orDash(strings.Join(st.ObservedAddrs, ", ")))
+	row("mapped as", orDash(strings.Join(st.PublicAddrs, ", ")))
+	row("tracker", st.TrackerState)
+	row("sessions", fmt.Sprint(st.Sessions))
+	row("version", st.Version)
+	row("up for", (time.Duration(st.UptimeSeconds) * time.Second).String())
+	tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

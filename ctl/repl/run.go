@@ -1,0 +1,59 @@
+package repl
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/signal"
+
+	"github.com/p2pchat/p2pchat/ctl/client"
+)
+
+// Config is what cmd/chatctl hands over after parsing the global flags.
+type Config struct {
+	Client *client.Client
+	JSON   bool      // --json given before the command
+	Stdin  *os.File  // a terminal or not: attach and the shell look
+	Stdout io.Writer // data
+	Stderr io.Writer // errors and hints
+}
+
+// env is the state one command runs with.
+type env struct {
+	c      *client.Client
+	json   bool
+	in     *os.File
+	out    io.Writer
+	errw   io.Writer
+	prefix string // before error lines: "chatctl: " on the command line
+}
+
+// Run runs one command (args) or, with no args, the interactive shell, and
+// returns the process exit code.
+func Run(ctx context.Context, cfg Config, args []string) int {
+	e := &env{c: cfg.Client, json: cfg.JSON, in: cfg.Stdin, out: cfg.Stdout, errw: cfg.Stderr, prefix: "chatctl: "}
+	if len(args) == 0 {
+		return e.shell(ctx)
+	}
+	if err := e.runCommand(ctx, args); err != nil {
+		return report(e.errw, e.prefix, err)
+	}
+	return ExitOK
+}
+
+// runCommand parses args and runs the command, with Ctrl-C cancelling it
+// rather than the whole process (the shell continues after).
+func (e *env) runCommand(ctx context.Context, args []string) error {
+	cmd, ok := commands[args[0]]
+	if !ok {
+		return errUnknownCommand(args[0])
+	}
+	a, err := parseArgs(cmd, args[1:])
+	if err != nil {
+		return err
+	}
+	a.json = a.json || e.json
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
+	defer stop()
+	return cmd.run(ctx, e, a)
+}

@@ -1,0 +1,174 @@
+package repl
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/p2pchat/p2pchat/ctl/api"
+	"github.com/p2pchat/p2pchat/ctl/client"
+)
+
+// Every message a user reads lives in this file, so that the voice stays
+// one voice: lower case, one line, no trailing period; then, where it
+// helps, a line starting with "hint: " that says what to do.
+
+// Exit codes; see the package doc.
+const (
+	ExitOK           = 0
+	ExitError        = 1
+	ExitUsage        = 2
+	ExitNotRunning   = 3
+	ExitNotDelivered = 4
+)
+
+const usageText = `usage: chatctl [--socket PATH] [--json] [COMMAND [ARGS]]
+
+commands:
+  send NAME TEXT...      queue a message and print its ID
+      --wait             wait until NAME's daemon confirms it stored the message
+      --timeout D        how long --wait waits (default 30s)
+  attach NAME            talk to NAME interactively (/help inside for commands)
+  history NAME           print the conversation with NAME
+      --limit N          the N most recent messages (default 50)
+  contacts               list your contacts
+  add NAME               look NAME up on the tracker and pin their key
+  verify NAME FPR        mark NAME verified, after comparing fingerprints out of band
+  remove NAME            forget NAME and their pinned key
+  whoami                 print your name and fingerprint
+  status                 print the daemon's status
+  help                   print this help
+
+With no command, chatctl opens an interactive shell with the same commands.
+
+flags:
+  --socket PATH          chatd's control socket (default $CHATD_SOCKET,
+                         else $XDG_RUNTIME_DIR/chatd/control.sock)
+  --json                 print exact JSON instead of text, for scripts
+
+exit codes:
+  0 ok, 1 error, 2 usage error, 3 chatd is not running,
+  4 not delivered before --timeout (the message stays queued)
+`
+
+const shellIntro = "chatctl shell: type help for commands, Ctrl-D or quit to leave"
+
+const attachHelp = `/history [N]        show the last N messages (default 20)
+/verify FINGERPRINT mark this contact verified
+/quit               leave (also Ctrl-D, or Ctrl-C on an empty line)
+//text              send a message that starts with a slash`
+
+// Hints, by error code.
+var hints = map[string]string{
+	api.CodeUnknownUser:         "check the spelling, and that they have registered (run chatd once)",
+	api.CodeNotFound:            "'chatctl contacts' lists your contacts",
+	api.CodeKeyMismatch:         "their key changed: ask them out of band before trusting it; 'chatctl remove NAME' then 'chatctl add NAME' re-pins",
+	api.CodeFingerprintMismatch: "compare again with them; 'chatctl contacts' shows the fingerprint you pinned",
+	api.CodeTooLarge:            "split it into several messages (the limit is 64 KiB)",
+	api.CodeUnavailable:         "see chatd's log: journalctl --user -u chatd",
+	api.CodeForbidden:           "run chatctl as the user that runs chatd",
+}
+
+const hintNotRunning = "start it with 'systemctl --user start chatd'"
+
+// usageError is a mistake on the command line: exit 2 and show how.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+func errUnknownCommand(name string) error {
+	return usagef("unknown command %q (try 'chatctl help')", name)
+}
+
+func errNotDelivered(id string) error {
+	return &api.Error{Code: api.CodeNotDelivered, Message: fmt.Sprintf("message %s not delivered yet", id),
+		Hint: "it stays queued and chatd keeps retrying; 'chatctl history NAME' shows its state"}
+}
+
+var errInterrupted = errors.New("interrupted")
+
+// report writes err the one way every chatctl error looks and returns the
+// exit code for it.
+func report(w io.Writer, prefix string, err error) int {
+	line := func(msg, hint string) {
+		fmt.Fprintf(w, "%s%s\n", prefix, oneLine(msg))
+		if hint != "" {
+			fmt.Fprintf(w, "hint: %s\n", hint)
+		}
+	}
+	var ue *usageError
+	var ae *api.Error
+	switch {
+	case errors.As(err, &ue):
+		line(ue.msg, "")
+		return ExitUsage
+	case errors.Is(err, client.ErrDaemonNotRunning):
+		line(err.Error(), hintNotRunning)
+		return ExitNotRunning
+	case errors.As(err, &ae):
+		hint := ae.Hint
+		if hint == "" {
+			hint = hints[ae.Code]
+		}
+		line(ae.Message, hint)
+		if ae.Code == api.CodeNotDelivered {
+			return ExitNotDelivered
+		}
+		return ExitError
+	case errors.Is(err, context.Canceled), errors.Is(err, errInterrupted):
+		line("interrupted", "")
+		return ExitError
+	default:
+		line(err.Error(), "")
+		return ExitError
+	}
+}
+
+// oneLine keeps an error to one line, whatever the daemon sent.
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// Confirmations and attach notices.
+func msgAdded(c api.Contact) string {
+	return fmt.Sprintf("added %s, fingerprint %s\nhint: compare it with %s out of band, then run 'chatctl verify %s FINGERPRINT'",
+		c.Name, c.Fingerprint, c.Name, c.Name)
+}
+func msgVerified(c api.Contact) string {
+	return fmt.Sprintf("%s is verified (%s)", c.Name, c.Fingerprint)
+}
+func msgRemoved(name string) string { return fmt.Sprintf("removed %s", name) }
+func msgAttached(name string) string {
+	return fmt.Sprintf("talking to %s; /help for commands, Ctrl-D to leave", name)
+}
+func msgNoHistory(name string) string { return fmt.Sprintf("no messages with %s yet", name) }
+func msgPresence(name string, online bool) string {
+	if online {
+		return fmt.Sprintf("· %s is online", name)
+	}
+	return fmt.Sprintf("· %s went offline", name)
+}
+func msgKeyMismatch(name, detail string) string {
+	s := fmt.Sprintf("!! %s presented a key that is not the one you pinned: messages from it are refused", name)
+	if detail != "" {
+		s += " (" + oneLine(detail) + ")"
+	}
+	return s
+}
+func msgUnknownSlash(cmd string) string {
+	return fmt.Sprintf("unknown command %s; /help lists them", cmd)
+}
+func msgSendFailed(err error) string { return "not sent: " + oneLine(err.Error()) }
+func msgStreamLost(err error) string {
+	return "lost the event stream: " + oneLine(err.Error()) + "; incoming messages will not show"
+}
