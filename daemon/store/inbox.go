@@ -31,7 +31,7 @@ func (s *Store) Receive(ctx context.Context, peer string, msgs []Message) (fresh
 		ins, ev := w.stmt(s.stmts.insertIn), w.stmt(s.stmts.insertEvent)
 		for i := range msgs {
 			m := &msgs[i]
-			res, err := ins.ExecContext(ctx, m.ID[:], peer, m.Body, unixNano(m.SentAt), unixNano(w.now))
+			res, err := ins.ExecContext(ctx, m.ID[:], peer, notNull(m.Body), unixNano(m.SentAt), unixNano(w.now))
 			if err != nil {
 				return fmt.Errorf("insert: %w", err)
 			}

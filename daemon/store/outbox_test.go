@@ -157,3 +157,21 @@ func TestEnqueueValidates(t *testing.T) {
 		t.Errorf("Enqueue of exactly MaxBodySize: %v", err)
 	}
 }
+
+// An empty body must be stored as an empty BLOB: a nil slice once bound as
+// NULL and failed the NOT NULL constraint (found by FuzzReceiveRoundTrip).
+func TestEmptyBody(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := ctxT(t)
+	m, err := s.Enqueue(ctx, "bob", nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.EnqueueBatch(ctx, "bob", [][]byte{nil, {}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Message(ctx, "bob", Out, m.ID)
+	if err != nil || got.Body == nil || len(got.Body) != 0 {
+		t.Fatalf("empty body read back as %#v, %v", got.Body, err)
+	}
+}

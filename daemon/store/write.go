@@ -120,7 +120,7 @@ func (w *wtx) appendEvent(ins *sql.Stmt, e *Event) error {
 func (w *wtx) insertOut(ins *sql.Stmt, peer string, body []byte, sentAt time.Time) (Message, error) {
 	m := Message{ID: newMessageID(), Peer: peer, Direction: Out, Body: body,
 		SentAt: sentAt, StoredAt: w.now, State: Queued}
-	res, err := ins.ExecContext(w.ctx, m.ID[:], peer, body, unixNano(sentAt), unixNano(w.now))
+	res, err := ins.ExecContext(w.ctx, m.ID[:], peer, notNull(body), unixNano(sentAt), unixNano(w.now))
 	if err != nil {
 		return Message{}, fmt.Errorf("insert: %w", mapConstraint(err))
 	}
@@ -128,4 +128,13 @@ func (w *wtx) insertOut(ins *sql.Stmt, peer string, body []byte, sentAt time.Tim
 		return Message{}, fmt.Errorf("insert: %w", err)
 	}
 	return m, nil
+}
+
+// notNull makes an empty body bind as an empty BLOB: a nil slice binds as
+// NULL, which the schema rightly refuses.
+func notNull(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
 }
