@@ -1,0 +1,167 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+
+	"github.com/p2pchat/p2pchat/tracker/store"
+	"github.com/p2pchat/p2pchat/tracker/store/internal/rowstate"
+)
+
+const (
+	createSQL = `INSERT INTO users AS u (name, public_key, addrs, seq, expires, signature, deleted)
+		VALUES ($1, $2, $3, $4, $5, $6, FALSE)
+		ON CONFLICT (name) DO UPDATE SET
+			public_key = EXCLUDED.public_key, addrs = EXCLUDED.addrs, seq = EXCLUDED.seq,
+			expires = EXCLUDED.expires, signature = EXCLUDED.signature, deleted = FALSE
+		WHERE u.deleted AND (u.public_key <> EXCLUDED.public_key OR u.seq < EXCLUDED.seq)`
+	updateSQL = `UPDATE users SET public_key = $2, addrs = $3, seq = $4, expires = $5, signature = $6
+		WHERE name = $1 AND NOT deleted AND public_key = $7 AND seq < $4`
+	deleteSQL = `UPDATE users SET deleted = TRUE, seq = $3, addrs = '[]', signature = ''::bytea
+		WHERE name = $1 AND NOT deleted AND public_key = $2 AND seq < $3`
+	purgeSQL = `DELETE FROM users WHERE expires < $1`
+	stateSQL = `SELECT deleted, public_key, seq FROM users WHERE name = $1`
+	getSQL   = `SELECT public_key, addrs, seq, expires, signature FROM users WHERE name = $1 AND NOT deleted`
+	countSQL = `SELECT count(*) FROM users WHERE NOT deleted`
+)
+
+// Create implements store.Store.
+func (s *Store) Create(ctx context.Context, rec store.Record) error {
+	args, seq, err := recordArgs(rec)
+	if err != nil {
+		return fmt.Errorf("create %q: %w", rec.Name, err)
+	}
+	return s.write(ctx, "create", rec.Name, createSQL, args, func(row rowstate.Row) error {
+		return rowstate.WhyCreateFailed(row, rec.PublicKey, seq)
+	})
+}
+
+// Update implements store.Store.
+func (s *Store) Update(ctx context.Context, rec store.Record, signerKey []byte) error {
+	args, seq, err := recordArgs(rec)
+	if err != nil {
+		return fmt.Errorf("update %q: %w", rec.Name, err)
+	}
+	args = append(args, nonNil(signerKey))
+	return s.write(ctx, "update", rec.Name, updateSQL, args, func(row rowstate.Row) error {
+		return rowstate.WhyWriteFailed(row, signerKey, seq)
+	})
+}
+
+// Delete implements store.Store.
+func (s *Store) Delete(ctx context.Context, name string, signerKey []byte, seq uint64) error {
+	sseq, err := rowstate.Seq(seq)
+	if err != nil {
+		return fmt.Errorf("delete %q: %w", name, err)
+	}
+	args := []any{[]byte(name), nonNil(signerKey), sseq}
+	return s.write(ctx, "delete", name, deleteSQL, args, func(row rowstate.Row) error {
+		return rowstate.WhyWriteFailed(row, signerKey, sseq)
+	})
+}
+
+// write runs a conditional write. If it changes nothing, it reads the row
+// and returns why; if the row changed meanwhile so that the write would now
+// succeed, it tries again. Each error thus describes a state the row was
+// really in, which keeps the operation atomic without holding a
+// transaction open across two round trips on the common path.
+func (s *Store) write(ctx context.Context, op, name, query string, args []any, why func(rowstate.Row) error) error {
+	for range rowstate.MaxAttempts {
+		tag, err := s.pool.Exec(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("%s %q: %w", op, name, err)
+		}
+		if tag.RowsAffected() == 1 {
+			return nil
+		}
+		row, err := s.readState(ctx, name)
+		if err != nil {
+			return fmt.Errorf("%s %q: %w", op, name, err)
+		}
+		if reason := why(row); reason != nil {
+			return fmt.Errorf("%s %q: %w", op, name, reason)
+		}
+		s.log.Debug("conditional write raced another writer; retrying", zap.String("op", op))
+	}
+	return fmt.Errorf("%s %q: %w", op, name, rowstate.ErrContended)
+}
+
+func (s *Store) readState(ctx context.Context, name string) (rowstate.Row, error) {
+	row := rowstate.Row{Found: true}
+	err := s.pool.QueryRow(ctx, stateSQL, []byte(name)).Scan(&row.Deleted, &row.PublicKey, &row.Seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return rowstate.Row{}, nil
+	}
+	if err != nil {
+		return rowstate.Row{}, fmt.Errorf("read state: %w", err)
+	}
+	return row, nil
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, name string) (store.Record, error) {
+	rec := store.Record{Name: name}
+	var addrs string
+	var seq, expires int64
+	err := s.pool.QueryRow(ctx, getSQL, []byte(name)).Scan(&rec.PublicKey, &addrs, &seq, &expires, &rec.Signature)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Record{}, fmt.Errorf("get %q: %w", name, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Record{}, fmt.Errorf("get %q: %w", name, err)
+	}
+	if rec.Addrs, err = rowstate.DecodeAddrs(addrs); err != nil {
+		return store.Record{}, fmt.Errorf("get %q: %w", name, err)
+	}
+	rec.Seq = uint64(seq)
+	rec.Expires = time.Unix(expires, 0).UTC()
+	return rec, nil
+}
+
+// Count implements store.Store.
+func (s *Store) Count(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, countSQL).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count users: %w", err)
+	}
+	return n, nil
+}
+
+// PurgeExpired implements store.Store.
+func (s *Store) PurgeExpired(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, purgeSQL, before.Unix())
+	if err != nil {
+		return 0, fmt.Errorf("purge expired before %s: %w", before.UTC().Format(time.RFC3339), err)
+	}
+	if n := tag.RowsAffected(); n > 0 {
+		s.log.Debug("purged expired records", zap.Int64("count", n))
+	}
+	return tag.RowsAffected(), nil
+}
+
+// recordArgs returns the SQL arguments $1..$6 for rec and its seq as stored.
+func recordArgs(rec store.Record) ([]any, int64, error) {
+	seq, err := rowstate.Seq(rec.Seq)
+	if err != nil {
+		return nil, 0, err
+	}
+	addrs, err := rowstate.EncodeAddrs(rec.Addrs)
+	if err != nil {
+		return nil, 0, err
+	}
+	return []any{[]byte(rec.Name), nonNil(rec.PublicKey), addrs, seq, rec.Expires.Unix(), nonNil(rec.Signature)}, seq, nil
+}
+
+// nonNil maps nil to an empty bytea: pgx sends a nil slice as NULL, which
+// the NOT NULL columns refuse.
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
