@@ -1,0 +1,132 @@
+package peer
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"net"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/p2pchat/p2pchat/daemon/identity"
+	"github.com/p2pchat/p2pchat/daemon/wire"
+)
+
+// Resolver tells the manager whom it is dialling.
+type Resolver interface {
+	// Resolve returns the key to expect and the addresses to dial for a
+	// contact name (the pinned key if any, else the key of the verified
+	// tracker record).
+	Resolve(ctx context.Context, name string) (pub ed25519.PublicKey, addrs []string, err error)
+}
+
+// Authorizer decides who may hold a session.
+type Authorizer interface {
+	// Authorize is called after the TLS handshake with the name the peer
+	// claims and the key it proved. nil accepts; the implementation pins
+	// the key on first use. An error refuses the session: it is logged,
+	// the peer is told, and the connection is closed.
+	Authorize(ctx context.Context, name string, pub ed25519.PublicKey) error
+}
+
+// OutMsg is an outgoing message with its place in the local outbox.
+type OutMsg struct {
+	Seq int64 // outbox order, increasing per peer
+	Msg wire.Msg
+}
+
+// Handler is the store behind the sessions. Sessions call it from their
+// own goroutines, concurrently for different peers.
+type Handler interface {
+	// Deliver stores received messages durably, dropping IDs it already
+	// has, and returns after the commit: only then does the session
+	// acknowledge them. msgs is only valid during the call (the bodies
+	// may be kept).
+	Deliver(ctx context.Context, peer string, msgs []wire.Msg) error
+	// Pending returns up to limit unacknowledged outgoing messages for
+	// peer with Seq > afterSeq, in Seq order.
+	Pending(ctx context.Context, peer string, afterSeq int64, limit int) ([]OutMsg, error)
+	// Sent records that messages were written to a session.
+	Sent(ctx context.Context, peer string, ids [][16]byte) error
+	// Acked records that the peer has stored these messages; they leave
+	// the outbox. IDs may repeat or be unknown (resends are acked again).
+	Acked(ctx context.Context, peer string, ids [][16]byte) error
+	// PeerState reports a peer coming up (a session was established) or
+	// going down (its last session ended). Calls arrive in order, one at
+	// a time.
+	PeerState(peer string, up bool, remoteAddr string)
+}
+
+// RefusalReporter may be implemented by a Handler to hear about refused
+// peers — above all key mismatches, which the user must be shown loudly.
+// peer is the contact dialled, or the name a connecting peer claimed.
+type RefusalReporter interface {
+	Refused(peer string, err error)
+}
+
+// Config configures a Manager. Zero durations take the defaults below.
+type Config struct {
+	Identity   *identity.Identity
+	Name       string // our user name, sent in Hello
+	ListenAddr string // host:port to listen and dial from; ":0" picks a port
+
+	Resolver   Resolver
+	Authorizer Authorizer
+	Handler    Handler
+	Log        *zap.Logger
+
+	KeepAlive        time.Duration // Ping after this long without hearing from the peer; dead after 3×
+	IdleTimeout      time.Duration // close a session with nothing to send or receive for this long
+	HandshakeTimeout time.Duration // TCP connect + preamble + TLS + Hello + Authorize
+	BackoffMin       time.Duration // first reconnect delay
+	BackoffMax       time.Duration // longest reconnect delay
+
+	// Dial, if set, replaces the default dialer (TCP from the listening
+	// port with SO_REUSEPORT). laddr is the listener's address.
+	Dial func(ctx context.Context, laddr net.Addr, addr string) (net.Conn, error)
+}
+
+// Defaults for zero Config durations.
+const (
+	DefaultKeepAlive        = 15 * time.Second
+	DefaultIdleTimeout      = 5 * time.Minute
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultBackoffMin       = time.Second
+	DefaultBackoffMax       = 2 * time.Minute
+)
+
+const (
+	batchLimit     = 256 // messages per Pending call and per Deliver call
+	maxHandshakes  = 64  // concurrent unauthenticated inbound handshakes
+	maxCtrlQueue   = 1024
+	closeLinger    = 2 * time.Second // how long a closing session waits for the peer to hang up
+	deadMultiplier = 3
+)
+
+func (c *Config) setDefaults() error {
+	if c.Identity == nil || c.Resolver == nil || c.Authorizer == nil || c.Handler == nil {
+		return errors.New("peer config: Identity, Resolver, Authorizer and Handler are required")
+	}
+	if c.Name == "" || len(c.Name) > wire.MaxName {
+		return errors.New("peer config: Name must be 1..64 bytes")
+	}
+	if c.Log == nil {
+		c.Log = zap.NewNop()
+	}
+	if c.ListenAddr == "" {
+		c.ListenAddr = ":0"
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.KeepAlive, DefaultKeepAlive)
+	def(&c.IdleTimeout, DefaultIdleTimeout)
+	def(&c.HandshakeTimeout, DefaultHandshakeTimeout)
+	def(&c.BackoffMin, DefaultBackoffMin)
+	def(&c.BackoffMax, DefaultBackoffMax)
+	c.BackoffMax = max(c.BackoffMax, c.BackoffMin)
+	return nil
+}

@@ -1,0 +1,63 @@
+// Package peer runs chatd's sessions with other users' daemons: one
+// authenticated, encrypted TCP connection per contact, over which chat
+// messages flow both ways, each acknowledged once the receiver has stored
+// it.
+//
+// The lead piece is the Manager. It listens on one port and dials from the
+// same port (SO_REUSEPORT), so a NAT that preserves ports lets a TCP
+// simultaneous open succeed. The daemon supplies three small interfaces:
+// a Resolver (which key and addresses a contact has), an Authorizer (may
+// this name/key pair connect; pins on first use) and a Handler (the store:
+// deliver, outbox, sent, acked, presence).
+//
+//	m, err := peer.NewManager(peer.Config{Identity: id, Name: "alice",
+//		ListenAddr: ":7946", Resolver: r, Authorizer: a, Handler: h, Log: log})
+//	go m.Run(ctx)
+//	...
+//	store.Enqueue("bob", msg) // then:
+//	m.Notify("bob")           // the session sends it, or one is dialled
+//
+// # Connection setup
+//
+// Accepted and dialled connections are treated alike:
+//
+//  1. Both sides send the preamble "P2PCHAT1" and their 32-byte Ed25519
+//     public key, and read the other's. Equal keys are refused; a dialled
+//     peer whose key is not the one the Resolver gave is refused.
+//  2. TLS 1.3 (nothing older), both sides presenting the certificate of
+//     their identity key. The side with the smaller key is the TLS client,
+//     whoever dialled. Each side requires the certificate's key to equal
+//     the preamble key. TLS 1.3's ECDHE gives forward secrecy.
+//  3. Both send a Hello (protocol versions, user name); the highest common
+//     version is used. A dialled peer must give the name we dialled.
+//  4. The Authorizer accepts the claimed name with the proven key, or the
+//     session is refused with a Bye. Key mismatches are logged as errors
+//     and reported to a Handler that implements RefusalReporter.
+//
+// # Sessions
+//
+// One session per contact. When two come up at once (both sides dialled
+// over different connections), both ends keep the one whose TLS-exported
+// connection ID is larger and close the other with a Bye, so both keep
+// the same one.
+//
+// The sender walks the outbox with a cursor that starts at 0 on every
+// connection: Pending → write → Flush → Sent → advance. So order is kept,
+// nothing is sent twice on one connection, and everything unacknowledged
+// is resent after a reconnect. The receiver hands every batch of messages
+// that arrived together (up to 256) to Handler.Deliver and acknowledges
+// them all, duplicates included, in one Ack once Deliver returns nil; if
+// Deliver fails the session closes without acking and the sender retries
+// later. The receiver de-duplicates by ID, so each message is shown once.
+//
+// A peer we have not heard from for KeepAlive gets a Ping; one silent (or
+// not reading) for 3×KeepAlive is dead. A session with no messages either
+// way for IdleTimeout and an empty outbox closes. When a session ends with
+// messages still waiting, the manager redials with exponential backoff and
+// jitter between BackoffMin and BackoffMax.
+//
+// Bad input — garbage, an oversized or malformed frame, a peer that stalls
+// mid-frame, a protocol violation — closes that one connection with one
+// log line; the listener and the other sessions carry on. Handshakes have a
+// deadline, and at most 64 inbound handshakes run at once.
+package peer

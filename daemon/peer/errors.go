@@ -1,0 +1,53 @@
+package peer
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+
+	"github.com/p2pchat/p2pchat/daemon/identity"
+)
+
+// Errors of session setup and teardown, for callers that branch on them.
+var (
+	// ErrKeyMismatch: the peer proved a key other than the one expected.
+	// The concrete error is a *KeyMismatchError.
+	ErrKeyMismatch = errors.New("peer key mismatch")
+	// ErrNotPeer: the other end did not start with the p2pchat preamble.
+	ErrNotPeer = errors.New("not a p2pchat peer")
+	// ErrSelf: the other end has our own key.
+	ErrSelf = errors.New("connected to ourselves")
+	// ErrNameMismatch: the dialled peer has the expected key but calls
+	// itself by another name.
+	ErrNameMismatch = errors.New("peer name mismatch")
+	// ErrProtocol: the peer broke the protocol (a frame out of place).
+	ErrProtocol = errors.New("protocol violation")
+	// ErrClosed: the Manager is closed or not running.
+	ErrClosed = errors.New("peer manager closed")
+
+	errIdle         = errors.New("idle")
+	errReplaced     = errors.New("replaced by a newer duplicate session")
+	errDuplicate    = errors.New("duplicate session")
+	errShutdown     = errors.New("shutting down")
+	errBackpressure = errors.New("peer does not read our frames")
+)
+
+// KeyMismatchError says which key was expected for a peer and which one it
+// presented, as fingerprints people can compare.
+type KeyMismatchError struct {
+	Name      string
+	Want, Got ed25519.PublicKey
+}
+
+func (e *KeyMismatchError) Error() string {
+	return fmt.Sprintf("key mismatch for %q: expected %s, peer presented %s",
+		e.Name, identity.Fingerprint(e.Want), identity.Fingerprint(e.Got))
+}
+
+// Is makes errors.Is(err, ErrKeyMismatch) true.
+func (e *KeyMismatchError) Is(target error) bool { return target == ErrKeyMismatch }
+
+// ByeError is how a session ends when the peer said Bye.
+type ByeError struct{ Reason string }
+
+func (e *ByeError) Error() string { return fmt.Sprintf("peer said bye: %s", e.Reason) }

@@ -1,0 +1,379 @@
+package peer
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-reuseport"
+	"go.uber.org/zap"
+)
+
+// SessionInfo describes one established session.
+type SessionInfo struct {
+	Peer       string
+	RemoteAddr string
+	LocalAddr  string
+	Since      time.Time
+	Dialed     bool // we dialled (after a simultaneous open both sides did)
+	Version    uint16
+}
+
+// Manager owns the peer listener and every session and dialler.
+type Manager struct {
+	cfg     Config
+	log     *zap.Logger
+	ln      net.Listener
+	tlsBase *tls.Config
+	hsSlots chan struct{} // one token per inbound handshake in progress
+	events  *eventQueue
+
+	// ctx is Run's context; cancelling it stops everything. Set once by
+	// Run before any goroutine that reads it starts.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	wg     sync.WaitGroup // accept loop, handshakes, sessions, diallers
+
+	mu       sync.Mutex
+	running  bool                // guarded by mu: Run has started
+	closed   bool                // guarded by mu: no new goroutines may start
+	sessions map[string]*session // guarded by mu: the one live session per peer
+	dialers  map[string]*dialer  // guarded by mu: the one dialler per peer
+	early    map[string]bool     // guarded by mu: Notify calls before Run
+	// graceDown holds peers whose session the peer replaced by a duplicate
+	// we have not finished setting up yet: their "down" is held back, so
+	// presence does not flap. guarded by mu.
+	graceDown map[string]*time.Timer
+}
+
+// NewManager checks cfg and binds the listener, so Addr is known before
+// Run. Close releases it if Run is never called.
+func NewManager(cfg Config) (*Manager, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	cert, err := cfg.Identity.TLSCertificate()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := reuseport.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+	}
+	return &Manager{
+		cfg: cfg, log: cfg.Log, ln: ln,
+		tlsBase:  newTLSBase(cert),
+		hsSlots:  make(chan struct{}, maxHandshakes),
+		events:   newEventQueue(cfg.Handler),
+		sessions: make(map[string]*session),
+		dialers:  make(map[string]*dialer),
+		early:    make(map[string]bool),
+
+		graceDown: make(map[string]*time.Timer),
+	}, nil
+}
+
+// Addr is the address the manager listens and dials from.
+func (m *Manager) Addr() net.Addr { return m.ln.Addr() }
+
+// Run accepts peers and runs sessions until ctx is cancelled or Close is
+// called; it returns after every session and dialler has stopped and
+// every PeerState report has been made. Cancellation is not an error.
+func (m *Manager) Run(ctx context.Context) error {
+	m.mu.Lock()
+	if m.running || m.closed {
+		m.mu.Unlock()
+		return ErrClosed
+	}
+	m.running = true
+	m.ctx, m.cancel = context.WithCancelCause(ctx)
+	for peer := range m.early {
+		m.startDialerLocked(peer, 0)
+	}
+	m.early = nil
+	m.mu.Unlock()
+
+	eventsDone := make(chan struct{})
+	go func() { m.events.run(); close(eventsDone) }()
+	acceptErr := make(chan error, 1)
+	m.wg.Go(func() { acceptErr <- m.acceptLoop() })
+
+	<-m.ctx.Done()
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	m.ln.Close()
+	m.wg.Wait()
+	m.mu.Lock()
+	for peer, t := range m.graceDown {
+		t.Stop()
+		m.events.push(event{peer: peer, up: false})
+	}
+	clear(m.graceDown)
+	m.mu.Unlock()
+	m.events.close()
+	<-eventsDone
+	if err := <-acceptErr; err != nil {
+		return err
+	}
+	return nil
+}
+
+// Close stops the manager: Run returns once everything has stopped. It is
+// safe to call more than once, and before or without Run.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	m.closed = true
+	if m.cancel != nil {
+		m.cancel(ErrClosed)
+	}
+	m.mu.Unlock()
+	if err := m.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("close peer listener: %w", err)
+	}
+	return nil
+}
+
+// goLocked starts f as a goroutine Run waits for, unless the manager is
+// stopping. m.mu must be held.
+func (m *Manager) goLocked(f func()) bool {
+	if m.closed || !m.running {
+		return false
+	}
+	m.wg.Go(f)
+	return true
+}
+
+func (m *Manager) acceptLoop() error {
+	var delay time.Duration
+	for {
+		conn, err := m.ln.Accept()
+		if err != nil {
+			if m.ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				// Out of file descriptors and the like: wait, as
+				// net/http does, rather than spin or give up.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				m.log.Warn("accept peer connection; retrying", zap.Error(err), zap.Duration("in", delay))
+				time.Sleep(delay)
+				continue
+			}
+			m.cancel(err)
+			return fmt.Errorf("accept peer connections: %w", err)
+		}
+		delay = 0
+		m.accepted(conn)
+	}
+}
+
+func (m *Manager) accepted(conn net.Conn) {
+	select {
+	case m.hsSlots <- struct{}{}:
+	default:
+		m.log.Warn("too many peer handshakes in progress; dropping connection",
+			zap.Stringer("remote", conn.RemoteAddr()))
+		conn.Close()
+		return
+	}
+	m.mu.Lock()
+	ok := m.goLocked(func() {
+		defer func() { <-m.hsSlots }()
+		m.setup(m.ctx, conn, "", nil)
+	})
+	m.mu.Unlock()
+	if !ok {
+		<-m.hsSlots
+		conn.Close()
+	}
+}
+
+// AddConn runs the handshake on a connection made elsewhere (a hole punch
+// or a relay) and, if it succeeds, keeps it as the session with the peer.
+// peer is the contact it was made for, or "" if the other side started it.
+// It returns once the session is up or refused.
+func (m *Manager) AddConn(ctx context.Context, conn net.Conn, peer string) error {
+	m.mu.Lock()
+	ok := m.running && !m.closed
+	if ok {
+		m.wg.Add(1)
+	}
+	m.mu.Unlock()
+	if !ok {
+		conn.Close()
+		return ErrClosed
+	}
+	defer m.wg.Done()
+	ctx, cancel := mergeCancel(ctx, m.ctx)
+	defer cancel()
+	if peer == "" {
+		return m.setup(ctx, conn, "", nil)
+	}
+	key, _, err := m.cfg.Resolver.Resolve(ctx, peer)
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("resolve %q: %w", peer, err)
+	}
+	return m.setup(ctx, conn, peer, key)
+}
+
+// mergeCancel returns a context cancelled when either a or b is.
+func mergeCancel(a, b context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(a)
+	stop := context.AfterFunc(b, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// setup turns a connected socket into a session: handshake, authorise,
+// register. peer and key are set when we dialled a known contact. Every
+// failure is logged here, once, and the connection closed.
+func (m *Manager) setup(ctx context.Context, conn net.Conn, peer string, key []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.HandshakeTimeout)
+	defer cancel()
+	l, err := handshake(ctx, conn, handshakeParams{
+		self: m.cfg.Identity, name: m.cfg.Name, tlsBase: m.tlsBase,
+		expectKey: key, expectName: peer, dialed: peer != "", timeout: m.cfg.HandshakeTimeout,
+	})
+	if err == nil {
+		peer = l.hello.Name
+		if err = m.cfg.Authorizer.Authorize(ctx, peer, l.peerKey); err != nil {
+			err = fmt.Errorf("authorize %q: %w", peer, err)
+			l.w.WriteFrame(wireBye("not authorized"))
+			l.w.Flush()
+		}
+	}
+	if err != nil {
+		m.refused(conn, peer, err)
+		conn.Close()
+		return err
+	}
+	s := newSession(m, l)
+	if !m.register(s) {
+		l.w.WriteFrame(wireBye(errDuplicate.Error()))
+		l.w.Flush()
+		conn.Close()
+	}
+	return nil
+}
+
+func (m *Manager) refused(conn net.Conn, peer string, err error) {
+	fields := []zap.Field{zap.Stringer("remote", conn.RemoteAddr()), zap.Error(err)}
+	if peer != "" {
+		fields = append(fields, zap.String("peer", peer))
+	}
+	if errors.Is(err, ErrKeyMismatch) {
+		m.log.Error("refused peer: key mismatch", fields...)
+	} else {
+		m.log.Info("peer handshake failed", fields...)
+	}
+	if rr, ok := m.cfg.Handler.(RefusalReporter); ok && peer != "" {
+		rr.Refused(peer, err)
+	}
+}
+
+// register makes s the peer's session and starts it, unless another
+// session for the peer wins the duplicate rule (or the manager is
+// stopping): then it returns false and the caller drops s.
+//
+// Duplicate rule: both ends derive the same connection ID from TLS, so
+// both keep the connection with the larger ID and close the other.
+func (m *Manager) register(s *session) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return false
+	}
+	old := m.sessions[s.peer]
+	if old != nil && bytes.Compare(s.link.id[:], old.link.id[:]) < 0 {
+		// The old session may be a corpse the kernel has not noticed
+		// (the peer restarted): a ping makes it fail fast if so.
+		old.queue(wirePing())
+		return false
+	}
+	if !m.goLocked(s.run) {
+		return false
+	}
+	m.sessions[s.peer] = s
+	if t := m.graceDown[s.peer]; t != nil {
+		t.Stop()
+		delete(m.graceDown, s.peer)
+	}
+	if old != nil {
+		old.close(errReplaced, errDuplicate.Error())
+	}
+	m.events.push(event{peer: s.peer, up: true, addr: s.link.raw.RemoteAddr().String()})
+	if d := m.dialers[s.peer]; d != nil {
+		d.wake() // it looks, sees the session and leaves
+	}
+	return true
+}
+
+// unregister removes s when it ends and, if the peer still has messages
+// waiting, starts reconnecting.
+func (m *Manager) unregister(s *session) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sessions[s.peer] != s {
+		return // replaced by a duplicate; the peer is still up
+	}
+	delete(m.sessions, s.peer)
+	down := event{peer: s.peer, up: false, addr: s.link.raw.RemoteAddr().String()}
+	var bye *ByeError
+	if errors.As(s.closeCause(), &bye) && bye.Reason == errDuplicate.Error() && m.graceDown[s.peer] == nil {
+		var t *time.Timer
+		t = time.AfterFunc(m.cfg.HandshakeTimeout, func() {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			if m.graceDown[down.peer] == t && !m.closed {
+				delete(m.graceDown, down.peer)
+				m.events.push(down)
+			}
+		})
+		m.graceDown[s.peer] = t
+	} else {
+		m.events.push(down)
+	}
+	if !errors.Is(s.closeCause(), errIdle) {
+		m.startDialerLocked(s.peer, m.cfg.BackoffMin)
+	}
+}
+
+// Notify says the outbox for peer has new messages: the session sends
+// them, or one is dialled.
+func (m *Manager) Notify(peer string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch {
+	case m.sessions[peer] != nil:
+		m.sessions[peer].notify()
+	case !m.running && !m.closed:
+		m.early[peer] = true
+	case m.dialers[peer] != nil:
+		m.dialers[peer].wake()
+	default:
+		m.startDialerLocked(peer, 0)
+	}
+}
+
+// Sessions lists the established sessions, sorted by peer.
+func (m *Manager) Sessions() []SessionInfo {
+	m.mu.Lock()
+	out := make([]SessionInfo, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		out = append(out, SessionInfo{
+			Peer: s.peer, Since: s.since, Dialed: s.link.dialed, Version: s.link.version,
+			RemoteAddr: s.link.raw.RemoteAddr().String(), LocalAddr: s.link.raw.LocalAddr().String(),
+		})
+	}
+	m.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Peer < out[j].Peer })
+	return out
+}
