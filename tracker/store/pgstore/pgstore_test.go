@@ -88,6 +88,7 @@ func openStore(url, schema string) (*pgstore.Store, error) {
 }
 
 func TestConformance(t *testing.T) {
+	testURL(t) // skip once, not in every subtest
 	storetest.Run(t, func(t *testing.T) store.Store {
 		url, schema := freshSchema(t)
 		return openIn(t, url, schema)
