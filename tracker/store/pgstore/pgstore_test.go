@@ -83,7 +83,6 @@ func openStore(url, schema string) (*pgstore.Store, error) {
 		return nil, err
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = schema
-	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
 	return pgstore.OpenConfig(context.Background(), cfg, nil)
 }
 
