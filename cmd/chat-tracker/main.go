@@ -1,0 +1,148 @@
+// Command chat-tracker is p2pchat's rendezvous server: users register a
+// name with a signed record, others look it up. See package
+// tracker/server for the API and configs/tracker.toml for every setting.
+//
+//	chat-tracker --config /etc/chat-tracker/tracker.toml
+//	chat-tracker --listen 127.0.0.1:7070 --db ./tracker.db --log-format console
+//
+// It stops gracefully on SIGTERM or SIGINT and tells systemd when it is
+// ready (Type=notify).
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/p2pchat/p2pchat/tracker/config"
+	"github.com/p2pchat/p2pchat/tracker/server"
+	"github.com/p2pchat/p2pchat/tracker/store/storeopen"
+)
+
+func main() {
+	err := run(os.Args[1:])
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "chat-tracker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	f, err := loadConfig(args)
+	if err != nil {
+		return err
+	}
+	cfg, err := f.Server()
+	if err != nil {
+		return err
+	}
+	if f.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.TLSCert, f.TLSKey)
+		if err != nil {
+			return fmt.Errorf("load TLS certificate: %w", err)
+		}
+		cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+	log, err := newLogger(f.LogFormat, f.LogLevel)
+	if err != nil {
+		return err
+	}
+	defer log.Sync() //nolint:errcheck // nothing useful to do if stderr is gone
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := serve(ctx, f, cfg, log); err != nil {
+		log.Error("tracker failed", zap.Error(err))
+		return err
+	}
+	return nil
+}
+
+// loadConfig reads --config and lets the other flags that were given
+// override the file.
+func loadConfig(args []string) (config.File, error) {
+	fs := flag.NewFlagSet("chat-tracker", flag.ContinueOnError)
+	path := fs.String("config", "", "TOML config `file` (see configs/tracker.toml)")
+	listen := fs.String("listen", config.DefaultListen, "`address` to listen on")
+	db := fs.String("db", "", "SQLite `path` or postgres:// URL (default $STATE_DIRECTORY/tracker.db or ./tracker.db)")
+	cert := fs.String("tls-cert", "", "PEM certificate `file` for HTTPS")
+	key := fs.String("tls-key", "", "PEM private key `file` for HTTPS")
+	format := fs.String("log-format", "json", "log `format`: json or console")
+	level := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return config.File{}, err
+	}
+	if fs.NArg() > 0 {
+		return config.File{}, fmt.Errorf("unexpected argument %q (all settings are flags)", fs.Arg(0))
+	}
+	f, err := config.Load(*path)
+	if err != nil {
+		return config.File{}, err
+	}
+	fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "listen":
+			f.Listen = *listen
+		case "db":
+			f.DB = *db
+		case "tls-cert":
+			f.TLSCert = *cert
+		case "tls-key":
+			f.TLSKey = *key
+		case "log-format":
+			f.LogFormat = *format
+		case "log-level":
+			f.LogLevel = *level
+		}
+	})
+	return f, nil
+}
+
+func newLogger(format, level string) (*zap.Logger, error) {
+	zc := zap.NewProductionConfig()
+	if format == "console" {
+		zc = zap.NewDevelopmentConfig()
+		zc.Development = false
+	}
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("log level: %w", err)
+	}
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.OutputPaths, zc.ErrorOutputPaths = []string{"stderr"}, []string{"stderr"}
+	return zc.Build()
+}
+
+func serve(ctx context.Context, f config.File, cfg server.Config, log *zap.Logger) (err error) {
+	st, err := storeopen.Open(ctx, f.DBPath(), log.Named("store"))
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, st.Close()) }()
+	srv, err := server.New(cfg, st, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", f.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+		log.Warn("notify systemd", zap.Error(err))
+	}
+	err = srv.Serve(ctx, ln)
+	daemon.SdNotify(false, daemon.SdNotifyStopping) //nolint:errcheck // best effort on the way out
+	return err
+}
