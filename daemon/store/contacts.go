@@ -63,7 +63,7 @@ func (s *Store) PinContact(ctx context.Context, name string, pub ed25519.PublicK
 	var mismatch *KeyMismatchError
 	err = s.write(ctx, func(w *wtx) error {
 		c, created, mismatch = Contact{}, false, nil
-		row := w.tx.QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE name = ?`, name)
+		row := w.tx.QueryRowContext(w.ctx, `SELECT `+contactCols+` FROM contacts WHERE name = ?`, name)
 		switch old, err := scanContact(row); {
 		case err == nil && bytes.Equal(old.PublicKey, pub):
 			c = old
@@ -76,7 +76,7 @@ func (s *Store) PinContact(ctx context.Context, name string, pub ed25519.PublicK
 			return fmt.Errorf("look up: %w", err)
 		}
 		c = Contact{Name: name, PublicKey: bytes.Clone(pub), AddedAt: w.now}
-		if _, err := w.tx.ExecContext(ctx, `INSERT INTO contacts (name, public_key, added_at) VALUES (?, ?, ?)`,
+		if _, err := w.tx.ExecContext(w.ctx, `INSERT INTO contacts (name, public_key, added_at) VALUES (?, ?, ?)`,
 			name, []byte(pub), unixNano(w.now)); err != nil {
 			return fmt.Errorf("insert: %w", err)
 		}
@@ -137,14 +137,14 @@ func (s *Store) Contacts(ctx context.Context) ([]Contact, error) {
 func (s *Store) SetVerified(ctx context.Context, name string, verified bool) error {
 	err := s.write(ctx, func(w *wtx) error {
 		var old bool
-		err := w.tx.QueryRowContext(ctx, `SELECT verified FROM contacts WHERE name = ?`, name).Scan(&old)
+		err := w.tx.QueryRowContext(w.ctx, `SELECT verified FROM contacts WHERE name = ?`, name).Scan(&old)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
 		if err != nil || old == verified {
 			return err
 		}
-		if _, err := w.tx.ExecContext(ctx, `UPDATE contacts SET verified = ? WHERE name = ?`, verified, name); err != nil {
+		if _, err := w.tx.ExecContext(w.ctx, `UPDATE contacts SET verified = ? WHERE name = ?`, verified, name); err != nil {
 			return fmt.Errorf("update: %w", err)
 		}
 		action := map[bool]string{true: "verified", false: "unverified"}[verified]
@@ -161,7 +161,7 @@ func (s *Store) SetVerified(ctx context.Context, name string, verified bool) err
 // "contact" event. The message history and outbox are kept.
 func (s *Store) RemoveContact(ctx context.Context, name string) error {
 	err := s.write(ctx, func(w *wtx) error {
-		res, err := w.tx.ExecContext(ctx, `DELETE FROM contacts WHERE name = ?`, name)
+		res, err := w.tx.ExecContext(w.ctx, `DELETE FROM contacts WHERE name = ?`, name)
 		if err != nil {
 			return fmt.Errorf("delete: %w", err)
 		}
@@ -184,7 +184,7 @@ func (s *Store) RemoveContact(ctx context.Context, name string) error {
 // stored is ignored, so out-of-order reports cannot move LastSeen backwards.
 func (s *Store) TouchContact(ctx context.Context, name string, at time.Time) error {
 	err := s.write(ctx, func(w *wtx) error {
-		res, err := w.tx.ExecContext(ctx, `UPDATE contacts SET last_seen = max(last_seen, ?) WHERE name = ?`,
+		res, err := w.tx.ExecContext(w.ctx, `UPDATE contacts SET last_seen = max(last_seen, ?) WHERE name = ?`,
 			unixNano(at), name)
 		if err != nil {
 			return fmt.Errorf("update: %w", err)

@@ -202,43 +202,37 @@ func (n *nullMessage) message() *Message {
 	return m
 }
 
-// prunedThrough returns the newest event ID that PruneEvents removed. IDs
-// come from AUTOINCREMENT and are never reused or skipped, so it is one less
-// than the oldest kept ID, or the last ID ever issued when none are kept.
+// prunedThrough returns the newest event ID that PruneEvents removed: one
+// less than the oldest kept ID, as IDs have no gaps and pruning keeps at
+// least the newest event.
 func (s *Store) prunedThrough(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.r.QueryRowContext(ctx, `SELECT COALESCE(
-		(SELECT min(id) - 1 FROM events),
-		(SELECT seq FROM sqlite_sequence WHERE name = 'events'),
-		0)`).Scan(&n)
+	err := s.r.QueryRowContext(ctx, `SELECT COALESCE(min(id) - 1, 0) FROM events`).Scan(&n)
 	return n, err
 }
 
-// lastEventID reads the newest event ID ever issued.
+// lastEventID reads the newest event ID.
 func lastEventID(ctx context.Context, db *sql.DB) (int64, error) {
 	var n int64
-	err := db.QueryRowContext(ctx, `SELECT COALESCE(
-		(SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)`).Scan(&n)
-	if err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(max(id), 0) FROM events`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("read last event id: %w", err)
 	}
 	return n, nil
 }
 
 // PruneEvents deletes all but the newest keep events, bounding the log.
-// Messages and contacts are not affected.
+// The newest event is always kept, even with keep 0: event IDs are assigned
+// as the largest ID plus one, and keeping it is what stops IDs from starting
+// again at 1 and confusing readers that hold a cursor. Messages and contacts
+// are not affected.
 func (s *Store) PruneEvents(ctx context.Context, keep int) error {
 	if keep < 0 {
 		return fmt.Errorf("prune events: keep %d: %w", keep, ErrInvalid)
 	}
+	keep = max(keep, 1)
 	err := s.write(ctx, func(w *wtx) error {
-		var err error
-		if keep == 0 {
-			_, err = w.tx.ExecContext(ctx, `DELETE FROM events`)
-		} else {
-			_, err = w.tx.ExecContext(ctx, `DELETE FROM events WHERE id <
-				(SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)`, keep-1)
-		}
+		_, err := w.tx.ExecContext(w.ctx, `DELETE FROM events WHERE id <
+			(SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)`, keep-1)
 		return err
 	})
 	if err != nil {

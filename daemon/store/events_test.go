@@ -168,11 +168,12 @@ func TestPruneEvents(t *testing.T) {
 	if evs, err := s.Events(ctx, 7, 100); err != nil || len(evs) != 3 {
 		t.Errorf("resume right before the kept part: %d, %v", len(evs), err)
 	}
+	// keep 0 still keeps the newest event, the anchor for the next ID.
 	if err := s.PruneEvents(ctx, 0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Events(ctx, 9, 100); !errors.Is(err, ErrEventsPruned) {
-		t.Errorf("resume after pruning everything: %v, want ErrEventsPruned", err)
+	if _, err := s.Events(ctx, 8, 100); !errors.Is(err, ErrEventsPruned) {
+		t.Errorf("resume from a pruned cursor after pruning to the last: %v, want ErrEventsPruned", err)
 	}
 	if evs, err := s.Events(ctx, 10, 100); err != nil || len(evs) != 0 {
 		t.Errorf("up-to-date reader after pruning: %v, %v", evs, err)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -208,9 +209,19 @@ func (s *Store) Stats() Stats {
 	return Stats{EnqueueRequests: s.gc.requests.Load(), EnqueueBatches: s.gc.batches.Load()}
 }
 
+// newMessageID returns a fresh message ID: 48 bits of Unix milliseconds
+// followed by 80 bits from crypto/rand, the layout of a UUIDv7. The random
+// part makes IDs unguessable and collision-free; the time prefix makes
+// consecutive IDs sort together, so the unique index that de-duplicates
+// messages grows at its end instead of touching a random page per message.
+// That is several times faster per row than fully random IDs, and keeps
+// being so once the index no longer fits in the cache. The time it reveals
+// is no secret: SentAt travels with the message anyway.
 func newMessageID() [16]byte {
 	var id [16]byte
-	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	ms := uint64(time.Now().UnixMilli())
+	binary.BigEndian.PutUint64(id[:8], ms<<16)
+	_, _ = rand.Read(id[6:]) // crypto/rand.Read never fails (Go ≥ 1.24)
 	return id
 }
 

@@ -28,10 +28,12 @@ func (s *Store) Receive(ctx context.Context, peer string, msgs []Message) (fresh
 	fresh = make([]bool, len(msgs))
 	err = s.write(ctx, func(w *wtx) error {
 		clear(fresh) // only meaningful once the transaction commits
-		ins, ev := w.stmt(s.stmts.insertIn), w.stmt(s.stmts.insertEvent)
+		ins := w.stmt(s.stmts.insertIn)
+		added := false
 		for i := range msgs {
 			m := &msgs[i]
-			res, err := ins.ExecContext(ctx, m.ID[:], peer, notNull(m.Body), unixNano(m.SentAt), unixNano(w.now))
+			// The messages_received_event trigger appends the event.
+			res, err := ins.ExecContext(w.ctx, m.ID[:], peer, notNull(m.Body), unixNano(m.SentAt), unixNano(w.now))
 			if err != nil {
 				return fmt.Errorf("insert: %w", err)
 			}
@@ -39,13 +41,11 @@ func (s *Store) Receive(ctx context.Context, peer string, msgs []Message) (fresh
 			if err != nil {
 				return fmt.Errorf("insert: %w", err)
 			}
-			if n == 0 {
-				continue
-			}
-			fresh[i] = true
-			if err := w.appendEvent(ev, &Event{Type: EventMessage, Peer: peer, MessageID: m.ID}); err != nil {
-				return err
-			}
+			fresh[i] = n == 1
+			added = added || fresh[i]
+		}
+		if added {
+			return w.noteEvents()
 		}
 		return nil
 	})

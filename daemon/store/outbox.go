@@ -107,7 +107,7 @@ func (s *Store) MarkSent(ctx context.Context, peer string, ids [][16]byte) error
 	err := s.write(ctx, func(w *wtx) error {
 		upd := w.stmt(s.stmts.markSent)
 		for _, id := range ids {
-			if _, err := upd.ExecContext(ctx, peer, id[:]); err != nil {
+			if _, err := upd.ExecContext(w.ctx, peer, id[:]); err != nil {
 				return fmt.Errorf("update: %w", err)
 			}
 		}
@@ -131,22 +131,21 @@ func (s *Store) MarkDelivered(ctx context.Context, peer string, ids [][16]byte) 
 	var n int
 	err := s.write(ctx, func(w *wtx) error {
 		n = 0
-		upd, ins := w.stmt(s.stmts.markDelivered), w.stmt(s.stmts.insertEvent)
+		upd := w.stmt(s.stmts.markDelivered)
 		for _, id := range ids {
-			res, err := upd.ExecContext(ctx, peer, id[:])
+			// The messages_delivered_event trigger appends the event.
+			res, err := upd.ExecContext(w.ctx, unixNano(w.now), peer, id[:])
 			if err != nil {
 				return fmt.Errorf("update: %w", err)
 			}
-			if changed, err := res.RowsAffected(); err != nil || changed == 0 {
-				if err != nil {
-					return fmt.Errorf("update: %w", err)
-				}
-				continue
+			changed, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("update: %w", err)
 			}
-			n++
-			if err := w.appendEvent(ins, &Event{Type: EventDelivered, Peer: peer, MessageID: id}); err != nil {
-				return err
-			}
+			n += int(changed)
+		}
+		if n > 0 {
+			return w.noteEvents()
 		}
 		return nil
 	})

@@ -16,6 +16,7 @@ type writeStmts struct {
 	markSent      *sql.Stmt
 	markDelivered *sql.Stmt
 	insertEvent   *sql.Stmt
+	lastEvent     *sql.Stmt
 }
 
 func prepareWriteStmts(ctx context.Context, db *sql.DB) (*writeStmts, error) {
@@ -31,9 +32,10 @@ func prepareWriteStmts(ctx context.Context, db *sql.DB) (*writeStmts, error) {
 			ON CONFLICT (peer, dir, id) DO NOTHING`},
 		{&ws.markSent, `UPDATE messages SET state = 'sent'
 			WHERE peer = ? AND dir = 'out' AND id = ? AND state = 'queued'`},
-		{&ws.markDelivered, `UPDATE messages SET state = 'delivered'
+		{&ws.markDelivered, `UPDATE messages SET state = 'delivered', delivered_at = ?
 			WHERE peer = ? AND dir = 'out' AND id = ? AND state IN ('queued', 'sent')`},
 		{&ws.insertEvent, `INSERT INTO events (at, type, peer, message_id, data) VALUES (?, ?, ?, ?, ?)`},
+		{&ws.lastEvent, `SELECT COALESCE(max(id), 0) FROM events`},
 	} {
 		st, err := db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -47,7 +49,7 @@ func prepareWriteStmts(ctx context.Context, db *sql.DB) (*writeStmts, error) {
 
 func (ws *writeStmts) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{ws.insertOut, ws.insertIn, ws.markSent, ws.markDelivered, ws.insertEvent} {
+	for _, st := range []*sql.Stmt{ws.insertOut, ws.insertIn, ws.markSent, ws.markDelivered, ws.insertEvent, ws.lastEvent} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -58,7 +60,12 @@ func (ws *writeStmts) close() error {
 // wtx is one write transaction. It remembers the newest event it appended so
 // that readers are woken only after the commit made the event visible.
 type wtx struct {
-	tx        *sql.Tx
+	tx *sql.Tx
+	// ctx is for the statements of the transaction. It carries the caller's
+	// values but not its cancellation: the transaction itself is bound to
+	// the caller's context (database/sql rolls it back when that ends), and
+	// a cancellable context on every statement would cost the driver a
+	// watcher goroutine per row.
 	ctx       context.Context
 	s         *Store
 	now       time.Time // the transaction's timestamp (StoredAt, event At)
@@ -75,7 +82,7 @@ func (s *Store) write(ctx context.Context, fn func(w *wtx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	w := &wtx{tx: tx, ctx: ctx, s: s, now: s.now()}
+	w := &wtx{tx: tx, ctx: context.WithoutCancel(ctx), s: s, now: s.now()}
 	if err := fn(w); err != nil {
 		_ = tx.Rollback() // the error from fn is the one worth reporting
 		return err
@@ -112,6 +119,17 @@ func (w *wtx) appendEvent(ins *sql.Stmt, e *Event) error {
 		return fmt.Errorf("append %s event: %w", e.Type, err)
 	}
 	e.ID = id
+	w.lastEvent = id
+	return nil
+}
+
+// noteEvents records that statements of this transaction (through the
+// triggers) appended events, so that readers are woken after the commit.
+func (w *wtx) noteEvents() error {
+	var id int64
+	if err := w.stmt(w.s.stmts.lastEvent).QueryRowContext(w.ctx).Scan(&id); err != nil {
+		return fmt.Errorf("read last event id: %w", err)
+	}
 	w.lastEvent = id
 	return nil
 }
