@@ -141,3 +141,33 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// FuzzClientAddr: whatever X-Forwarded-For says, the observed address is
+// the peer itself or a valid address taken from the header, and a header
+// from an untrusted peer is ignored.
+func FuzzClientAddr(f *testing.F) {
+	f.Add("127.0.0.1:4000", "198.51.100.1:5000, 10.1.1.1")
+	f.Add("192.0.2.7:4000", "198.51.100.1")
+	f.Add("[::1]:80", "[2001:db8::1]:1,,garbage")
+	f.Add("not an addr", "")
+	s := &Server{cfg: Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}}
+	f.Fuzz(func(t *testing.T, remote, xff string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = remote
+		r.Header.Set("X-Forwarded-For", xff)
+		got := s.clientAddr(r)
+		peer, err := netip.ParseAddrPort(remote)
+		if err != nil {
+			if got.IsValid() {
+				t.Fatalf("unparsable peer %q gave %v", remote, got)
+			}
+			return
+		}
+		if !s.trusted(peer.Addr().Unmap()) && got != netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port()) {
+			t.Fatalf("untrusted peer %q with XFF %q observed as %v", remote, xff, got)
+		}
+		if !got.Addr().IsValid() {
+			t.Fatalf("peer %q XFF %q: invalid observed address", remote, xff)
+		}
+	})
+}
