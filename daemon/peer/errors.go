@@ -40,8 +40,12 @@ type KeyMismatchError struct {
 }
 
 func (e *KeyMismatchError) Error() string {
-	return fmt.Sprintf("key mismatch for %q: expected %s, peer presented %s",
-		e.Name, identity.Fingerprint(e.Want), identity.Fingerprint(e.Got))
+	who := ""
+	if e.Name != "" {
+		who = fmt.Sprintf(" for %q", e.Name)
+	}
+	return fmt.Sprintf("key mismatch%s: expected %s, peer presented %s",
+		who, identity.Fingerprint(e.Want), identity.Fingerprint(e.Got))
 }
 
 // Is makes errors.Is(err, ErrKeyMismatch) true.

@@ -25,13 +25,13 @@ import (
 type memHandler struct {
 	mu       sync.Mutex
 	seq      int64
-	outbox   map[string][]OutMsg      // unacked, in Seq order
-	received map[string][]wire.Msg    // first deliveries, in order
+	outbox   map[string][]OutMsg   // unacked, in Seq order
+	received map[string][]wire.Msg // first deliveries, in order
 	seen     map[[16]byte]bool
 	dupes    int
 	states   []string // "bob up", "bob down"
 	refused  []error
-	failNext atomic.Int32 // Deliver calls to fail
+	failNext atomic.Int32     // Deliver calls to fail
 	sentOnce map[[16]byte]int // how often each ID was written to a session
 }
 
