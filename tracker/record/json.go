@@ -65,7 +65,7 @@ func (s *Signed) UnmarshalJSON(data []byte) error {
 	if out.PublicKey, err = decodeBytes(fields, "public_key", 32, ErrBadKey); err != nil {
 		return err
 	}
-	if out.Signature, err = decodeBytes(fields, "signature", SignatureSz, ErrBadSignature); err != nil {
+	if out.Signature, err = decodeBytes(fields, "signature", SignatureSize, ErrBadSignature); err != nil {
 		return err
 	}
 	out.Expires = time.Unix(expires, 0).UTC()

@@ -11,10 +11,10 @@ import (
 // Limits on a record's contents. They keep the canonical encoding's length
 // prefixes in range and a record small enough for one HTTP request.
 const (
-	MaxNameLen  = 32  // bytes in a name
-	MaxAddrs    = 16  // addresses in a record
-	MaxHostLen  = 255 // bytes in the host part of an address
-	SignatureSz = ed25519.SignatureSize
+	MaxNameLen    = 32  // bytes in a name
+	MaxAddrs      = 16  // addresses in a record
+	MaxHostLen    = 255 // bytes in the host part of an address
+	SignatureSize = ed25519.SignatureSize
 )
 
 // Record is what a user publishes about themselves. The zero value is not

@@ -251,3 +251,17 @@ func TestFingerprintShape(t *testing.T) {
 		t.Fatal("two keys share a fingerprint")
 	}
 }
+
+func BenchmarkVerify(b *testing.B) {
+	pub, priv := testKey(1)
+	s, err := Sign(testRecord(pub), priv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if err := s.Verify(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

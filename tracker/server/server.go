@@ -18,6 +18,11 @@
 // (how chatd learns its NAT mapping), reannounce_after the seconds until the
 // caller should announce (or, after a lookup, look up) again.
 //
+// Names are first come, first served. A record that expires keeps its name
+// (lookups answer 410 with the record, and its owner may refresh it) until
+// it has been expired for PurgeGrace; deleted names keep a tombstone for
+// as long, so that a replayed old registration cannot resurrect them.
+//
 // Use it as
 //
 //	srv, err := server.New(cfg, st, log) // st: a store.Store the caller closes
