@@ -229,6 +229,12 @@ func newNode(t testing.TB, dir *directory, name string, opts ...nodeOpt) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newNodeWithIdentity(t, dir, name, id, opts...)
+}
+
+func newNodeWithIdentity(t testing.TB, dir *directory, name string, id *identity.Identity, opts ...nodeOpt) *node {
+	t.Helper()
+	var err error
 	n := &node{name: name, id: id, h: newMemHandler(), trust: &trust{dir: dir, pins: map[string]ed25519.PublicKey{}}}
 	log := zap.NewNop()
 	if tt, ok := t.(*testing.T); ok && testing.Verbose() {
@@ -326,4 +332,10 @@ func newNodeNoRun(t testing.TB, dir *directory, name string) *node {
 	dir.set(name, id.Public, n.m.Addr().String())
 	t.Cleanup(func() { n.m.Close() })
 	return n
+}
+
+func (m *Manager) dialerRunning(peer string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dialers[peer] != nil
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/p2pchat/p2pchat/daemon/identity"
 )
 
 func TestExchangeBothWays(t *testing.T) {
@@ -206,6 +208,7 @@ func TestIdleSessionCloses(t *testing.T) {
 	alice.send("bob", "hello")
 	waitFor(t, "delivery", func() bool { return len(bob.h.bodies("alice")) == 1 })
 	waitFor(t, "idle close", func() bool { return len(alice.m.Sessions()) == 0 && len(bob.m.Sessions()) == 0 })
+	waitFor(t, "alice to report bob down", func() bool { return len(alice.h.stateLog()) == 2 })
 	if got := alice.h.stateLog(); !slices.Equal(got, []string{"bob up", "bob down"}) {
 		t.Errorf("alice presence: %v", got)
 	}
@@ -267,10 +270,51 @@ func TestRunStopsOnContextWithSessionsUp(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run = %v after cancel, want nil", err)
 	}
+	// Run returns only after the reports are made.
 	if got := carol.h.stateLog(); len(got) != 4 {
 		t.Errorf("carol presence after shutdown: %v, want up and down for both", got)
 	}
 	waitFor(t, "peers to see carol leave", func() bool {
 		return len(bob.m.Sessions()) == 0 && len(alice.m.Sessions()) == 0
 	})
+}
+
+func TestKeepalivesHoldAQuietSession(t *testing.T) {
+	checkLeaks(t)
+	dir := newDirectory()
+	quick := func(c *Config) { c.KeepAlive = 20 * time.Millisecond }
+	alice, bob := newNode(t, dir, "alice", quick), newNode(t, dir, "bob", quick)
+	alice.send("bob", "hello")
+	waitFor(t, "delivery", func() bool { return len(bob.h.bodies("alice")) == 1 })
+	first := alice.m.Sessions()[0]
+	// Many times the 3×KeepAlive dead limit with no messages: only
+	// pings and pongs keep the session alive.
+	time.Sleep(30 * 3 * 20 * time.Millisecond)
+	now := alice.m.Sessions()
+	if len(now) != 1 || now[0].Since != first.Since {
+		t.Fatalf("quiet session did not survive on keepalives: %+v then %+v", first, now)
+	}
+}
+
+func TestRedialsWithBackoffUntilPeerReturns(t *testing.T) {
+	checkLeaks(t)
+	dir := newDirectory()
+	alice := newNode(t, dir, "alice")
+	bobID, _ := identity.Generate(nil)
+	// Nothing listens at bob's advertised address yet.
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := ln.Addr().String()
+	ln.Close()
+	dir.set("bob", bobID.Public, dead)
+	alice.send("bob", "are you back?")
+	alice.send("bob", "hello?")
+	waitFor(t, "a few failed attempts", func() bool { return alice.m.dialerRunning("bob") })
+	time.Sleep(50 * time.Millisecond)
+
+	bob := newNodeWithIdentity(t, dir, "bob", bobID)
+	waitFor(t, "bob to get the queued messages", func() bool { return len(bob.h.bodies("alice")) == 2 })
+	if got := bob.h.bodies("alice"); got[0] != "are you back?" {
+		t.Errorf("order: %q", got)
+	}
+	waitFor(t, "the dialler to stop", func() bool { return !alice.m.dialerRunning("bob") })
 }
