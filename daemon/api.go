@@ -1,0 +1,117 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/p2pchat/p2pchat/daemon/store"
+	"github.com/p2pchat/p2pchat/daemon/wire"
+	"github.com/p2pchat/p2pchat/tracker/record"
+)
+
+// ErrBodyTooLarge: a message body is over wire.MaxBody.
+var ErrBodyTooLarge = fmt.Errorf("message is larger than %d bytes", wire.MaxBody)
+
+// ErrEmptyBody: a message has no text.
+var ErrEmptyBody = errors.New("message is empty")
+
+// Send stores a message for to in the outbox and returns it queued; the
+// peer session delivers it, retrying across reconnects and restarts, and the
+// message turns delivered once the peer has stored it. A name the user has
+// never talked to is looked up on the tracker and pinned first.
+func (d *Daemon) Send(ctx context.Context, to, body string) (store.Message, error) {
+	switch {
+	case len(body) > wire.MaxBody:
+		return store.Message{}, fmt.Errorf("send to %q: %w", to, ErrBodyTooLarge)
+	case strings.TrimSpace(body) == "":
+		return store.Message{}, fmt.Errorf("send to %q: %w", to, ErrEmptyBody)
+	case !utf8.ValidString(body):
+		return store.Message{}, fmt.Errorf("send to %q: message is not valid UTF-8", to)
+	}
+	if _, err := d.AddContact(ctx, to); err != nil {
+		return store.Message{}, fmt.Errorf("send to %q: %w", to, err)
+	}
+	m, err := d.st.Enqueue(ctx, to, []byte(body), time.Now())
+	if err != nil {
+		return store.Message{}, fmt.Errorf("send to %q: %w", to, err)
+	}
+	d.pm.Notify(to)
+	return m, nil
+}
+
+// AddContact makes name a contact: an existing one is returned as is, a new
+// one is looked up on the tracker and its key pinned.
+func (d *Daemon) AddContact(ctx context.Context, name string) (store.Contact, error) {
+	if err := record.ValidateName(name); err != nil {
+		return store.Contact{}, fmt.Errorf("add contact: %w", err)
+	}
+	if name == d.cfg.Name {
+		return store.Contact{}, fmt.Errorf("add contact %q: that is you", name)
+	}
+	c, err := d.st.Contact(ctx, name)
+	if err == nil || !errors.Is(err, store.ErrNotFound) {
+		return c, err
+	}
+	rec, err := d.lookup(ctx, name)
+	if err != nil {
+		return c, err
+	}
+	return d.pin(ctx, name, rec.PublicKey)
+}
+
+// VerifyContact marks a contact verified when fingerprint (as the user
+// typed it: case, spaces and dashes do not matter) is the pinned key's.
+func (d *Daemon) VerifyContact(ctx context.Context, name, fingerprint string) (store.Contact, error) {
+	c, err := d.st.Contact(ctx, name)
+	if err != nil {
+		return c, fmt.Errorf("verify %q: %w", name, err)
+	}
+	if normFingerprint(fingerprint) != normFingerprint(record.Fingerprint(c.PublicKey)) {
+		return c, fmt.Errorf("verify %q: %w", name, ErrFingerprintMismatch)
+	}
+	if err := d.st.SetVerified(ctx, name, true); err != nil {
+		return c, fmt.Errorf("verify %q: %w", name, err)
+	}
+	c.Verified = true
+	return c, nil
+}
+
+func normFingerprint(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '-' || r == ' ' || r == ':':
+			return -1
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		}
+		return r
+	}, s)
+}
+
+// RemoveContact forgets a contact's pinned key; history stays.
+func (d *Daemon) RemoveContact(ctx context.Context, name string) error {
+	return d.st.RemoveContact(ctx, name)
+}
+
+// Contacts lists the contacts.
+func (d *Daemon) Contacts(ctx context.Context) ([]store.Contact, error) { return d.st.Contacts(ctx) }
+
+// History returns up to limit messages with peer before beforeSeq (0: the
+// latest), oldest first.
+func (d *Daemon) History(ctx context.Context, peer string, limit int, beforeSeq int64) ([]store.Message, error) {
+	return d.st.History(ctx, peer, limit, beforeSeq)
+}
+
+// Message returns one message by peer, direction and ID.
+func (d *Daemon) Message(ctx context.Context, peer string, dir store.Direction, id [16]byte) (store.Message, error) {
+	return d.st.Message(ctx, peer, dir, id)
+}
+
+// Events returns committed events after the cursor, oldest first.
+func (d *Daemon) Events(ctx context.Context, after int64, limit int) ([]store.Event, error) {
+	return d.st.Events(ctx, after, limit)
+}

@@ -1,0 +1,220 @@
+// Package daemon wires chatd together: the identity key, the message store,
+// the peer-session manager, tracker presence and the control socket.
+//
+// A Daemon is made with New, which does everything that can fail at start-up
+// (loading the key, opening the store, binding the peer port and the control
+// socket), and then runs with Run until its context is cancelled:
+//
+//	d, err := daemon.New(daemon.Options{Config: cfg, Log: log})
+//	if err != nil { ... }
+//	err = d.Run(ctx) // returns after every part has stopped and the store is closed
+//
+// Its exported methods (Send, History, Contacts, ...) are the Go API that the
+// control socket serves and that tests drive directly.
+//
+// Trust: a contact's key is pinned on first use — when the user adds or
+// messages a name, or when a peer first connects — from the tracker's signed
+// record. From then on a different key, whether offered by a connecting peer
+// or by a tracker record, is refused and reported as a key_mismatch event;
+// it is never silently accepted. The user compares fingerprints out of band
+// and marks the contact verified.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/p2pchat/p2pchat/daemon/config"
+	"github.com/p2pchat/p2pchat/daemon/identity"
+	"github.com/p2pchat/p2pchat/daemon/peer"
+	"github.com/p2pchat/p2pchat/daemon/presence"
+	"github.com/p2pchat/p2pchat/daemon/store"
+	"github.com/p2pchat/p2pchat/tracker/client"
+)
+
+// Options configures New.
+type Options struct {
+	Config config.Config
+	Log    *zap.Logger
+	// ControlListener, if set, is used instead of binding
+	// Config.ControlSocket (systemd socket activation). With
+	// NoControl the control socket is not served at all (tests that drive
+	// the Go API).
+	ControlListener net.Listener
+	NoControl       bool
+	// Version is reported in the status.
+	Version string
+}
+
+// Daemon is one user's running chatd.
+type Daemon struct {
+	cfg     config.Config
+	log     *zap.Logger
+	version string
+	started time.Time
+
+	id      *identity.Identity
+	st      *store.Store
+	tracker *client.Client // lookups, from an ephemeral port
+	pm      *peer.Manager
+	pres    *presence.Presence
+	ctlLn   net.Listener
+
+	mu         sync.Mutex          // guards addrCache and mismatched
+	addrCache  map[string][]string // last known addresses per contact, for when the tracker is down
+	mismatched map[string]bool     // "name/offered-fingerprint" already reported
+
+	closeOnce sync.Once
+}
+
+// New loads the identity, opens the store and binds the peer listener and
+// control socket. Close it (or Run it) to release them.
+func New(o Options) (d *Daemon, err error) {
+	cfg := o.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := o.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	d = &Daemon{
+		cfg: cfg, log: log, version: o.Version, started: time.Now(),
+		addrCache: map[string][]string{}, mismatched: map[string]bool{},
+	}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	var created bool
+	if d.id, created, err = identity.LoadOrCreate(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if created {
+		log.Info("created identity key", zap.String("fingerprint", d.id.Fingerprint()))
+	}
+	if d.st, err = store.Open(filepath.Join(cfg.DataDir, "chatd.db"), log.Named("store")); err != nil {
+		return nil, err
+	}
+	d.tracker = client.New(cfg.Tracker, nil)
+	pc := cfg.Peer
+	d.pm, err = peer.NewManager(peer.Config{
+		Identity: d.id, Name: cfg.Name, ListenAddr: cfg.Listen,
+		Resolver: d, Authorizer: d, Handler: d, Log: log.Named("peer"),
+		KeepAlive: pc.KeepAlive.Duration, IdleTimeout: pc.IdleTimeout.Duration,
+		HandshakeTimeout: pc.HandshakeTimeout.Duration,
+		BackoffMin:       pc.BackoffMin.Duration, BackoffMax: pc.BackoffMax.Duration,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listen for peers on %s: %w", cfg.Listen, err)
+	}
+	listen, err := netip.ParseAddrPort(d.pm.Addr().String())
+	if err != nil {
+		return nil, fmt.Errorf("parse listen address: %w", err)
+	}
+	listen = netip.AddrPortFrom(listen.Addr().Unmap(), listen.Port())
+	d.pres, err = presence.New(presence.Config{
+		Name: cfg.Name, Key: d.id.Private,
+		Tracker:       client.New(cfg.Tracker, presence.HTTPClient(listen)),
+		Listen:        listen,
+		RecordTTL:     cfg.Presence.RecordTTL.Duration,
+		CheckInterval:   cfg.Presence.CheckInterval.Duration,
+		ObserveInterval: cfg.Presence.ObserveInterval.Duration,
+		BackoffMax:      cfg.Presence.BackoffMax.Duration,
+		Log:             log.Named("presence"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := d.listenControl(o); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Run serves until ctx is cancelled, then stops every part, closes the store
+// and returns. It returns nil on cancellation; an error only when a part
+// failed in a way chatd cannot continue from (the name belongs to another
+// key, the control socket died).
+func (d *Daemon) Run(ctx context.Context) error {
+	defer d.Close()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	run := func(name string, f func(context.Context) error) {
+		wg.Go(func() {
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				d.log.Error(name+" stopped", zap.Error(err))
+				cancel(fmt.Errorf("%s: %w", name, err))
+			}
+		})
+	}
+	run("peer sessions", d.pm.Run)
+	run("tracker presence", d.pres.Run)
+	if d.ctlLn != nil {
+		run("control socket", d.serveControl)
+	}
+	d.resumeOutbox(ctx)
+	d.log.Info("chatd running", zap.String("name", d.cfg.Name),
+		zap.Stringer("listen", d.pm.Addr()), zap.String("fingerprint", d.id.Fingerprint()))
+	<-ctx.Done()
+	d.pm.Close()
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// resumeOutbox asks for sessions to every peer with undelivered messages,
+// so a restart picks up where it stopped.
+func (d *Daemon) resumeOutbox(ctx context.Context) {
+	peers, err := d.st.PendingPeers(ctx)
+	if err != nil {
+		d.log.Warn("read outbox", zap.Error(err))
+		return
+	}
+	for _, p := range peers {
+		d.pm.Notify(p)
+	}
+}
+
+// Close releases everything New acquired. It is safe to call more than once
+// and is called by Run on the way out.
+func (d *Daemon) Close() error {
+	var err error
+	d.closeOnce.Do(func() {
+		if d.ctlLn != nil {
+			d.ctlLn.Close()
+		}
+		if d.pm != nil {
+			d.pm.Close()
+		}
+		if d.st != nil {
+			err = d.st.Close()
+		}
+	})
+	return err
+}
+
+// Fingerprint is the user's own key fingerprint.
+func (d *Daemon) Fingerprint() string { return d.id.Fingerprint() }
+
+// PeerAddr is the address peer sessions are accepted on.
+func (d *Daemon) PeerAddr() net.Addr { return d.pm.Addr() }
+
+// Presence reports the tracker presence state.
+func (d *Daemon) Presence() presence.Status { return d.pres.Status() }

@@ -1,0 +1,143 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"go.uber.org/zap"
+
+	"github.com/p2pchat/p2pchat/daemon/store"
+	"github.com/p2pchat/p2pchat/tracker/client"
+	"github.com/p2pchat/p2pchat/tracker/record"
+)
+
+// Errors the Go API returns for cases callers branch on.
+var (
+	// ErrUnknownUser: the tracker has no record for the name.
+	ErrUnknownUser = errors.New("unknown user")
+	// ErrKeyMismatch: a key differs from the one pinned for a contact.
+	ErrKeyMismatch = errors.New("key does not match the pinned key")
+	// ErrFingerprintMismatch: a fingerprint the user typed is not the contact's.
+	ErrFingerprintMismatch = errors.New("fingerprint does not match")
+	// ErrTrackerUnavailable: the tracker could not be asked, or its answer
+	// was unusable.
+	ErrTrackerUnavailable = errors.New("tracker lookup failed")
+)
+
+// Resolve tells the peer manager which key to expect from a contact and
+// where to dial it. A pinned key always wins over the tracker; a tracker
+// record with another key is refused and reported. When the tracker is
+// unreachable, a pinned contact is dialled at its last known addresses.
+func (d *Daemon) Resolve(ctx context.Context, name string) (ed25519.PublicKey, []string, error) {
+	c, cerr := d.st.Contact(ctx, name)
+	if cerr != nil && !errors.Is(cerr, store.ErrNotFound) {
+		return nil, nil, fmt.Errorf("resolve %q: %w", name, cerr)
+	}
+	pinned := cerr == nil
+	rec, err := d.lookup(ctx, name)
+	switch {
+	case err != nil && pinned:
+		d.mu.Lock()
+		addrs := slices.Clone(d.addrCache[name])
+		d.mu.Unlock()
+		if len(addrs) == 0 {
+			return nil, nil, fmt.Errorf("resolve %q: %w", name, err)
+		}
+		d.log.Debug("tracker lookup failed; using last known addresses", zap.String("peer", name), zap.Error(err))
+		return c.PublicKey, addrs, nil
+	case err != nil:
+		return nil, nil, fmt.Errorf("resolve %q: %w", name, err)
+	case pinned && !bytes.Equal(c.PublicKey, rec.PublicKey):
+		d.reportMismatch(ctx, name, c.PublicKey, rec.PublicKey, "tracker record")
+		return nil, nil, fmt.Errorf("resolve %q: tracker offers %s: %w", name, record.Fingerprint(rec.PublicKey), ErrKeyMismatch)
+	}
+	d.mu.Lock()
+	d.addrCache[name] = slices.Clone(rec.Addrs)
+	d.mu.Unlock()
+	return rec.PublicKey, rec.Addrs, nil
+}
+
+// Authorize decides whether a peer that proved key pub in the TLS handshake
+// may act as name: the pinned key must match, or, for a first contact, the
+// tracker's signed record must carry pub, and then pub is pinned.
+func (d *Daemon) Authorize(ctx context.Context, name string, pub ed25519.PublicKey) error {
+	c, err := d.st.Contact(ctx, name)
+	if err == nil {
+		if !bytes.Equal(c.PublicKey, pub) {
+			d.reportMismatch(ctx, name, c.PublicKey, pub, "connecting peer")
+			return fmt.Errorf("authorize %q: offered %s, pinned %s: %w",
+				name, record.Fingerprint(pub), record.Fingerprint(c.PublicKey), ErrKeyMismatch)
+		}
+		return nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("authorize %q: %w", name, err)
+	}
+	rec, err := d.lookup(ctx, name)
+	if err != nil {
+		return fmt.Errorf("authorize first contact %q: %w", name, err)
+	}
+	if !bytes.Equal(rec.PublicKey, pub) {
+		return fmt.Errorf("authorize first contact %q: offered key %s is not the tracker's %s: %w",
+			name, record.Fingerprint(pub), record.Fingerprint(rec.PublicKey), ErrKeyMismatch)
+	}
+	_, err = d.pin(ctx, name, pub)
+	return err
+}
+
+// lookup fetches and verifies name's tracker record (the client checks the
+// signature and the name). An expired record is still usable as a hint.
+func (d *Daemon) lookup(ctx context.Context, name string) (record.Signed, error) {
+	rec, _, err := d.tracker.Lookup(ctx, name)
+	switch {
+	case err == nil, errors.Is(err, client.ErrExpired):
+		return rec, nil
+	case errors.Is(err, client.ErrNotFound):
+		return rec, fmt.Errorf("look up %q: %w", name, ErrUnknownUser)
+	default:
+		return rec, fmt.Errorf("look up %q: %w: %w", name, ErrTrackerUnavailable, err)
+	}
+}
+
+// pin records pub as name's key (trust on first use) and emits a contact
+// event when it is new.
+func (d *Daemon) pin(ctx context.Context, name string, pub ed25519.PublicKey) (store.Contact, error) {
+	c, created, err := d.st.PinContact(ctx, name, pub)
+	if errors.Is(err, store.ErrKeyMismatch) {
+		d.reportMismatch(ctx, name, c.PublicKey, pub, "tracker record")
+		return c, fmt.Errorf("pin %q: %w", name, ErrKeyMismatch)
+	}
+	if err != nil {
+		return c, fmt.Errorf("pin %q: %w", name, err)
+	}
+	if created {
+		d.log.Info("pinned new contact", zap.String("peer", name), zap.String("fingerprint", record.Fingerprint(pub)))
+	}
+	return c, nil
+}
+
+// reportMismatch logs a refused key loudly and records a key_mismatch
+// event, once per (contact, offered key) so a retrying impostor cannot flood
+// the event log.
+func (d *Daemon) reportMismatch(ctx context.Context, name string, pinned, offered ed25519.PublicKey, source string) {
+	pfp, ofp := record.Fingerprint(pinned), record.Fingerprint(offered)
+	d.mu.Lock()
+	seen := d.mismatched[name+"/"+ofp]
+	d.mismatched[name+"/"+ofp] = true
+	d.mu.Unlock()
+	if seen {
+		return
+	}
+	d.log.Error("REFUSED a key that differs from the pinned key",
+		zap.String("peer", name), zap.String("source", source),
+		zap.String("pinned", pfp), zap.String("offered", ofp))
+	data, _ := json.Marshal(map[string]string{"pinned": pfp, "offered": ofp, "source": source})
+	if _, err := d.st.AppendEvent(ctx, store.Event{Type: "key_mismatch", Peer: name, Data: data}); err != nil {
+		d.log.Warn("record key mismatch event", zap.Error(err))
+	}
+}
