@@ -3,12 +3,11 @@ package identity
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base32"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
+
+	"github.com/p2pchat/p2pchat/tracker/record"
 )
 
 // Errors LoadOrCreate returns for cases the caller reports to the user.
@@ -43,22 +42,7 @@ func Generate(r io.Reader) (*Identity, error) {
 // identity's public key (see Fingerprint).
 func (id *Identity) Fingerprint() string { return Fingerprint(id.Public) }
 
-// fingerprintDomain separates fingerprint hashes from every other use of
-// SHA-256 over a public key.
-const fingerprintDomain = "p2pchat/fingerprint/v1\x00"
-
-// Fingerprint returns the human-comparable fingerprint of pub: the first 20
-// bytes of SHA-256("p2pchat/fingerprint/v1\x00" || pub) in uppercase base32
-// without padding, as eight groups of four characters joined by '-'.
-// It is the same definition as tracker/record.Fingerprint.
-func Fingerprint(pub ed25519.PublicKey) string {
-	h := sha256.New()
-	h.Write([]byte(fingerprintDomain))
-	h.Write(pub)
-	enc := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(h.Sum(nil)[:20])
-	groups := make([]string, 0, len(enc)/4)
-	for i := 0; i < len(enc); i += 4 {
-		groups = append(groups, enc[i:i+4])
-	}
-	return strings.Join(groups, "-")
-}
+// Fingerprint returns the human-comparable fingerprint of pub, as defined
+// by tracker/record.Fingerprint (the one definition both tracker and
+// daemon use): eight groups of four base32 characters of a hash of pub.
+func Fingerprint(pub ed25519.PublicKey) string { return record.Fingerprint(pub) }
