@@ -282,14 +282,14 @@ func TestRunStopsOnContextWithSessionsUp(t *testing.T) {
 func TestKeepalivesHoldAQuietSession(t *testing.T) {
 	checkLeaks(t)
 	dir := newDirectory()
-	quick := func(c *Config) { c.KeepAlive = 20 * time.Millisecond }
+	quick := func(c *Config) { c.KeepAlive = 100 * time.Millisecond }
 	alice, bob := newNode(t, dir, "alice", quick), newNode(t, dir, "bob", quick)
 	alice.send("bob", "hello")
 	waitFor(t, "delivery", func() bool { return len(bob.h.bodies("alice")) == 1 })
 	first := alice.m.Sessions()[0]
 	// Many times the 3×KeepAlive dead limit with no messages: only
 	// pings and pongs keep the session alive.
-	time.Sleep(30 * 3 * 20 * time.Millisecond)
+	time.Sleep(5 * 3 * 100 * time.Millisecond)
 	now := alice.m.Sessions()
 	if len(now) != 1 || now[0].Since != first.Since {
 		t.Fatalf("quiet session did not survive on keepalives: %+v then %+v", first, now)

@@ -102,7 +102,9 @@ func (s *session) writeCtrl() error {
 // enough with nothing left to send.
 func (s *session) onTick() {
 	cfg := &s.m.cfg
-	if s.link.dc.sinceRead() >= cfg.KeepAlive {
+	// Half a period, not a whole one: ticks and reads are not aligned, and
+	// the peer's answer must arrive well before the 3×KeepAlive limit.
+	if s.link.dc.sinceRead() >= cfg.KeepAlive/2 {
 		s.pingNonce++
 		s.queue(wire.Ping{Nonce: s.pingNonce})
 	}
