@@ -1,0 +1,207 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/p2pchat/p2pchat/tracker/client"
+	"github.com/p2pchat/p2pchat/tracker/store"
+	"github.com/p2pchat/p2pchat/tracker/store/storeopen"
+)
+
+// newClient returns a tracker client whose transport keeps one connection
+// per worker alive (the default keeps two, and would open and close
+// thousands per second) and refuses to dial anything but loopback.
+func newClient(cfg Config) (*client.Client, func()) {
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	tr := &http.Transport{
+		Proxy: nil,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if !isLoopbackAddr(addr) {
+				return nil, fmt.Errorf("dial %s: %w", addr, ErrNotLoopback)
+			}
+			return dialer.DialContext(ctx, network, addr)
+		},
+		MaxIdleConns:        cfg.Workers,
+		MaxIdleConnsPerHost: cfg.Workers,
+		MaxConnsPerHost:     cfg.Workers,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	return client.New(cfg.URL, &http.Client{Transport: tr, Timeout: 30 * time.Second}), tr.CloseIdleConnections
+}
+
+// Preload registers users 0..Users-1 with seq 1: over HTTP, or with
+// PreloadDSN set, straight into the store. Users already registered (an
+// earlier run) show up as name_taken.
+func Preload(ctx context.Context, cfg Config, log *zap.Logger) (Result, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return Result{}, err
+	}
+	if cfg.PreloadDSN != "" {
+		return preloadDirect(ctx, cfg, log)
+	}
+	c, done := newClient(cfg)
+	defer done()
+	now := time.Now()
+	return run(ctx, "preload", cfg.Users, cfg.Workers, cfg.PreloadDuration, func(ctx context.Context, _, i, _ int) (time.Duration, string) {
+		rec, err := cfg.signedRecord(i, 1, now)
+		if err != nil {
+			return 0, "sign"
+		}
+		return timed(func() string {
+			_, err := c.Register(ctx, rec)
+			return classify(err)
+		})
+	})
+}
+
+func preloadDirect(ctx context.Context, cfg Config, log *zap.Logger) (Result, error) {
+	st, err := storeopen.Open(ctx, cfg.PreloadDSN, log)
+	if err != nil {
+		return Result{}, err
+	}
+	defer st.Close()
+	now := time.Now()
+	return run(ctx, "preload", cfg.Users, cfg.Workers, cfg.PreloadDuration, func(ctx context.Context, _, i, _ int) (time.Duration, string) {
+		rec, err := cfg.signedRecord(i, 1, now)
+		if err != nil {
+			return 0, "sign"
+		}
+		return timed(func() string {
+			return classifyStore(st.Create(ctx, store.Record{
+				Name: rec.Name, PublicKey: rec.PublicKey, Addrs: rec.Addrs,
+				Seq: rec.Seq, Expires: rec.Expires, Signature: rec.Signature,
+			}))
+		})
+	})
+}
+
+// Lookups looks up preloaded users, spread over all of them.
+func Lookups(ctx context.Context, cfg Config) (Result, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return Result{}, err
+	}
+	c, done := newClient(cfg)
+	defer done()
+	lookup := rawLookup(c)
+	if cfg.Verify {
+		lookup = func(ctx context.Context, name string) string {
+			_, _, err := c.Lookup(ctx, name)
+			return classify(err)
+		}
+	}
+	// A prime stride visits users out of order, so the tracker cannot serve
+	// them all from one warm page; it must not divide the user count.
+	stride := int64(7919)
+	if cfg.Users%7919 == 0 {
+		stride = 1
+	}
+	return run(ctx, "lookups", cfg.Lookups, cfg.Workers, cfg.Duration, func(ctx context.Context, _, i, _ int) (time.Duration, string) {
+		name := UserName(cfg.Prefix, int((int64(i)*stride)%int64(cfg.Users)))
+		return timed(func() string { return lookup(ctx, name) })
+	})
+}
+
+// rawLookup sends GET /v1/users/{name} and checks only the status.
+func rawLookup(c *client.Client) func(context.Context, string) string {
+	return func(ctx context.Context, name string) string {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+"/v1/users/"+name, nil)
+		if err != nil {
+			return "request"
+		}
+		resp, err := c.HTTP.Do(req)
+		if err != nil {
+			return "transport"
+		}
+		// Read it all so the connection goes back to the pool.
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		switch {
+		case err != nil:
+			return "transport"
+		case resp.StatusCode == http.StatusOK:
+			return ""
+		case resp.StatusCode == http.StatusNotFound:
+			return "not_found"
+		case resp.StatusCode == http.StatusGone:
+			return "expired"
+		case resp.StatusCode == http.StatusTooManyRequests:
+			return "rate_limited"
+		}
+		return fmt.Sprintf("http_%d", resp.StatusCode)
+	}
+}
+
+// Updates re-announces preloaded users with signed records of a higher
+// seq. Each worker owns the users equal to its number modulo Workers, so
+// two updates of one user never race (a race would rightly fail as a
+// stale seq). Seqs start at the wall clock in nanoseconds, above those of
+// any earlier run.
+func Updates(ctx context.Context, cfg Config) (Result, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return Result{}, err
+	}
+	workers := min(cfg.Workers, cfg.Users)
+	cfg.Workers = workers
+	c, done := newClient(cfg)
+	defer done()
+	var seq atomic.Uint64
+	seq.Store(uint64(time.Now().UnixNano()))
+	now := time.Now()
+	return run(ctx, "updates", cfg.Updates, workers, cfg.Duration, func(ctx context.Context, w, _, k int) (time.Duration, string) {
+		owned := (cfg.Users - w + workers - 1) / workers
+		i := w + workers*(k%owned)
+		rec, err := cfg.signedRecord(i, seq.Add(1), now)
+		if err != nil {
+			return 0, "sign"
+		}
+		return timed(func() string {
+			_, err := c.Update(ctx, rec)
+			return classify(err)
+		})
+	})
+}
+
+// classify names an error from tracker/client by the tracker's error code.
+func classify(err error) string {
+	if err == nil {
+		return ""
+	}
+	var apiErr *client.APIError
+	if errors.As(err, &apiErr) {
+		if apiErr.Code != "" {
+			return apiErr.Code
+		}
+		return fmt.Sprintf("http_%d", apiErr.Status)
+	}
+	if errors.Is(err, client.ErrBadRecord) {
+		return "bad_record"
+	}
+	return "transport"
+}
+
+// classifyStore names a store error like the tracker would.
+func classifyStore(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, store.ErrExists):
+		return "name_taken"
+	case errors.Is(err, store.ErrStaleSeq):
+		return "stale_seq"
+	case errors.Is(err, store.ErrInvalidRecord):
+		return "bad_record"
+	}
+	return "store"
+}
