@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +86,10 @@ func (g *groupCommit) run() {
 		case r := <-g.reqs:
 			batch = append(batch[:0], r)
 		}
+		// Let callers that were just answered queue their next request
+		// before draining: on a busy machine this makes commits several
+		// times larger (and cheaper per message) at the cost of one yield.
+		runtime.Gosched()
 		batch = g.drain(batch)
 		g.requests.Add(int64(len(batch)))
 		g.batches.Add(1)
@@ -132,16 +137,12 @@ func (g *groupCommit) commit(batch []*enqueueReq) {
 		return
 	}
 	msgs := make([]Message, len(live))
+	for i, r := range live {
+		msgs[i] = Message{ID: newMessageID(), Peer: r.peer, Body: r.body, SentAt: r.sentAt}
+	}
 	err := g.s.write(g.ctx, func(w *wtx) error {
-		ins := w.stmt(g.s.stmts.insertOut)
-		for i, r := range live {
-			m, err := w.insertOut(ins, r.peer, r.body, r.sentAt)
-			if err != nil {
-				return err
-			}
-			msgs[i] = m
-		}
-		return nil
+		_, err := w.insertMessages(Out, msgs)
+		return err
 	})
 	if err == nil {
 		for i, r := range live {

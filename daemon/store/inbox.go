@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // Receive stores a batch of incoming messages from peer in one transaction
@@ -25,26 +26,18 @@ func (s *Store) Receive(ctx context.Context, peer string, msgs []Message) (fresh
 	if len(msgs) == 0 {
 		return nil, nil
 	}
-	fresh = make([]bool, len(msgs))
+	rows := make([]Message, len(msgs))
+	for i, m := range msgs {
+		rows[i] = Message{ID: m.ID, Peer: peer, Body: m.Body, SentAt: m.SentAt}
+	}
 	err = s.write(ctx, func(w *wtx) error {
-		clear(fresh) // only meaningful once the transaction commits
-		ins := w.stmt(s.stmts.insertIn)
-		added := false
-		for i := range msgs {
-			m := &msgs[i]
-			// The messages_received_event trigger appends the event.
-			res, err := ins.ExecContext(w.ctx, m.ID[:], peer, notNull(m.Body), unixNano(m.SentAt), unixNano(w.now))
-			if err != nil {
-				return fmt.Errorf("insert: %w", err)
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return fmt.Errorf("insert: %w", err)
-			}
-			fresh[i] = n == 1
-			added = added || fresh[i]
+		// The messages_received_event trigger appends one event per
+		// inserted row.
+		var err error
+		if fresh, err = w.insertMessages(In, rows); err != nil {
+			return err
 		}
-		if added {
+		if slices.Contains(fresh, true) {
 			return w.noteEvents()
 		}
 		return nil

@@ -114,3 +114,39 @@ func TestReceiveRejectsInvalidBatchWhole(t *testing.T) {
 		t.Fatalf("rejected batch stored %d messages", len(h))
 	}
 }
+
+// TestReceiveMixedBatch redelivers a large batch of which some messages are
+// already stored, so that multi-row inserts are partly skipped.
+func TestReceiveMixedBatch(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := ctxT(t)
+	all := incoming(150, "m")
+	var old []Message
+	for i := 0; i < len(all); i += 3 {
+		old = append(old, all[i])
+	}
+	if _, err := s.Receive(ctx, "alice", old); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := s.Receive(ctx, "alice", all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range fresh {
+		if f != (i%3 != 0) {
+			t.Fatalf("fresh[%d] = %v", i, f)
+		}
+	}
+	h, _ := s.History(ctx, "alice", 1000, 0)
+	evs, _ := s.Events(ctx, 0, 1000)
+	if len(h) != len(all) || len(evs) != len(all) {
+		t.Fatalf("%d messages and %d events, want %d of each", len(h), len(evs), len(all))
+	}
+	seen := map[[16]byte]bool{}
+	for _, e := range evs {
+		if seen[e.MessageID] || e.Message == nil {
+			t.Fatalf("event %d repeated or without message", e.ID)
+		}
+		seen[e.MessageID] = true
+	}
+}

@@ -36,16 +36,12 @@ func (s *Store) EnqueueBatch(ctx context.Context, peer string, bodies [][]byte, 
 		return nil, nil
 	}
 	msgs := make([]Message, len(bodies))
+	for i, b := range bodies {
+		msgs[i] = Message{ID: newMessageID(), Peer: peer, Body: b, SentAt: sentAt}
+	}
 	err := s.write(ctx, func(w *wtx) error {
-		ins := w.stmt(s.stmts.insertOut)
-		for i, b := range bodies {
-			m, err := w.insertOut(ins, peer, b, sentAt)
-			if err != nil {
-				return err
-			}
-			msgs[i] = m
-		}
-		return nil
+		_, err := w.insertMessages(Out, msgs)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("enqueue batch for %q: %w", peer, err)
@@ -62,7 +58,7 @@ func (s *Store) Pending(ctx context.Context, peer string, afterSeq int64, limit 
 		return nil, fmt.Errorf("pending for %q: limit %d: %w", peer, limit, ErrInvalid)
 	}
 	msgs, err := s.queryMessages(ctx, `SELECT `+messageCols+` FROM messages
-		WHERE peer = ? AND dir = 'out' AND state IN ('queued', 'sent') AND seq > ?
+		WHERE peer = ? AND dir = 'out' AND delivered_at = 0 AND seq > ?
 		ORDER BY seq LIMIT ?`, peer, afterSeq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pending for %q: %w", peer, err)
@@ -77,7 +73,7 @@ func (s *Store) PendingPeers(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("pending peers: %w", ErrClosed)
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT DISTINCT peer FROM messages
-		WHERE dir = 'out' AND state IN ('queued', 'sent') ORDER BY peer`)
+		WHERE dir = 'out' AND delivered_at = 0 ORDER BY peer`)
 	if err != nil {
 		return nil, fmt.Errorf("pending peers: %w", err)
 	}
@@ -105,13 +101,8 @@ func (s *Store) MarkSent(ctx context.Context, peer string, ids [][16]byte) error
 		return nil
 	}
 	err := s.write(ctx, func(w *wtx) error {
-		upd := w.stmt(s.stmts.markSent)
-		for _, id := range ids {
-			if _, err := upd.ExecContext(w.ctx, peer, id[:]); err != nil {
-				return fmt.Errorf("update: %w", err)
-			}
-		}
-		return nil
+		_, err := w.execByIDs(s.stmts.markSent, []any{peer}, ids)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("mark sent for %q: %w", peer, err)
@@ -128,29 +119,17 @@ func (s *Store) MarkDelivered(ctx context.Context, peer string, ids [][16]byte) 
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	var n int
+	var n int64
 	err := s.write(ctx, func(w *wtx) error {
-		n = 0
-		upd := w.stmt(s.stmts.markDelivered)
-		for _, id := range ids {
-			// The messages_delivered_event trigger appends the event.
-			res, err := upd.ExecContext(w.ctx, unixNano(w.now), peer, id[:])
-			if err != nil {
-				return fmt.Errorf("update: %w", err)
-			}
-			changed, err := res.RowsAffected()
-			if err != nil {
-				return fmt.Errorf("update: %w", err)
-			}
-			n += int(changed)
+		// The messages_delivered_event trigger appends the events.
+		var err error
+		if n, err = w.execByIDs(s.stmts.markDelivered, []any{unixNano(w.now), peer}, ids); err != nil || n == 0 {
+			return err
 		}
-		if n > 0 {
-			return w.noteEvents()
-		}
-		return nil
+		return w.noteEvents()
 	})
 	if err != nil {
 		return 0, fmt.Errorf("mark delivered for %q: %w", peer, err)
 	}
-	return n, nil
+	return int(n), nil
 }

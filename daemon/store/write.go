@@ -11,10 +11,11 @@ import (
 // writeStmts are prepared once on the writer connection and bound into each
 // transaction, so the hot paths never re-parse SQL.
 type writeStmts struct {
-	insertOut     *sql.Stmt
-	insertIn      *sql.Stmt
-	markSent      *sql.Stmt
-	markDelivered *sql.Stmt
+	insertOut     insertStmts
+	insertIn      insertStmts
+	maxSeq        *sql.Stmt
+	markSent      idStmts
+	markDelivered idStmts
 	insertEvent   *sql.Stmt
 	lastEvent     *sql.Stmt
 }
@@ -25,15 +26,7 @@ func prepareWriteStmts(ctx context.Context, db *sql.DB) (*writeStmts, error) {
 		dst   **sql.Stmt
 		query string
 	}{
-		{&ws.insertOut, `INSERT INTO messages (id, peer, dir, body, sent_at, stored_at, state)
-			VALUES (?, ?, 'out', ?, ?, ?, 'queued')`},
-		{&ws.insertIn, `INSERT INTO messages (id, peer, dir, body, sent_at, stored_at, state)
-			VALUES (?, ?, 'in', ?, ?, ?, 'received')
-			ON CONFLICT (peer, dir, id) DO NOTHING`},
-		{&ws.markSent, `UPDATE messages SET state = 'sent'
-			WHERE peer = ? AND dir = 'out' AND id = ? AND state = 'queued'`},
-		{&ws.markDelivered, `UPDATE messages SET state = 'delivered', delivered_at = ?
-			WHERE peer = ? AND dir = 'out' AND id = ? AND state IN ('queued', 'sent')`},
+		{&ws.maxSeq, `SELECT COALESCE(max(seq), 0) FROM messages`},
 		{&ws.insertEvent, `INSERT INTO events (at, type, peer, message_id, data) VALUES (?, ?, ?, ?, ?)`},
 		{&ws.lastEvent, `SELECT COALESCE(max(id), 0) FROM events`},
 	} {
@@ -44,12 +37,29 @@ func prepareWriteStmts(ctx context.Context, db *sql.DB) (*writeStmts, error) {
 		}
 		*p.dst = st
 	}
+	var err error
+	if ws.insertOut, err = prepareInserts(ctx, db, Out); err != nil {
+		ws.close()
+		return nil, fmt.Errorf("prepare statements: %w", err)
+	}
+	if ws.insertIn, err = prepareInserts(ctx, db, In); err != nil {
+		ws.close()
+		return nil, fmt.Errorf("prepare statements: %w", err)
+	}
+	if ws.markSent, err = prepareIDStmts(ctx, db, markSentSQL); err != nil {
+		ws.close()
+		return nil, fmt.Errorf("prepare statements: %w", err)
+	}
+	if ws.markDelivered, err = prepareIDStmts(ctx, db, markDeliveredSQL); err != nil {
+		ws.close()
+		return nil, fmt.Errorf("prepare statements: %w", err)
+	}
 	return ws, nil
 }
 
 func (ws *writeStmts) close() error {
-	var errs []error
-	for _, st := range []*sql.Stmt{ws.insertOut, ws.insertIn, ws.markSent, ws.markDelivered, ws.insertEvent, ws.lastEvent} {
+	errs := []error{ws.insertOut.close(), ws.insertIn.close(), closeAll(ws.markSent), closeAll(ws.markDelivered)}
+	for _, st := range []*sql.Stmt{ws.maxSeq, ws.insertEvent, ws.lastEvent} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -70,6 +80,7 @@ type wtx struct {
 	s         *Store
 	now       time.Time // the transaction's timestamp (StoredAt, event At)
 	lastEvent int64
+	seq       int64 // the last seq assigned in this transaction, 0 before the first
 }
 
 // write runs fn in a transaction on the writer connection and returns only
@@ -132,27 +143,4 @@ func (w *wtx) noteEvents() error {
 	}
 	w.lastEvent = id
 	return nil
-}
-
-// insertOut adds one queued outgoing message with a fresh random ID.
-func (w *wtx) insertOut(ins *sql.Stmt, peer string, body []byte, sentAt time.Time) (Message, error) {
-	m := Message{ID: newMessageID(), Peer: peer, Direction: Out, Body: body,
-		SentAt: sentAt, StoredAt: w.now, State: Queued}
-	res, err := ins.ExecContext(w.ctx, m.ID[:], peer, notNull(body), unixNano(sentAt), unixNano(w.now))
-	if err != nil {
-		return Message{}, fmt.Errorf("insert: %w", mapConstraint(err))
-	}
-	if m.Seq, err = res.LastInsertId(); err != nil {
-		return Message{}, fmt.Errorf("insert: %w", err)
-	}
-	return m, nil
-}
-
-// notNull makes an empty body bind as an empty BLOB: a nil slice binds as
-// NULL, which the schema rightly refuses.
-func notNull(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
 }

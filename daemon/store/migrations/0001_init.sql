@@ -24,8 +24,9 @@ CREATE TABLE messages (
     sent_at   INTEGER NOT NULL,
     stored_at INTEGER NOT NULL,
     state     TEXT    NOT NULL CHECK (state IN ('queued', 'sent', 'delivered', 'received')),
-    -- When the peer's acknowledgement was recorded (outgoing only), 0 before.
-    delivered_at INTEGER NOT NULL DEFAULT 0
+    -- When the peer's acknowledgement was recorded, 0 until then.
+    delivered_at INTEGER NOT NULL DEFAULT 0,
+    CHECK ((state = 'delivered') = (delivered_at <> 0))
 ) STRICT;
 
 -- Receiver de-duplication and ack lookups.
@@ -33,9 +34,10 @@ CREATE UNIQUE INDEX messages_peer_dir_id ON messages (peer, dir, id);
 -- History paging per peer.
 CREATE INDEX messages_peer_seq ON messages (peer, seq);
 -- The outbox: small, so scans for pending work stay cheap however long the
--- history grows.
+-- history grows. Its condition is on delivered_at rather than state so that
+-- queued → sent, which changes only state, does not have to touch it.
 CREATE INDEX messages_outbox ON messages (peer, seq)
-    WHERE dir = 'out' AND state IN ('queued', 'sent');
+    WHERE dir = 'out' AND delivered_at = 0;
 
 -- The append-only event log streamed by the control API. Only the single
 -- writer connection inserts, so commit order equals id order and a reader
