@@ -10,9 +10,9 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
-	"time"
 
 	"github.com/p2pchat/p2pchat/ctl/api"
 	"github.com/p2pchat/p2pchat/daemon/control"

@@ -65,6 +65,7 @@ type Daemon struct {
 	id      *identity.Identity
 	st      *store.Store
 	tracker *client.Client // lookups, from an ephemeral port
+	annTr   *client.Client // announces, from the listening port
 	pm      *peer.Manager
 	pres    *presence.Presence
 	ctlLn   net.Listener
@@ -78,7 +79,7 @@ type Daemon struct {
 
 // New loads the identity, opens the store and binds the peer listener and
 // control socket. Close it (or Run it) to release them.
-func New(o Options) (d *Daemon, err error) {
+func New(o Options) (_ *Daemon, err error) {
 	cfg := o.Config
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -87,7 +88,7 @@ func New(o Options) (d *Daemon, err error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	d = &Daemon{
+	d := &Daemon{
 		cfg: cfg, log: log, version: o.Version, started: time.Now(),
 		addrCache: map[string][]string{}, mismatched: map[string]bool{},
 	}
@@ -126,11 +127,12 @@ func New(o Options) (d *Daemon, err error) {
 		return nil, fmt.Errorf("parse listen address: %w", err)
 	}
 	listen = netip.AddrPortFrom(listen.Addr().Unmap(), listen.Port())
+	d.annTr = client.New(cfg.Tracker, presence.HTTPClient(listen))
 	d.pres, err = presence.New(presence.Config{
 		Name: cfg.Name, Key: d.id.Private,
-		Tracker:       client.New(cfg.Tracker, presence.HTTPClient(listen)),
-		Listen:        listen,
-		RecordTTL:     cfg.Presence.RecordTTL.Duration,
+		Tracker:         d.annTr,
+		Listen:          listen,
+		RecordTTL:       cfg.Presence.RecordTTL.Duration,
 		CheckInterval:   cfg.Presence.CheckInterval.Duration,
 		ObserveInterval: cfg.Presence.ObserveInterval.Duration,
 		BackoffMax:      cfg.Presence.BackoffMax.Duration,
@@ -202,6 +204,11 @@ func (d *Daemon) Close() error {
 		}
 		if d.pm != nil {
 			d.pm.Close()
+		}
+		for _, c := range []*client.Client{d.tracker, d.annTr} {
+			if c != nil {
+				c.HTTP.CloseIdleConnections()
+			}
 		}
 		if d.st != nil {
 			err = d.st.Close()

@@ -70,7 +70,7 @@ func (s *Store) PinContact(ctx context.Context, name string, pub ed25519.PublicK
 			return nil
 		case err == nil:
 			mismatch = &KeyMismatchError{Name: name, Pinned: old.PublicKey, Offered: bytes.Clone(pub)}
-			return w.appendEvent(w.stmt(s.stmts.insertEvent), &Event{Type: EventKeyMismatch, Peer: name,
+			return w.appendEvent(&Event{Type: EventKeyMismatch, Peer: name,
 				Data: mustJSON(keyMismatchEvent{Pinned: hex.EncodeToString(old.PublicKey), Offered: hex.EncodeToString(pub)})})
 		case !errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("look up: %w", err)
@@ -81,7 +81,7 @@ func (s *Store) PinContact(ctx context.Context, name string, pub ed25519.PublicK
 			return fmt.Errorf("insert: %w", err)
 		}
 		created = true
-		return w.appendEvent(w.stmt(s.stmts.insertEvent), &Event{Type: EventContact, Peer: name,
+		return w.appendEvent(&Event{Type: EventContact, Peer: name,
 			Data: mustJSON(contactEvent{Action: "pinned", Key: hex.EncodeToString(pub)})})
 	})
 	if err != nil {
@@ -148,7 +148,7 @@ func (s *Store) SetVerified(ctx context.Context, name string, verified bool) err
 			return fmt.Errorf("update: %w", err)
 		}
 		action := map[bool]string{true: "verified", false: "unverified"}[verified]
-		return w.appendEvent(w.stmt(s.stmts.insertEvent), &Event{Type: EventContact, Peer: name,
+		return w.appendEvent(&Event{Type: EventContact, Peer: name,
 			Data: mustJSON(contactEvent{Action: action, Verified: &verified})})
 	})
 	if err != nil {
@@ -171,7 +171,7 @@ func (s *Store) RemoveContact(ctx context.Context, name string) error {
 			}
 			return err
 		}
-		return w.appendEvent(w.stmt(s.stmts.insertEvent), &Event{Type: EventContact, Peer: name,
+		return w.appendEvent(&Event{Type: EventContact, Peer: name,
 			Data: mustJSON(contactEvent{Action: "removed"})})
 	})
 	if err != nil {

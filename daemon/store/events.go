@@ -95,7 +95,7 @@ func (s *Store) AppendEvent(ctx context.Context, e Event) (Event, error) {
 	e.ID, e.Message = 0, nil
 	e.Data = append(json.RawMessage(nil), e.Data...)
 	err := s.write(ctx, func(w *wtx) error {
-		return w.appendEvent(w.stmt(s.stmts.insertEvent), &e)
+		return w.appendEvent(&e)
 	})
 	if err != nil {
 		return Event{}, fmt.Errorf("append %s event: %w", e.Type, err)

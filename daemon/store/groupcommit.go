@@ -48,7 +48,7 @@ type groupCommit struct {
 	once    sync.Once
 
 	requests atomic.Int64 // requests taken by the committer
-	batches  atomic.Int64 // transactions committed or attempted
+	batches  atomic.Int64 // rounds: the transactions requests were grouped into
 }
 
 func startGroupCommit(s *Store) *groupCommit {
@@ -164,8 +164,8 @@ func (g *groupCommit) commit(batch []*enqueueReq) {
 	}
 }
 
-// Enqueue stores one outgoing message in state queued with a fresh random ID
-// and returns it once committed. Concurrent calls share transactions (group
+// Enqueue stores one outgoing message in state queued with a fresh ID (see
+// newMessageID) and returns it once committed. Concurrent calls share transactions (group
 // commit). Once the committer has taken the request, Enqueue waits for the
 // outcome even if ctx ends, so that a nil error always means stored and an
 // error means not stored.

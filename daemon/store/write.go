@@ -109,8 +109,8 @@ func (s *Store) write(ctx context.Context, fn func(w *wtx) error) error {
 
 func (w *wtx) stmt(st *sql.Stmt) *sql.Stmt { return w.tx.StmtContext(w.ctx, st) }
 
-// appendEvent inserts e with the prepared statement ins (bound to this tx).
-func (w *wtx) appendEvent(ins *sql.Stmt, e *Event) error {
+// appendEvent inserts e and sets its ID (and At, if zero).
+func (w *wtx) appendEvent(e *Event) error {
 	if e.At.IsZero() {
 		e.At = w.now
 	}
@@ -121,7 +121,7 @@ func (w *wtx) appendEvent(ins *sql.Stmt, e *Event) error {
 	if len(e.Data) > 0 {
 		data = []byte(e.Data)
 	}
-	res, err := ins.ExecContext(w.ctx, unixNano(e.At), e.Type, e.Peer, mid, data)
+	res, err := w.stmt(w.s.stmts.insertEvent).ExecContext(w.ctx, unixNano(e.At), e.Type, e.Peer, mid, data)
 	if err != nil {
 		return fmt.Errorf("append %s event: %w", e.Type, err)
 	}
