@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"go.uber.org/zap"
@@ -69,3 +70,18 @@ func (d *Daemon) PeerState(name string, up bool, remoteAddr string) {
 		d.log.Debug("touch contact", zap.String("peer", name), zap.Error(err))
 	}
 }
+
+// Refused hears about sessions the peer manager refused. A dialled peer
+// whose key differs from the one Resolve gave (the pin) is shown loudly;
+// the accepting side reports its refusals from Authorize.
+func (d *Daemon) Refused(name string, err error) {
+	var km *peer.KeyMismatchError
+	if !errors.As(err, &km) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d.reportMismatch(ctx, name, km.Want, km.Got, "dialled peer")
+}
+
+var _ peer.RefusalReporter = (*Daemon)(nil)
