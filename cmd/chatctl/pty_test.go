@@ -81,7 +81,7 @@ func (term *terminal) waitFor(substr string) string {
 // waitAfter waits for substr to appear at or after byte offset from.
 func (term *terminal) waitAfter(from int, substr string) {
 	term.t.Helper()
-	for range 500 {
+	for range 3000 { // a hang guard (30 s), not a speed limit
 		if strings.Contains(term.output()[from:], substr) {
 			return
 		}
