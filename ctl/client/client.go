@@ -154,6 +154,10 @@ func (c *Client) send(ctx context.Context, method, path string, in any) (*http.R
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" { // e.g. permission denied on someone else's socket
+			return nil, fmt.Errorf("connect to chatd on %s: %w", c.SocketPath(), op.Err)
+		}
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	if resp.StatusCode/100 != 2 {

@@ -39,11 +39,11 @@ func parseArgs(cmd *command, raw []string) (*args, error) {
 				a.pos = append(a.pos, w)
 				continue
 			}
-			return nil, usagef("%s: unknown flag %s", cmd.name, w)
+			return nil, errUnknownFlag(cmd.name, w)
 		}
 		if needsValue(name) && !hasVal {
 			if i+1 >= len(raw) {
-				return nil, usagef("%s: flag --%s needs a value", cmd.name, name)
+				return nil, errFlagNeedsValue(cmd.name, name)
 			}
 			i++
 			val = raw[i]
@@ -53,7 +53,7 @@ func parseArgs(cmd *command, raw []string) (*args, error) {
 		}
 	}
 	if len(a.pos) < cmd.minArgs || (cmd.maxArgs >= 0 && len(a.pos) > cmd.maxArgs) {
-		return nil, usagef("usage: chatctl %s", cmd.usage())
+		return nil, errUsage(cmd.usage())
 	}
 	return a, nil
 }
@@ -69,13 +69,13 @@ func (a *args) set(cmd, name, val string) error {
 	case "timeout":
 		d, err := time.ParseDuration(val)
 		if err != nil || d <= 0 {
-			return usagef("%s: --timeout %q is not a duration like 30s or 2m", cmd, val)
+			return errBadFlagValue(cmd, name, val, "a duration like 30s or 2m")
 		}
 		a.timeout = d
 	case "limit":
 		n, err := strconv.Atoi(val)
 		if err != nil || n < 1 {
-			return usagef("%s: --limit %q is not a positive number", cmd, val)
+			return errBadFlagValue(cmd, name, val, "a positive number")
 		}
 		a.limit = n
 	}

@@ -34,7 +34,7 @@ type attachSession struct {
 
 func runAttach(ctx context.Context, e *env, a *args) error {
 	if a.json {
-		return usagef("attach has no --json output; use 'history NAME --json' and 'send'")
+		return errAttachJSON
 	}
 	s := &attachSession{e: e, peer: a.pos[0], mine: map[string]string{}}
 	st, err := e.c.Status(ctx)
@@ -256,7 +256,7 @@ func (s *attachSession) slash(ctx context.Context, words []string) bool {
 		s.history(ctx, words[1:])
 	case "/verify":
 		if len(words) != 2 {
-			s.say("usage: /verify FINGERPRINT")
+			s.say(usageSlashVerify)
 			return false
 		}
 		c, err := s.e.c.VerifyContact(ctx, s.peer, words[1])
@@ -276,7 +276,7 @@ func (s *attachSession) history(ctx context.Context, args []string) {
 	if len(args) > 0 {
 		v, err := strconv.Atoi(args[0])
 		if err != nil || v < 1 {
-			s.say("usage: /history [N]")
+			s.say(usageSlashHistory)
 			return
 		}
 		n = v

@@ -171,7 +171,7 @@ func runWhoami(ctx context.Context, e *env, a *args) error {
 		Name        string `json:"name"`
 		Fingerprint string `json:"fingerprint"`
 	}{st.Name, st.Fingerprint}
-	return e.print(a, who, fmt.Sprintf("%s\nfingerprint: %s", st.Name, st.Fingerprint))
+	return e.print(a, who, msgWhoami(st.Name, st.Fingerprint))
 }
 
 func runStatus(ctx context.Context, e *env, a *args) error {

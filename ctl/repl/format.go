@@ -90,7 +90,7 @@ func clean(s string) string {
 
 func writeContacts(w io.Writer, cs []api.Contact) {
 	if len(cs) == 0 {
-		fmt.Fprintln(w, "no contacts yet; add one with 'chatctl add NAME'")
+		fmt.Fprintln(w, msgNoContacts)
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 
 	"github.com/p2pchat/p2pchat/ctl/api"
@@ -86,6 +87,23 @@ func errUnknownCommand(name string) error {
 	return usagef("unknown command %q (try 'chatctl help')", name)
 }
 
+func errUnknownFlag(cmd, flag string) error { return usagef("%s: unknown flag %s", cmd, flag) }
+func errFlagNeedsValue(cmd, flag string) error {
+	return usagef("%s: flag --%s needs a value", cmd, flag)
+}
+func errBadFlagValue(cmd, flag, val, want string) error {
+	return usagef("%s: --%s %q is not %s", cmd, flag, val, want)
+}
+func errUsage(usage string) error { return usagef("usage: chatctl %s", usage) }
+
+var errAttachJSON = usagef("attach has no --json output; use 'history NAME --json' and 'send'")
+
+const (
+	usageSlashVerify  = "usage: /verify FINGERPRINT"
+	usageSlashHistory = "usage: /history [N]"
+	msgNoContacts     = "no contacts yet; add one with 'chatctl add NAME'"
+)
+
 func errNotDelivered(id string) error {
 	return &api.Error{Code: api.CodeNotDelivered, Message: fmt.Sprintf("message %s not delivered yet", id),
 		Hint: "it stays queued and chatd keeps retrying; 'chatctl history NAME' shows its state"}
@@ -111,6 +129,9 @@ func report(w io.Writer, prefix string, err error) int {
 	case errors.Is(err, client.ErrDaemonNotRunning):
 		line(err.Error(), hintNotRunning)
 		return ExitNotRunning
+	case errors.Is(err, fs.ErrPermission):
+		line(err.Error(), hints[api.CodeForbidden])
+		return ExitError
 	case errors.As(err, &ae):
 		hint := ae.Hint
 		if hint == "" {
@@ -143,6 +164,9 @@ func oneLine(s string) string {
 func msgAdded(c api.Contact) string {
 	return fmt.Sprintf("added %s, fingerprint %s\nhint: compare it with %s out of band, then run 'chatctl verify %s FINGERPRINT'",
 		c.Name, c.Fingerprint, c.Name, c.Name)
+}
+func msgWhoami(name, fingerprint string) string {
+	return fmt.Sprintf("%s\nfingerprint: %s", name, fingerprint)
 }
 func msgVerified(c api.Contact) string {
 	return fmt.Sprintf("%s is verified (%s)", c.Name, c.Fingerprint)
