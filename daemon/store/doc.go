@@ -14,7 +14,8 @@
 //	defer st.Close()
 //
 // Sending: Enqueue (or EnqueueBatch) puts a message in the outbox in state
-// queued. A peer session reads its work with Pending, marks what it wrote to
+// queued, with a new 128-bit message ID (a millisecond time prefix and 80
+// random bits, so that IDs are unguessable yet index cheaply). A peer session reads its work with Pending, marks what it wrote to
 // the wire with MarkSent and, when the peer acknowledges, MarkDelivered.
 // Messages stay pending across reconnects and restarts until they are
 // delivered; PendingPeers lists the contacts that still have work at start-up.
@@ -30,11 +31,23 @@
 //
 // Events: state changes that a user should see ("message", "delivered",
 // "contact", "key_mismatch") are appended to the event log in the same
-// transaction as the change itself, and other parts append their own (for
-// example "presence") with AppendEvent. Event IDs are a cursor: Events(after)
-// returns exactly the events committed after it, and WaitEvents or
-// EventNotify wakes a streaming reader when more arrive. PruneEvents bounds the
-// log; a reader whose cursor fell behind the pruned part gets ErrEventsPruned.
+// transaction as the change itself (message events by SQL triggers, in the
+// very statement that stores or acknowledges the message), and other parts
+// append their own (for example "presence") with AppendEvent. Event IDs are a
+// cursor: Events(after) returns exactly the events committed after it, with
+// the message a "message" or "delivered" event is about attached, and
+// WaitEvents or EventNotify wakes a streaming reader when more arrive:
+//
+//	for cursor := st.LastEventID(); ; {
+//		evs, err := st.Events(ctx, cursor, 256)
+//		if err != nil { return err } // ErrEventsPruned: the reader fell too far behind
+//		for _, e := range evs { send(e); cursor = e.ID }
+//		if len(evs) == 0 {
+//			if err := st.WaitEvents(ctx, cursor); err != nil { return err }
+//		}
+//	}
+//
+// PruneEvents bounds the log.
 //
 // # Durability and speed
 //
