@@ -238,8 +238,8 @@ func (s *attachSession) input(ctx context.Context, line string) bool {
 	// message's own line is on screen.
 	m, err := s.e.c.Send(ctx, s.peer, line)
 	if err != nil {
-		s.print("", msgSendFailed(err))
-		return errors.Is(err, client.ErrDaemonNotRunning)
+		s.print("", msgSendFailed(err)) // stay: systemd may be restarting chatd
+		return false
 	}
 	s.mine[m.ID] = m.State
 	s.print(m.ID, formatMessage(m, false))
