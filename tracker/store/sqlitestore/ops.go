@@ -57,6 +57,9 @@ func (s *Store) write(ctx context.Context, op, name string, stmt *sql.Stmt, args
 			err = fmt.Errorf("%s %q: %w", op, name, err)
 		}
 	}()
+	// After the commit (or rollback) below, whatever the outcome: a cached
+	// copy must never outlive a write.
+	defer s.cache.Invalidate(name)
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -98,6 +101,19 @@ func readState(ctx context.Context, stmt *sql.Stmt, name string) (rowstate.Row, 
 
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, name string) (store.Record, error) {
+	rec, ok, tok := s.cache.Lookup(name)
+	if ok {
+		return rec, nil
+	}
+	rec, err := s.read(ctx, name)
+	if err != nil {
+		return store.Record{}, err
+	}
+	s.cache.Fill(name, rec, tok)
+	return rec, nil
+}
+
+func (s *Store) read(ctx context.Context, name string) (store.Record, error) {
 	rec := store.Record{Name: name}
 	var addrs string
 	var seq, expires int64
@@ -128,6 +144,7 @@ func (s *Store) Count(ctx context.Context) (int64, error) {
 // PurgeExpired implements store.Store.
 func (s *Store) PurgeExpired(ctx context.Context, before time.Time) (int64, error) {
 	n, err := s.purge(ctx, before.Unix())
+	s.cache.Clear()
 	if err != nil {
 		return 0, fmt.Errorf("purge expired before %s: %w", before.UTC().Format(time.RFC3339), err)
 	}

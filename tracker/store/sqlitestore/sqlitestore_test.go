@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite"
 
@@ -30,6 +31,52 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return open(t, filepath.Join(t.TempDir(), "tracker.db"))
 	})
+}
+
+// The suite again without the read cache, so that the SQL alone is shown
+// to be right, not the cache hiding a wrong answer.
+func TestConformanceUncached(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		st, err := sqlitestore.OpenOptions(t.Context(), filepath.Join(t.TempDir(), "tracker.db"),
+			sqlitestore.Options{CacheEntries: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	})
+}
+
+// A write by another process (here another Store on the file) is not seen
+// through the read cache at once, but within CacheTTL.
+func TestCacheSeesOtherProcessWithinTTL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tracker.db")
+	writer := open(t, path)
+	reader, err := sqlitestore.OpenOptions(t.Context(), path, sqlitestore.Options{CacheTTL: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	if err := writer.Create(t.Context(), storetest.NewRecord("alice", storetest.Key(1), 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reader.Get(t.Context(), "alice"); err != nil { // now cached at seq 1
+		t.Fatal(err)
+	}
+	if err := writer.Update(t.Context(), storetest.NewRecord("alice", storetest.Key(1), 2), storetest.Key(1)); err != nil {
+		t.Fatal(err)
+	}
+	for range 500 {
+		rec, err := reader.Get(t.Context(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Seq == 2 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the other process's update never became visible")
 }
 
 // Two Store instances on one file stand in for two processes: SQLite's file

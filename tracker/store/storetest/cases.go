@@ -275,3 +275,48 @@ func testCanceledContext(t *testing.T, st store.Store) {
 		t.Fatalf("Seq after a canceled Update = %d, want 1", got.Seq)
 	}
 }
+
+// testReadYourWrites reads between every write, so that a store with a
+// read cache must invalidate it on each kind of write.
+func testReadYourWrites(t *testing.T, st store.Store) {
+	step := func(what string, want store.Record) {
+		t.Helper()
+		got, err := st.Get(ctxFor(t), want.Name)
+		if err != nil {
+			t.Fatalf("Get %s: %v", what, err)
+		}
+		assertRecord(t, got, want)
+	}
+	gone := func(what string) {
+		t.Helper()
+		_, err := st.Get(ctxFor(t), "alice")
+		wantErr(t, what, err, store.ErrNotFound)
+	}
+	gone("Get before Create") // and a miss must not be remembered
+	v1 := NewRecord("alice", Key(1), 1)
+	mustCreate(t, st, v1)
+	step("after Create", v1)
+	v2 := NewRecord("alice", Key(1), 2)
+	v2.Addrs = []string{"127.0.0.3:3"}
+	if err := st.Update(ctxFor(t), v2, Key(1)); err != nil {
+		t.Fatal(err)
+	}
+	step("after Update", v2)
+	v3 := NewRecord("alice", Key(2), 3)
+	if err := st.Update(ctxFor(t), v3, Key(1)); err != nil {
+		t.Fatal(err)
+	}
+	step("after rotation", v3)
+	if err := st.Delete(ctxFor(t), "alice", Key(2), 4); err != nil {
+		t.Fatal(err)
+	}
+	gone("Get after Delete")
+	v4 := NewRecord("alice", Key(3), 1)
+	v4.Expires = time.Unix(1_500_000_000, 0)
+	mustCreate(t, st, v4)
+	step("after re-Create by another key", v4)
+	if _, err := st.PurgeExpired(ctxFor(t), time.Unix(1_600_000_000, 0)); err != nil {
+		t.Fatal(err)
+	}
+	gone("Get after PurgeExpired")
+}

@@ -70,6 +70,7 @@ var cases = []struct {
 	{"OddNames", testOddNames},
 	{"InvalidRecord", testInvalidRecord},
 	{"CanceledContext", testCanceledContext},
+	{"ReadYourWrites", testReadYourWrites},
 }
 
 // Key returns a fake 32-byte public key; different b give different keys.
