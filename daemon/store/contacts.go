@@ -35,13 +35,6 @@ type contactEvent struct {
 	Verified *bool  `json:"verified,omitempty"`
 }
 
-// keyMismatchEvent is the Data of "key_mismatch" events. Keys are hex; the
-// control layer turns them into fingerprints for people to compare.
-type keyMismatchEvent struct {
-	Pinned  string `json:"pinned_key"`
-	Offered string `json:"offered_key"`
-}
-
 func mustJSON(v any) json.RawMessage {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -50,12 +43,15 @@ func mustJSON(v any) json.RawMessage {
 	return b
 }
 
-// PinContact pins pub as name's key on first use (trust on first use). If
-// name is already pinned to the same key it returns the contact with created
-// false. If it is pinned to a different key it returns a *KeyMismatchError
-// (errors.Is ErrKeyMismatch), keeps the pinned key and appends a
-// "key_mismatch" event, in the same transaction, so the user is told loudly.
-// To accept a new key deliberately, RemoveContact and pin again.
+// PinContact pins pub as name's key on first use (trust on first use) and
+// appends a "contact" event. If name is already pinned to the same key it
+// returns the contact with created false. If it is pinned to a different key
+// it changes nothing and returns the pinned contact with a *KeyMismatchError
+// (errors.Is ErrKeyMismatch). Telling the user is the caller's job: it knows
+// where the key came from and how to show fingerprints, and can record a
+// "key_mismatch" event with AppendEvent, limited so that an impostor retrying
+// cannot flood the log. To accept a new key deliberately, RemoveContact and
+// pin again.
 func (s *Store) PinContact(ctx context.Context, name string, pub ed25519.PublicKey) (c Contact, created bool, err error) {
 	if name == "" || len(pub) != ed25519.PublicKeySize {
 		return Contact{}, false, fmt.Errorf("pin contact %q: need a name and a %d-byte key: %w", name, ed25519.PublicKeySize, ErrInvalid)
@@ -69,9 +65,8 @@ func (s *Store) PinContact(ctx context.Context, name string, pub ed25519.PublicK
 			c = old
 			return nil
 		case err == nil:
-			mismatch = &KeyMismatchError{Name: name, Pinned: old.PublicKey, Offered: bytes.Clone(pub)}
-			return w.appendEvent(&Event{Type: EventKeyMismatch, Peer: name,
-				Data: mustJSON(keyMismatchEvent{Pinned: hex.EncodeToString(old.PublicKey), Offered: hex.EncodeToString(pub)})})
+			c, mismatch = old, &KeyMismatchError{Name: name, Pinned: old.PublicKey, Offered: bytes.Clone(pub)}
+			return nil
 		case !errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("look up: %w", err)
 		}
@@ -88,7 +83,7 @@ func (s *Store) PinContact(ctx context.Context, name string, pub ed25519.PublicK
 		return Contact{}, false, fmt.Errorf("pin contact %q: %w", name, err)
 	}
 	if mismatch != nil {
-		return Contact{}, false, mismatch
+		return c, false, mismatch
 	}
 	return c, created, nil
 }

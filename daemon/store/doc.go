@@ -30,10 +30,11 @@
 // stored, evented and shown exactly once.
 //
 // Events: state changes that a user should see ("message", "delivered",
-// "contact", "key_mismatch") are appended to the event log in the same
+// "contact") are appended to the event log in the same
 // transaction as the change itself (message events by SQL triggers, in the
 // very statement that stores or acknowledges the message), and other parts
-// append their own (for example "presence") with AppendEvent. Event IDs are a
+// append their own (for example "presence" and "key_mismatch") with
+// AppendEvent. Event IDs are a
 // cursor: Events(after) returns exactly the events committed after it, with
 // the message a "message" or "delivered" event is about attached, and
 // WaitEvents or EventNotify wakes a streaming reader when more arrive:

@@ -60,7 +60,7 @@ const (
 	EventDelivered   = "delivered"    // the peer acknowledged an outgoing message; Event.Message holds it
 	EventPresence    = "presence"     // appended by the presence layer
 	EventContact     = "contact"      // a contact was pinned, verified, unverified or removed
-	EventKeyMismatch = "key_mismatch" // a peer offered a key other than the pinned one
+	EventKeyMismatch = "key_mismatch" // a key other than the pinned one was offered; appended by the caller of PinContact
 )
 
 // Event is one entry of the event log.
