@@ -34,10 +34,10 @@
 // transaction as the change itself (message events by SQL triggers, in the
 // very statement that stores or acknowledges the message), and other parts
 // append their own (for example "presence" and "key_mismatch") with
-// AppendEvent. Event IDs are a
-// cursor: Events(after) returns exactly the events committed after it, with
-// the message a "message" or "delivered" event is about attached, and
-// WaitEvents or EventNotify wakes a streaming reader when more arrive:
+// AppendEvent. Event IDs are a cursor: Events(after) returns exactly the
+// events committed after it, with the message a "message" or "delivered"
+// event is about attached, and WaitEvents or EventNotify wakes a streaming
+// reader when more arrive:
 //
 //	for cursor := st.LastEventID(); ; {
 //		evs, err := st.Events(ctx, cursor, 256)
