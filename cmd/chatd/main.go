@@ -88,8 +88,10 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
+	// Under socket activation systemd hands over the control socket;
+	// otherwise the daemon binds it itself.
 	ln, err := control.ListenerFromSystemd()
-	if err != nil {
+	if err != nil && !errors.Is(err, control.ErrNotSocketActivated) {
 		return err
 	}
 	d, err := daemon.New(daemon.Options{Config: cfg, Log: log, ControlListener: ln, Version: version})
