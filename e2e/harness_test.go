@@ -1,0 +1,405 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The harness: TestMain builds the three binaries once; each test makes a
+// testEnv (private HOME and XDG directories, a short socket directory),
+// starts a tracker and daemons as child processes, and drives them with
+// chatctl. Every child is stopped with SIGTERM in Cleanup and must exit 0.
+
+var (
+	binDir  string // the built binaries
+	repoDir string // the module root
+
+	startedMu sync.Mutex
+	started   []int // every PID a test started, checked once all tests ran
+)
+
+// Deadlines for outcomes; tests wait for what should happen, they never
+// measure how fast it happened.
+const (
+	waitLimit = 20 * time.Second
+	stopLimit = 20 * time.Second
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	root, err := moduleRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	repoDir = root
+	dir, err := os.MkdirTemp("", "e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
+		"./cmd/chat-tracker", "./cmd/chatd", "./cmd/chatctl")
+	build.Dir = root
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: build binaries:", err)
+		return 1
+	}
+	binDir = dir
+	code := m.Run()
+	if left := leftoverPIDs(); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "e2e: processes started by the tests are still running: %v\n", left)
+		for _, pid := range left {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		code = 1
+	}
+	return code
+}
+
+func moduleRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("go env GOMOD: not inside the module")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+func bin(name string) string { return filepath.Join(binDir, name) }
+
+// leftoverPIDs lists started PIDs that still exist. Each was reaped by
+// Wait, so an existing one means a process outlived its test.
+func leftoverPIDs() []int {
+	startedMu.Lock()
+	defer startedMu.Unlock()
+	var left []int
+	for _, pid := range started {
+		if alive(pid) {
+			left = append(left, pid)
+		}
+	}
+	return left
+}
+
+func alive(pid int) bool {
+	return syscall.Kill(pid, 0) == nil
+}
+
+// needOrSkip skips the test for a missing dependency, or fails it under
+// CI=true, where a skipped suite would hide breakage.
+func needOrSkip(t *testing.T, reason string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(reason + " (CI=true: not skipping)")
+	}
+	t.Skip(reason)
+}
+
+// testEnv is one test's private world: HOME and the XDG directories point
+// into it, so no real user file is read or written.
+type testEnv struct {
+	t       *testing.T
+	home    string
+	sockDir string // short path: Unix socket paths must stay under 108 bytes
+	config  string // chatd config with fast timers
+	env     []string
+}
+
+const fastConfig = `# short timers so the tests see reconnects and registrations quickly
+[presence]
+check_interval = "200ms"
+observe_interval = "1s"
+backoff_max = "300ms"
+
+[peer]
+keepalive = "1s"
+handshake_timeout = "5s"
+backoff_min = "20ms"
+backoff_max = "300ms"
+`
+
+func newEnv(t *testing.T) *testEnv {
+	t.Helper()
+	home := t.TempDir()
+	sockDir, err := os.MkdirTemp("", "e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	e := &testEnv{t: t, home: home, sockDir: sockDir, config: filepath.Join(home, "chatd.toml")}
+	if err := os.WriteFile(e.config, []byte(fastConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "HOME" || k == "CHATD_SOCKET" || k == "NOTIFY_SOCKET" || k == "TERM" ||
+			strings.HasPrefix(k, "XDG_") || strings.HasPrefix(k, "LISTEN_") {
+			continue
+		}
+		e.env = append(e.env, kv)
+	}
+	e.env = append(e.env, "HOME="+home,
+		"XDG_RUNTIME_DIR="+filepath.Join(home, "run"),
+		"XDG_STATE_HOME="+filepath.Join(home, "state"),
+		"XDG_CONFIG_HOME="+filepath.Join(home, "config"),
+		"XDG_DATA_HOME="+filepath.Join(home, "data"))
+	return e
+}
+
+// userEnv is the part of the environment that describes our fake user
+// (for commands that pass environment on explicitly, like tmux).
+func (e *testEnv) userEnv() []string {
+	var out []string
+	for _, kv := range e.env {
+		if strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "XDG_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// proc is one child process with its output kept for the failure log.
+type proc struct {
+	t    *testing.T
+	name string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{} // closed once Wait returned
+	err  error         // Wait's result, set before done closes
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs a child until the test ends; Cleanup stops it (it must exit
+// 0) and, if the test failed, logs what it printed.
+func (e *testEnv) start(name string, args ...string) *proc {
+	e.t.Helper()
+	p := e.startCmd(name, exec.Command(args[0], args[1:]...))
+	return p
+}
+
+func (e *testEnv) startCmd(name string, cmd *exec.Cmd) *proc {
+	t := e.t
+	t.Helper()
+	if cmd.Env == nil {
+		cmd.Env = e.env
+	}
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	startedMu.Lock()
+	started = append(started, cmd.Process.Pid)
+	startedMu.Unlock()
+	p := &proc{t: t, name: name, cmd: cmd, out: out, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		if p.running() {
+			p.stop()
+		}
+		if t.Failed() {
+			t.Logf("--- output of %s (pid %d) ---\n%s", name, cmd.Process.Pid, out.String())
+		}
+	})
+	return p
+}
+
+func (p *proc) running() bool {
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// stop sends SIGTERM and requires a clean exit (status 0) in time.
+func (p *proc) stop() {
+	p.t.Helper()
+	if !p.running() {
+		p.t.Errorf("%s: stop: already exited (%v)", p.name, p.err)
+		return
+	}
+	p.signal(syscall.SIGTERM)
+	if !p.wait(stopLimit) {
+		p.t.Errorf("%s (pid %d) still running %v after SIGTERM; killing it", p.name, p.pid(), stopLimit)
+		p.kill()
+		return
+	}
+	if p.err != nil {
+		p.t.Errorf("%s (pid %d) exited uncleanly after SIGTERM: %v", p.name, p.pid(), p.err)
+	}
+	if alive(p.pid()) {
+		p.t.Errorf("%s (pid %d) reaped but the PID still exists", p.name, p.pid())
+	}
+}
+
+// kill sends SIGKILL, as a crash or the OOM killer would, and reaps it.
+func (p *proc) kill() {
+	p.t.Helper()
+	p.signal(syscall.SIGKILL)
+	if !p.wait(stopLimit) {
+		p.t.Fatalf("%s (pid %d) survived SIGKILL", p.name, p.pid())
+	}
+}
+
+func (p *proc) signal(sig syscall.Signal) {
+	if err := syscall.Kill(p.pid(), sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		p.t.Errorf("signal %s: %v", p.name, err)
+	}
+}
+
+func (p *proc) wait(limit time.Duration) bool {
+	select {
+	case <-p.done:
+		return true
+	case <-time.After(limit):
+		return false
+	}
+}
+
+func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+// exitCode waits for the process to end by itself and returns its status.
+func (p *proc) exitCode() int {
+	p.t.Helper()
+	if !p.wait(waitLimit) {
+		p.t.Fatalf("%s did not exit within %v\n%s", p.name, waitLimit, p.out)
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// freeAddr returns a loopback address with a port that was free a moment
+// ago (listen on :0, close, reuse).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// waitFor polls cond until it holds, failing the test after waitLimit.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for: %s", waitLimit, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// tracker is a running chat-tracker.
+type tracker struct {
+	*proc
+	addr, url, db string
+}
+
+func (e *testEnv) startTracker() *tracker {
+	e.t.Helper()
+	return e.startTrackerAt(freeAddr(e.t), filepath.Join(e.t.TempDir(), "tracker.db"))
+}
+
+// startTrackerAt runs chat-tracker on addr with the database db (a SQLite
+// path or a postgres:// URL) and waits until /healthz answers.
+func (e *testEnv) startTrackerAt(addr, db string) *tracker {
+	t := e.t
+	t.Helper()
+	p := e.start("chat-tracker "+addr, bin("chat-tracker"), "--listen", addr, "--db", db, "--log-format", "console")
+	tr := &tracker{proc: p, addr: addr, url: "http://" + addr, db: db}
+	client := &http.Client{Timeout: time.Second}
+	waitFor(t, "tracker /healthz on "+addr, func() bool {
+		if !p.running() {
+			t.Fatalf("chat-tracker exited at start: %v\n%s", p.err, p.out)
+		}
+		resp, err := client.Get(tr.url + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return tr
+}
+
+// result is what one chatctl run printed and how it exited.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// ctl runs chatctl against sock with our fake user's environment.
+func (e *testEnv) ctl(sock, stdin string, args ...string) result {
+	t := e.t
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit+stopLimit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin("chatctl"), append([]string{"--socket", sock}, args...)...)
+	cmd.Env = e.env
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("run chatctl %q: %v", args, err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("chatctl %q did not finish within %v", args, waitLimit+stopLimit)
+	}
+	return result{out.String(), errb.String(), cmd.ProcessState.ExitCode()}
+}
+
+// want fails the test unless chatctl exited with code.
+func (r result) want(t *testing.T, code int) result {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("chatctl exit %d, want %d\nstdout: %s\nstderr: %s", r.code, code, r.stdout, r.stderr)
+	}
+	return r
+}
