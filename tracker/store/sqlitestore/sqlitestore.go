@@ -78,11 +78,13 @@ type Options struct {
 	CacheTTL time.Duration
 }
 
-// Read cache defaults: about 70 MB, and a second of staleness at most for
-// writes from other processes.
+// Read cache defaults: about 70 MB. The TTL matters only for writes the
+// store does not make itself (another process, a hand edit): its own
+// writes invalidate exactly. It must be long against the time between two
+// lookups of one user, or the cache would rarely hit.
 const (
 	DefaultCacheEntries = 200_000
-	DefaultCacheTTL     = time.Second
+	DefaultCacheTTL     = time.Minute
 )
 
 // Open opens (creating if needed) the SQLite database at path with the
