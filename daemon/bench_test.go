@@ -1,0 +1,442 @@
+package daemon
+
+// End-to-end benchmarks: real daemons (store, TLS peer sessions, presence)
+// against an in-process tracker, all on loopback. Run them with
+//
+//	go test -run '^$' -bench . -benchtime=100000x ./daemon             # throughput
+//	go test -run '^$' -bench SendToStored -benchtime=5000x ./daemon    # latency
+//	go test -run '^$' -bench ConnectionSetup -benchtime=20x ./daemon
+//	go test -run '^$' -bench IdleSessionMemory -benchtime=1x ./daemon
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/p2pchat/p2pchat/daemon/config"
+	"github.com/p2pchat/p2pchat/daemon/store"
+	"github.com/p2pchat/p2pchat/tracker/trackertest"
+)
+
+// benchWait bounds every wait for an outcome, so a lost message fails the
+// benchmark instead of hanging it. It is not a speed limit.
+const benchWait = 2 * time.Minute
+
+// benchPair starts alice and bob and brings their session up with one
+// message, so that what is measured afterwards is the steady state.
+func benchPair(b *testing.B) (alice, bob *node) {
+	b.Helper()
+	tr := trackertest.New(b)
+	alice = startNode(b, tr, "alice", b.TempDir())
+	bob = startNode(b, tr, "bob", b.TempDir())
+	alice.send("bob", "warm-up")
+	waitOutboxEmpty(b, alice, "bob")
+	return alice, bob
+}
+
+// benchBody is a typical short chat line, distinct per message.
+func benchBody(i int64) string {
+	return fmt.Sprintf("message %08d: a typical chat line of about sixty bytes", i)
+}
+
+// waitOutboxEmpty blocks until n has nothing undelivered for peer. It is
+// woken by n's event feed (every acknowledgement commits "delivered"
+// events), so it adds no polling delay to what is measured.
+func waitOutboxEmpty(tb testing.TB, n *node, peer string) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), benchWait)
+	defer cancel()
+	for {
+		ch := n.d.st.EventNotify()
+		p, err := n.d.st.Pending(ctx, peer, 0, 1)
+		if err != nil {
+			tb.Fatalf("%s outbox for %s: %v", n.name, peer, err)
+		}
+		if len(p) == 0 {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			tb.Fatalf("%s: messages for %s still undelivered after %v", n.name, peer, benchWait)
+		}
+	}
+}
+
+// waitEvent reads n's events after *cursor until match accepts one, and
+// returns when it did; *cursor moves past everything read.
+func waitEvent(tb testing.TB, n *node, cursor *int64, match func(store.Event) bool) time.Time {
+	ctx, cancel := context.WithTimeout(context.Background(), benchWait)
+	defer cancel()
+	for {
+		evs, err := n.d.st.Events(ctx, *cursor, 256)
+		if err != nil {
+			tb.Errorf("%s events: %v", n.name, err)
+			return time.Time{}
+		}
+		for _, e := range evs {
+			*cursor = e.ID
+			if match(e) {
+				return time.Now()
+			}
+		}
+		if len(evs) == 0 {
+			if err := n.d.st.WaitEvents(ctx, *cursor); err != nil {
+				tb.Errorf("%s: waiting for an event: %v", n.name, err)
+				return time.Time{}
+			}
+		}
+	}
+}
+
+func isMessage(id [16]byte) func(store.Event) bool {
+	return func(e store.Event) bool { return e.Type == store.EventMessage && e.MessageID == id }
+}
+
+func isDelivered(id [16]byte) func(store.Event) bool {
+	return func(e store.Event) bool { return e.Type == store.EventDelivered && e.MessageID == id }
+}
+
+// cpuTime is the CPU time (user+system) the process has used so far. Per
+// message it is a steadier figure than wall time on a shared machine.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkPairThroughput sends b.N messages from alice to bob through
+// alice.d.Send, from one goroutine or several, and stops the clock when
+// the last one is delivered: stored in bob's history and acknowledged
+// into alice's store. Both processes' work counts, as both run here.
+func BenchmarkPairThroughput(b *testing.B) {
+	for _, senders := range []int{1, 16} {
+		b.Run(fmt.Sprintf("senders=%d", senders), func(b *testing.B) { benchThroughput(b, senders) })
+	}
+}
+
+func benchThroughput(b *testing.B, senders int) {
+	alice, bob := benchPair(b)
+	ctx := context.Background()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, senders)
+	cpu := cpuTime()
+	b.ResetTimer()
+	start := time.Now()
+	for range senders {
+		wg.Go(func() {
+			for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+				if _, err := alice.d.Send(ctx, "bob", benchBody(i)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+	waitOutboxEmpty(b, alice, "bob")
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/msg")
+	checkStored(b, bob, "alice", b.N+1, senders == 1)
+}
+
+// checkStored checks that peer's messages arrived exactly once (and, with
+// ordered, in the order they were sent).
+func checkStored(b *testing.B, n *node, peer string, want int, ordered bool) {
+	ms, err := n.d.History(context.Background(), peer, want+1, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(ms) != want {
+		b.Fatalf("%s has %d messages from %s, want %d", n.name, len(ms), peer, want)
+	}
+	seen := make(map[string]bool, len(ms))
+	for i, m := range ms[1:] { // ms[0] is the warm-up
+		body := string(m.Body)
+		if seen[body] || (ordered && body != benchBody(int64(i+1))) {
+			b.Fatalf("%s: message %d is %q: duplicated or out of order", n.name, i+1, body)
+		}
+		seen[body] = true
+	}
+}
+
+// BenchmarkSendToStored sends one message at a time and reports the
+// latency from alice's Send call until bob's store has committed it (seen
+// through bob's event feed) and until alice's store has the receipt.
+func BenchmarkSendToStored(b *testing.B) {
+	alice, bob := benchPair(b)
+	stored := make([]time.Duration, 0, b.N)
+	delivered := make([]time.Duration, 0, b.N)
+	bobCur, aliceCur := bob.d.st.LastEventID(), alice.d.st.LastEventID()
+	var i int64
+	for b.Loop() {
+		i++
+		start := time.Now()
+		m := alice.send("bob", benchBody(i))
+		t1 := waitEvent(b, bob, &bobCur, isMessage(m.ID))
+		t2 := waitEvent(b, alice, &aliceCur, isDelivered(m.ID))
+		stored = append(stored, t1.Sub(start))
+		delivered = append(delivered, t2.Sub(start))
+	}
+	reportPercentiles(b, "stored", stored)
+	reportPercentiles(b, "delivered", delivered)
+}
+
+func reportPercentiles(b *testing.B, what string, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	for _, p := range []int{50, 90, 99} {
+		b.ReportMetric(float64(lat[(len(lat)-1)*p/100].Microseconds()), fmt.Sprintf("%s-p%d-µs", what, p))
+	}
+}
+
+// BenchmarkConnectionSetup measures first contact: alice sends to a user
+// she has never talked to (a fresh daemon each time, started with the
+// clock stopped). "up-ms" is until alice has a session (her presence
+// event), "first-stored-ms" until the first message is in the new
+// contact's store. Both include the tracker look-ups and pinning on both
+// sides, TCP, the preamble, TLS 1.3 and Hello.
+func BenchmarkConnectionSetup(b *testing.B) {
+	tr := trackertest.New(b)
+	alice := startNode(b, tr, "alice", b.TempDir())
+	var up, stored time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		name := fmt.Sprintf("bob%d", i)
+		bob := startNode(b, tr, name, b.TempDir())
+		aliceCur, bobCur := alice.d.st.LastEventID(), bob.d.st.LastEventID()
+		b.StartTimer()
+		start := time.Now()
+		m := alice.send(name, "hello")
+		var tUp, tStored time.Time
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			tUp = waitEvent(b, alice, &aliceCur, func(e store.Event) bool {
+				return e.Type == store.EventPresence && e.Peer == name
+			})
+		})
+		tStored = waitEvent(b, bob, &bobCur, isMessage(m.ID))
+		wg.Wait()
+		b.StopTimer()
+		up += tUp.Sub(start)
+		stored += tStored.Sub(start)
+		bob.stop()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(up.Microseconds())/1000/float64(b.N), "up-ms")
+	b.ReportMetric(float64(stored.Microseconds())/1000/float64(b.N), "first-stored-ms")
+}
+
+// quietConfig is testConfig with production keepalive and presence
+// intervals, for many daemons that should sit still.
+func quietConfig(tr *trackertest.Tracker, name, dir string) config.Config {
+	cfg := testConfig(tr, name, dir)
+	def := config.Default()
+	cfg.Peer.KeepAlive = def.Peer.KeepAlive
+	cfg.Presence.CheckInterval = def.Presence.CheckInterval
+	cfg.Presence.ObserveInterval = def.Presence.ObserveInterval
+	return cfg
+}
+
+// The idle-session memory benchmark runs the hub daemon in a child
+// process (this test binary, re-run with hubEnv set), so that its memory
+// is not mixed with the K daemons that connect to it. The child answers
+// "mem" lines on stdin with its own figures on stdout.
+const hubEnv = "P2PCHAT_BENCH_HUB" // tracker URL and data directory, tab-separated
+
+// hubMem is what the child reports: Go heap in use and goroutine stacks
+// after a forced GC, resident set size from /proc, and its session count.
+type hubMem struct {
+	heap, stack, rss int64
+	sessions         int
+}
+
+// BenchmarkIdleSessionMemory connects idleSessions daemons to one hub,
+// each sending one message, and reports how much the hub's memory grew
+// per idle session: Go heap + stacks ("B/session"), and RSS
+// ("rss-B/session", which also counts SQLite's page cache and allocator
+// slack). "net-B/session" is the drop in heap + stacks when the sessions
+// close again, with the contacts and their messages still stored: the
+// memory the sessions themselves hold.
+func BenchmarkIdleSessionMemory(b *testing.B) {
+	const idleSessions = 100
+	for b.Loop() {
+		tr := trackertest.New(b)
+		hub := startHub(b, tr)
+		before := hub.mem(b)
+		var fleet []*node
+		for i := range idleSessions {
+			name := fmt.Sprintf("idle%d", i)
+			n := startNodeConfig(b, quietConfig(tr, name, b.TempDir()))
+			n.send("hub", "hi")
+			fleet = append(fleet, n)
+		}
+		for _, n := range fleet {
+			waitOutboxEmpty(b, n, "hub")
+		}
+		with := hub.waitSessions(b, idleSessions)
+		for _, n := range fleet {
+			n.stop()
+		}
+		without := hub.waitSessions(b, 0)
+		per := func(d int64) float64 { return float64(d) / idleSessions }
+		b.ReportMetric(per(with.heap+with.stack-before.heap-before.stack), "B/session")
+		b.ReportMetric(per(with.rss-before.rss), "rss-B/session")
+		b.ReportMetric(per(with.heap+with.stack-without.heap-without.stack), "net-B/session")
+	}
+}
+
+// hubProc is the parent's handle on the child hub.
+type hubProc struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+}
+
+func startHub(b *testing.B, tr *trackertest.Tracker) *hubProc {
+	b.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), hubEnv+"="+tr.URL+"\t"+b.TempDir())
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("start hub process: %v", err)
+	}
+	h := &hubProc{cmd: cmd, in: in, out: bufio.NewReader(out)}
+	b.Cleanup(h.stop)
+	if line, err := h.out.ReadString('\n'); line != "ready\n" {
+		b.Fatalf("hub process: %q, %v", line, err)
+	}
+	return h
+}
+
+// stop closes the child's stdin, which makes it shut its daemon down.
+func (h *hubProc) stop() {
+	h.in.Close()
+	done := make(chan struct{})
+	go func() { h.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		h.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func (h *hubProc) mem(b *testing.B) hubMem {
+	b.Helper()
+	if _, err := io.WriteString(h.in, "mem\n"); err != nil {
+		b.Fatalf("ask hub for memory: %v", err)
+	}
+	line, err := h.out.ReadString('\n')
+	var m hubMem
+	if err == nil {
+		_, err = fmt.Sscanf(line, "mem %d %d %d %d\n", &m.heap, &m.stack, &m.rss, &m.sessions)
+	}
+	if err != nil {
+		b.Fatalf("hub memory report %q: %v", line, err)
+	}
+	return m
+}
+
+// waitSessions asks the hub until it holds exactly k sessions.
+func (h *hubProc) waitSessions(b *testing.B, k int) hubMem {
+	b.Helper()
+	deadline := time.Now().Add(benchWait)
+	for {
+		m := h.mem(b)
+		if m.sessions == k {
+			return m
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("hub has %d sessions, want %d", m.sessions, k)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(hubEnv); spec != "" {
+		os.Exit(runHub(spec))
+	}
+	os.Exit(m.Run())
+}
+
+// runHub is the child process of BenchmarkIdleSessionMemory: a daemon
+// called "hub" that reports its memory on request until stdin closes.
+func runHub(spec string) int {
+	url, dir, _ := strings.Cut(spec, "\t")
+	d, err := New(Options{Config: quietConfig(&trackertest.Tracker{URL: url}, "hub", dir), NoControl: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hub:", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for deadline := time.Now().Add(benchWait); !d.Presence().Registered; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			fmt.Fprintln(os.Stderr, "hub: not registered on the tracker")
+			return 1
+		}
+	}
+	fmt.Println("ready")
+	sc := bufio.NewScanner(os.Stdin)
+	for sc.Scan() {
+		var ms runtime.MemStats
+		for range 3 {
+			runtime.GC()
+		}
+		debug.FreeOSMemory()
+		runtime.ReadMemStats(&ms)
+		fmt.Printf("mem %d %d %d %d\n", ms.HeapAlloc, ms.StackInuse, readRSS(), len(d.pm.Sessions()))
+	}
+	return 0
+}
+
+// readRSS returns the process's resident set size in bytes (0 if unknown).
+func readRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}
