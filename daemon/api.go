@@ -32,7 +32,7 @@ func (d *Daemon) Send(ctx context.Context, to, body string) (store.Message, erro
 	case !utf8.ValidString(body):
 		return store.Message{}, fmt.Errorf("send to %q: message is not valid UTF-8", to)
 	}
-	if _, err := d.AddContact(ctx, to); err != nil {
+	if err := d.ensureContact(ctx, to); err != nil {
 		return store.Message{}, fmt.Errorf("send to %q: %w", to, err)
 	}
 	m, err := d.st.Enqueue(ctx, to, []byte(body), time.Now())
@@ -61,6 +61,20 @@ func (d *Daemon) AddContact(ctx context.Context, name string) (store.Contact, er
 		return c, err
 	}
 	return d.pin(ctx, name, rec.PublicKey)
+}
+
+// ensureContact is AddContact for Send: a name already known pinned
+// costs no store read.
+func (d *Daemon) ensureContact(ctx context.Context, name string) error {
+	known, gen := d.known.has(name)
+	if known {
+		return nil
+	}
+	if _, err := d.AddContact(ctx, name); err != nil {
+		return err
+	}
+	d.known.add(name, gen)
+	return nil
 }
 
 // VerifyContact marks a contact verified when fingerprint (as the user
@@ -94,7 +108,9 @@ func normFingerprint(s string) string {
 
 // RemoveContact forgets a contact's pinned key; history stays.
 func (d *Daemon) RemoveContact(ctx context.Context, name string) error {
-	return d.st.RemoveContact(ctx, name)
+	err := d.st.RemoveContact(ctx, name)
+	d.known.remove(name) // even on error: the store may have removed it
+	return err
 }
 
 // Contacts lists the contacts.

@@ -73,6 +73,7 @@ type Daemon struct {
 	mu         sync.Mutex          // guards addrCache and mismatched
 	addrCache  map[string][]string // last known addresses per contact, for when the tracker is down
 	mismatched map[string]bool     // "name/offered-fingerprint" already reported
+	known      knownContacts       // names pinned in the store, so Send need not ask it
 
 	closeOnce sync.Once
 }
