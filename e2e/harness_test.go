@@ -345,12 +345,24 @@ func (e *testEnv) startTracker() *tracker {
 	return e.startTrackerAt(freeAddr(e.t), filepath.Join(e.t.TempDir(), "tracker.db"))
 }
 
+// Every process in a test reaches the tracker from 127.0.0.1, so the
+// per-source rate limit (meant for one user's daemon) would throttle the
+// whole test: it gets a generous one.
+const trackerConfig = `
+rate_limit = 1000.0
+rate_burst = 1000
+`
+
 // startTrackerAt runs chat-tracker on addr with the database db (a SQLite
 // path or a postgres:// URL) and waits until /healthz answers.
 func (e *testEnv) startTrackerAt(addr, db string) *tracker {
 	t := e.t
 	t.Helper()
-	p := e.start("chat-tracker "+addr, bin("chat-tracker"), "--listen", addr, "--db", db, "--log-format", "console")
+	cfg := filepath.Join(e.t.TempDir(), "tracker.toml")
+	if err := os.WriteFile(cfg, []byte(trackerConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := e.start("chat-tracker "+addr, bin("chat-tracker"), "--config", cfg, "--listen", addr, "--db", db, "--log-format", "console")
 	tr := &tracker{proc: p, addr: addr, url: "http://" + addr, db: db}
 	client := &http.Client{Timeout: time.Second}
 	waitFor(t, "tracker /healthz on "+addr, func() bool {
