@@ -26,6 +26,8 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -50,11 +52,19 @@ var _ store.Store = (*Store)(nil)
 
 // Open connects to the database at url (postgres://...) and brings its
 // schema up to date.
+//
+// Unless the URL sets pool_max_conns, the pool holds up to
+// max(8, 4×GOMAXPROCS) connections rather than pgx's max(4, NumCPU): each
+// request spends most of its time waiting for a round trip, so more
+// connections than cores keep the CPUs busy.
 func Open(ctx context.Context, url string, log *zap.Logger) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// The URL may hold a password; pgx's error does not repeat it.
 		return nil, fmt.Errorf("open postgres store: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = int32(max(8, 4*runtime.GOMAXPROCS(0)))
 	}
 	return OpenConfig(ctx, cfg, log)
 }
