@@ -70,10 +70,10 @@ type Daemon struct {
 	pres    *presence.Presence
 	ctlLn   net.Listener
 
-	mu         sync.Mutex          // guards addrCache and mismatched
-	addrCache  map[string][]string // last known addresses per contact, for when the tracker is down
-	mismatched map[string]bool     // "name/offered-fingerprint" already reported
-	known      knownContacts       // names pinned in the store, so Send need not ask it
+	mu         sync.Mutex         // guards records and mismatched
+	records    map[string]lastRec // newest record seen per contact, for a tracker that is down or lies
+	mismatched map[string]bool    // "name/offered-fingerprint" already reported
+	known      knownContacts      // names pinned in the store, so Send need not ask it
 
 	closeOnce sync.Once
 }
@@ -91,7 +91,7 @@ func New(o Options) (_ *Daemon, err error) {
 	}
 	d := &Daemon{
 		cfg: cfg, log: log, version: o.Version, started: time.Now(),
-		addrCache: map[string][]string{}, mismatched: map[string]bool{},
+		records: map[string]lastRec{}, mismatched: map[string]bool{},
 	}
 	defer func() {
 		if err != nil {

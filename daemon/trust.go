@@ -27,6 +27,9 @@ var (
 	// ErrTrackerUnavailable: the tracker could not be asked, or its answer
 	// was unusable.
 	ErrTrackerUnavailable = errors.New("tracker lookup failed")
+	// ErrStaleRecord: the tracker returned an older record than one
+	// already seen.
+	ErrStaleRecord = errors.New("tracker returned a stale record")
 )
 
 // Resolve tells the peer manager which key to expect from a contact and
@@ -40,16 +43,18 @@ func (d *Daemon) Resolve(ctx context.Context, name string) (ed25519.PublicKey, [
 	}
 	pinned := cerr == nil
 	rec, err := d.lookup(ctx, name)
+	d.mu.Lock()
+	last := d.records[name]
+	if err == nil && rec.Seq < last.seq {
+		// A tracker replaying an older record (old addresses) is as
+		// useless as one that is down.
+		err = fmt.Errorf("resolve %q: tracker returned seq %d after %d: %w", name, rec.Seq, last.seq, ErrStaleRecord)
+	}
+	d.mu.Unlock()
 	switch {
-	case err != nil && pinned:
-		d.mu.Lock()
-		addrs := slices.Clone(d.addrCache[name])
-		d.mu.Unlock()
-		if len(addrs) == 0 {
-			return nil, nil, fmt.Errorf("resolve %q: %w", name, err)
-		}
+	case err != nil && pinned && len(last.addrs) > 0:
 		d.log.Debug("tracker lookup failed; using last known addresses", zap.String("peer", name), zap.Error(err))
-		return c.PublicKey, addrs, nil
+		return c.PublicKey, slices.Clone(last.addrs), nil
 	case err != nil:
 		return nil, nil, fmt.Errorf("resolve %q: %w", name, err)
 	case pinned && !bytes.Equal(c.PublicKey, rec.PublicKey):
@@ -57,9 +62,15 @@ func (d *Daemon) Resolve(ctx context.Context, name string) (ed25519.PublicKey, [
 		return nil, nil, fmt.Errorf("resolve %q: tracker offers %s: %w", name, record.Fingerprint(rec.PublicKey), ErrKeyMismatch)
 	}
 	d.mu.Lock()
-	d.addrCache[name] = slices.Clone(rec.Addrs)
+	d.records[name] = lastRec{seq: rec.Seq, addrs: slices.Clone(rec.Addrs)}
 	d.mu.Unlock()
 	return rec.PublicKey, rec.Addrs, nil
+}
+
+// lastRec is what the daemon remembers of a contact's newest record.
+type lastRec struct {
+	seq   uint64
+	addrs []string
 }
 
 // Authorize decides whether a peer that proved key pub in the TLS handshake
