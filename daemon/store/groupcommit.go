@@ -19,13 +19,20 @@ import (
 // single transaction (and everyone's latency) grow without limit.
 const maxGroup = 512
 
-// enqueueReq is one caller's Enqueue waiting for the committer.
+// enqueueReq is one caller's Enqueue, or another small write (op), waiting
+// for the committer.
 type enqueueReq struct {
 	ctx    context.Context
 	peer   string
 	body   []byte
 	sentAt time.Time
-	res    chan enqueueRes // buffered (1): the committer never blocks on a caller
+	// op, when set, is a write other than an Enqueue (MarkSent,
+	// MarkDelivered) that rides in the same transaction as the round's
+	// Enqueues instead of paying for a commit of its own. It may run more
+	// than once (alone, after a failed round), so it must only assign to
+	// what it reports.
+	op  func(w *wtx) error
+	res chan enqueueRes // buffered (1): the committer never blocks on a caller
 }
 
 type enqueueRes struct {
@@ -91,10 +98,20 @@ func (g *groupCommit) run() {
 		// times larger (and cheaper per message) at the cost of one yield.
 		runtime.Gosched()
 		batch = g.drain(batch)
-		g.requests.Add(int64(len(batch)))
+		g.requests.Add(int64(countEnqueues(batch)))
 		g.batches.Add(1)
 		g.commit(batch)
 	}
+}
+
+func countEnqueues(batch []*enqueueReq) int {
+	n := 0
+	for _, r := range batch {
+		if r.op == nil {
+			n++
+		}
+	}
+	return n
 }
 
 // drain adds the requests already waiting, without blocking.
@@ -136,17 +153,36 @@ func (g *groupCommit) commit(batch []*enqueueReq) {
 	if len(live) == 0 {
 		return
 	}
-	msgs := make([]Message, len(live))
-	for i, r := range live {
-		msgs[i] = Message{ID: newMessageID(), Peer: r.peer, Body: r.body, SentAt: r.sentAt}
+	msgs := make([]Message, 0, len(live))
+	for _, r := range live {
+		if r.op == nil {
+			msgs = append(msgs, Message{ID: newMessageID(), Peer: r.peer, Body: r.body, SentAt: r.sentAt})
+		}
 	}
 	err := g.s.write(g.ctx, func(w *wtx) error {
-		_, err := w.insertMessages(Out, msgs)
-		return err
+		if len(msgs) > 0 {
+			if _, err := w.insertMessages(Out, msgs); err != nil {
+				return err
+			}
+		}
+		for _, r := range live {
+			if r.op != nil {
+				if err := r.op(w); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
 	if err == nil {
-		for i, r := range live {
+		i := 0
+		for _, r := range live {
+			if r.op != nil {
+				r.res <- enqueueRes{}
+				continue
+			}
 			r.res <- enqueueRes{msg: msgs[i]}
+			i++
 		}
 		return
 	}
@@ -173,36 +209,53 @@ func (s *Store) Enqueue(ctx context.Context, peer string, body []byte, sentAt ti
 	if err := checkOutgoing(peer, body); err != nil {
 		return Message{}, fmt.Errorf("enqueue for %q: %w", peer, err)
 	}
-	r := &enqueueReq{ctx: ctx, peer: peer, body: body, sentAt: sentAt, res: make(chan enqueueRes, 1)}
-	g := s.gc
-	select {
-	case g.reqs <- r:
-	case <-g.quit:
-		return Message{}, fmt.Errorf("enqueue for %q: %w", peer, ErrClosed)
-	case <-ctx.Done():
-		return Message{}, fmt.Errorf("enqueue for %q: %w", peer, ctx.Err())
-	}
-	var res enqueueRes
-	select {
-	case res = <-r.res:
-	case <-g.stopped:
-		// The committer may have answered just before exiting.
-		select {
-		case res = <-r.res:
-		default:
-			res.err = ErrClosed
-		}
-	}
+	res := s.gc.submit(&enqueueReq{ctx: ctx, peer: peer, body: body, sentAt: sentAt})
 	if res.err != nil {
 		return Message{}, fmt.Errorf("enqueue for %q: %w", peer, res.err)
 	}
 	return res.msg, nil
 }
 
+// writeShared runs op in the committer's next transaction, shared with
+// concurrent Enqueues and other shared writes, and returns once it has
+// committed (or failed). Under load this turns a commit per call into a
+// commit per round, which is what the sender's hot path needs: with
+// commits costing a dozen write syscalls each, MarkSent and MarkDelivered
+// in transactions of their own cost more than the messages themselves.
+func (s *Store) writeShared(ctx context.Context, op func(w *wtx) error) error {
+	return s.gc.submit(&enqueueReq{ctx: ctx, op: op}).err
+}
+
+// submit hands r to the committer and waits for its outcome. Once the
+// committer has taken it, the outcome is awaited even if r.ctx ends, so a
+// nil error always means committed and an error means not.
+func (g *groupCommit) submit(r *enqueueReq) enqueueRes {
+	r.res = make(chan enqueueRes, 1)
+	select {
+	case g.reqs <- r:
+	case <-g.quit:
+		return enqueueRes{err: ErrClosed}
+	case <-r.ctx.Done():
+		return enqueueRes{err: r.ctx.Err()}
+	}
+	select {
+	case res := <-r.res:
+		return res
+	case <-g.stopped:
+		// The committer may have answered just before exiting.
+		select {
+		case res := <-r.res:
+			return res
+		default:
+			return enqueueRes{err: ErrClosed}
+		}
+	}
+}
+
 // Stats are counters for monitoring the store.
 type Stats struct {
 	EnqueueRequests int64 // Enqueue calls taken by the group committer
-	EnqueueBatches  int64 // transactions they were written in
+	EnqueueBatches  int64 // transactions they (and shared writes) were written in
 }
 
 // Stats returns the current counters.

@@ -100,7 +100,7 @@ func (s *Store) MarkSent(ctx context.Context, peer string, ids [][16]byte) error
 	if len(ids) == 0 {
 		return nil
 	}
-	err := s.write(ctx, func(w *wtx) error {
+	err := s.writeShared(ctx, func(w *wtx) error {
 		_, err := w.execByIDs(s.stmts.markSent, []any{peer}, ids)
 		return err
 	})
@@ -120,7 +120,7 @@ func (s *Store) MarkDelivered(ctx context.Context, peer string, ids [][16]byte) 
 		return 0, nil
 	}
 	var n int64
-	err := s.write(ctx, func(w *wtx) error {
+	err := s.writeShared(ctx, func(w *wtx) error {
 		// The messages_delivered_event trigger appends the events.
 		var err error
 		if n, err = w.execByIDs(s.stmts.markDelivered, []any{unixNano(w.now), peer}, ids); err != nil || n == 0 {
