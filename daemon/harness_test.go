@@ -3,10 +3,11 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/p2pchat/p2pchat/internal/leakcheck"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -129,21 +130,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 
 // checkGoroutines fails the test if goroutines started during it are still
 // running once it has cleaned up. Register it first so it runs last.
-func checkGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		var now int
-		for i := 0; i < 300; i++ {
-			if now = runtime.NumGoroutine(); now <= before {
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		t.Errorf("goroutines leaked: %d before, %d after\n%s", before, now, buf)
-	})
-}
+func checkGoroutines(t *testing.T) { leakcheck.Check(t) }
 
 func want(t testing.TB, got []string, wantLines ...string) {
 	t.Helper()

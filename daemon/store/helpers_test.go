@@ -5,10 +5,11 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/p2pchat/p2pchat/internal/leakcheck"
 
 	"go.uber.org/zap/zaptest"
 )
@@ -34,22 +35,7 @@ func openTest(t testing.TB) (*Store, string) {
 // checkGoroutines registers a cleanup (run after later-registered cleanups,
 // such as a store's Close) that fails the test if goroutines started during
 // it are still running after a short settle period.
-func checkGoroutines(t testing.TB) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		var n int
-		for range 200 {
-			if n = runtime.NumGoroutine(); n <= before {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		t.Errorf("goroutine leak: %d before, %d after\n%s", before, n, buf)
-	})
-}
+func checkGoroutines(t testing.TB) { leakcheck.Check(t) }
 
 func newKey(t testing.TB) ed25519.PublicKey {
 	t.Helper()

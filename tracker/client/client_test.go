@@ -10,10 +10,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/p2pchat/p2pchat/internal/leakcheck"
 
 	"github.com/p2pchat/p2pchat/tracker/client"
 	"github.com/p2pchat/p2pchat/tracker/record"
@@ -35,18 +36,7 @@ func sign(t *testing.T, priv ed25519.PrivateKey, name string, seq uint64, exp ti
 	return s
 }
 
-func checkLeaks(t *testing.T) {
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		for i := 0; i < 250 && runtime.NumGoroutine() > before; i++ {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if n := runtime.NumGoroutine(); n > before {
-			buf := make([]byte, 1<<16)
-			t.Errorf("%d goroutines leaked:\n%s", n-before, buf[:runtime.Stack(buf, true)])
-		}
-	})
-}
+func checkLeaks(t *testing.T) { leakcheck.Check(t) }
 
 // localAddrClient records the local address of every connection it dials,
 // as chatd's reuseport dialer would fix it.

@@ -9,10 +9,11 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/p2pchat/p2pchat/internal/leakcheck"
 
 	"github.com/p2pchat/p2pchat/tracker/record"
 	"github.com/p2pchat/p2pchat/tracker/store"
@@ -93,19 +94,7 @@ func startTracker(t *testing.T, cfg Config) *testTracker {
 
 // checkLeaks fails the test if goroutines started during it are still
 // running once it has cleaned up.
-func checkLeaks(t *testing.T) {
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if n := runtime.NumGoroutine(); n > before {
-			buf := make([]byte, 1<<16)
-			t.Errorf("%d goroutines leaked:\n%s", n-before, buf[:runtime.Stack(buf, true)])
-		}
-	})
-}
+func checkLeaks(t *testing.T) { leakcheck.Check(t) }
 
 type response struct {
 	status int

@@ -8,7 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/p2pchat/p2pchat/internal/leakcheck"
 
 	"github.com/p2pchat/p2pchat/tracker/store"
 )
@@ -145,16 +146,4 @@ func testCloseLeaks(t *testing.T, open func(t *testing.T) store.Store) {
 
 // CheckGoroutines fails if, after a short settle, more goroutines run than
 // before. Goroutines that are winding down get time to exit.
-func CheckGoroutines(t *testing.T, before int) {
-	t.Helper()
-	var now int
-	for range 100 {
-		if now = runtime.NumGoroutine(); now <= before {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	buf := make([]byte, 1<<16)
-	buf = buf[:runtime.Stack(buf, true)]
-	t.Fatalf("%d goroutines after Close, %d before:\n%s", now, before, buf)
-}
+func CheckGoroutines(t *testing.T, before int) { leakcheck.Wait(t, before) }

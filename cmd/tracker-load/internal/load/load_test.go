@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/p2pchat/p2pchat/internal/leakcheck"
+
 	"github.com/p2pchat/p2pchat/tracker/server"
 	"github.com/p2pchat/p2pchat/tracker/store/sqlitestore"
 	"github.com/p2pchat/p2pchat/tracker/trackertest"
@@ -220,15 +222,4 @@ func settledGoroutines(t *testing.T, url string) int {
 	return runtime.NumGoroutine()
 }
 
-func checkGoroutines(t *testing.T, before int) {
-	t.Helper()
-	var now int
-	for range 100 {
-		if now = runtime.NumGoroutine(); now <= before {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	buf := make([]byte, 1<<16)
-	t.Fatalf("%d goroutines after the run, %d before:\n%s", now, before, buf[:runtime.Stack(buf, true)])
-}
+func checkGoroutines(t *testing.T, before int) { leakcheck.Wait(t, before) }
