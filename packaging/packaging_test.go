@@ -1,0 +1,134 @@
+package packaging
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// needTool skips without the tool, or fails under CI where every
+// dependency must be present.
+func needTool(t *testing.T, name string) string {
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required under CI: %v", name, err)
+		}
+		t.Skipf("%s not installed (Debian package systemd): %v", name, err)
+	}
+	return p
+}
+
+var binDir string
+
+// TestMain builds, once, the binaries the units start.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "packaging")
+	if err != nil {
+		panic(err)
+	}
+	cmd := exec.Command("go", "build", "-o", dir+"/", "../cmd/chatd", "../cmd/chat-tracker", "../cmd/chatctl")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		panic("build: " + err.Error() + "\n" + string(out))
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func buildAll(*testing.T) string { return binDir }
+
+// The units are valid systemd units (systemd-analyze verify), with their
+// ExecStart pointed at freshly built binaries.
+func TestUnitsVerify(t *testing.T) {
+	analyze := needTool(t, "systemd-analyze")
+	bin := buildAll(t)
+	dir := t.TempDir()
+	for _, u := range []string{"chatd.service", "chatd.socket", "chat-tracker.service"} {
+		b, err := os.ReadFile(filepath.Join("systemd", u))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = []byte(strings.ReplaceAll(string(b), "/usr/bin/", bin+"/"))
+		if err := os.WriteFile(filepath.Join(dir, u), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, set := range [][]string{{"chatd.service", "chatd.socket"}, {"chat-tracker.service"}} {
+		args := []string{"verify"}
+		for _, u := range set {
+			args = append(args, filepath.Join(dir, u))
+		}
+		out, err := exec.Command(analyze, args...).CombinedOutput()
+		if err != nil || len(strings.TrimSpace(string(out))) > 0 {
+			t.Errorf("systemd-analyze verify %v: %v\n%s", set, err, out)
+		}
+	}
+}
+
+// chatd's unit must say what the daemon really does: notify readiness,
+// keep a watchdog, and be started by its control socket.
+func TestChatdUnitMatchesTheDaemon(t *testing.T) {
+	svc, _ := os.ReadFile("systemd/chatd.service")
+	sock, _ := os.ReadFile("systemd/chatd.socket")
+	for _, want := range []string{"Type=notify", "WatchdogSec=", "ExecStart=/usr/bin/chatd"} {
+		if !strings.Contains(string(svc), want) {
+			t.Errorf("chatd.service lacks %q", want)
+		}
+	}
+	for _, want := range []string{"ListenStream=%t/chatd/control.sock", "SocketMode=0600", "DirectoryMode=0700"} {
+		if !strings.Contains(string(sock), want) {
+			t.Errorf("chatd.socket lacks %q", want)
+		}
+	}
+}
+
+// install.sh puts binaries, units and a private config where the user's
+// systemd finds them.
+func TestInstallScript(t *testing.T) {
+	bin := buildAll(t)
+	repo := t.TempDir()
+	for _, d := range []string{"bin", "packaging/systemd", "configs"} {
+		os.MkdirAll(filepath.Join(repo, d), 0o755)
+	}
+	for _, f := range []string{"packaging/install.sh", "packaging/systemd/chatd.service", "packaging/systemd/chatd.socket"} {
+		copyFile(t, filepath.Join("..", f), filepath.Join(repo, f), 0o755)
+	}
+	copyFile(t, "../configs/chatd.toml", filepath.Join(repo, "configs/chatd.toml"), 0o644)
+	copyFile(t, filepath.Join(bin, "chatd"), filepath.Join(repo, "bin/chatd"), 0o755)
+	copyFile(t, filepath.Join(bin, "chatctl"), filepath.Join(repo, "bin/chatctl"), 0o755)
+	home := t.TempDir()
+	cmd := exec.Command("bash", filepath.Join(repo, "packaging/install.sh"))
+	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home+"/.config", "NO_SYSTEMCTL=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("install.sh: %v\n%s", err, out)
+	}
+	for path, mode := range map[string]os.FileMode{
+		".local/bin/chatd": 0o755, ".local/bin/chatctl": 0o755,
+		".config/systemd/user/chatd.service": 0o644, ".config/systemd/user/chatd.socket": 0o644,
+		".config/chatd/chatd.toml": 0o600,
+	} {
+		fi, err := os.Stat(filepath.Join(home, path))
+		if err != nil || fi.Mode().Perm() != mode {
+			t.Errorf("%s: %v, mode %v, want %v", path, err, fi.Mode().Perm(), mode)
+		}
+	}
+	svc, _ := os.ReadFile(filepath.Join(home, ".config/systemd/user/chatd.service"))
+	if !strings.Contains(string(svc), "ExecStart="+home+"/.local/bin/chatd") {
+		t.Errorf("installed unit does not start the installed binary:\n%s", svc)
+	}
+}
+
+func copyFile(t *testing.T, from, to string, mode os.FileMode) {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, mode); err != nil {
+		t.Fatal(err)
+	}
+}
