@@ -70,6 +70,7 @@ func (d *chatd) kill() { d.e.t.Helper(); d.p.kill() }
 type statusJSON struct {
 	Name         string `json:"name"`
 	Fingerprint  string `json:"fingerprint"`
+	PublicKey    string `json:"public_key"`
 	TrackerState string `json:"tracker_state"`
 	Sessions     int    `json:"sessions"`
 	ListenAddr   string `json:"listen_addr"`
