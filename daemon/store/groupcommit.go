@@ -31,8 +31,9 @@ type enqueueReq struct {
 	// Enqueues instead of paying for a commit of its own. It may run more
 	// than once (alone, after a failed round), so it must only assign to
 	// what it reports.
-	op  func(w *wtx) error
-	res chan enqueueRes // buffered (1): the committer never blocks on a caller
+	op    func(w *wtx) error
+	after func()          // optional, with op: runs once op's transaction has committed
+	res   chan enqueueRes // buffered (1): the committer never blocks on a caller
 }
 
 type enqueueRes struct {
@@ -175,6 +176,14 @@ func (g *groupCommit) commit(batch []*enqueueReq) {
 		return nil
 	})
 	if err == nil {
+		// The outbox tail must see commits in Seq order: this round's
+		// Enqueues, then what its ops inserted or marked, in order.
+		g.s.tail.added(msgs)
+		for _, r := range live {
+			if r.after != nil {
+				r.after()
+			}
+		}
 		i := 0
 		for _, r := range live {
 			if r.op != nil {
@@ -222,8 +231,10 @@ func (s *Store) Enqueue(ctx context.Context, peer string, body []byte, sentAt ti
 // commit per round, which is what the sender's hot path needs: with
 // commits costing a dozen write syscalls each, MarkSent and MarkDelivered
 // in transactions of their own cost more than the messages themselves.
-func (s *Store) writeShared(ctx context.Context, op func(w *wtx) error) error {
-	return s.gc.submit(&enqueueReq{ctx: ctx, op: op}).err
+// after, if not nil, runs in the committer once the transaction has
+// committed, before writeShared returns.
+func (s *Store) writeShared(ctx context.Context, op func(w *wtx) error, after func()) error {
+	return s.gc.submit(&enqueueReq{ctx: ctx, op: op, after: after}).err
 }
 
 // submit hands r to the committer and waits for its outcome. Once the

@@ -39,10 +39,12 @@ func (s *Store) EnqueueBatch(ctx context.Context, peer string, bodies [][]byte, 
 	for i, b := range bodies {
 		msgs[i] = Message{ID: newMessageID(), Peer: peer, Body: b, SentAt: sentAt}
 	}
-	err := s.write(ctx, func(w *wtx) error {
+	// Through the committer, like Enqueue, so that the outbox tail sees
+	// every outgoing message in Seq order.
+	err := s.writeShared(ctx, func(w *wtx) error {
 		_, err := w.insertMessages(Out, msgs)
 		return err
-	})
+	}, func() { s.tail.added(msgs) })
 	if err != nil {
 		return nil, fmt.Errorf("enqueue batch for %q: %w", peer, err)
 	}
@@ -56,6 +58,12 @@ func (s *Store) EnqueueBatch(ctx context.Context, peer string, bodies [][]byte, 
 func (s *Store) Pending(ctx context.Context, peer string, afterSeq int64, limit int) ([]Message, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("pending for %q: limit %d: %w", peer, limit, ErrInvalid)
+	}
+	if s.closed() {
+		return nil, fmt.Errorf("pending for %q: %w", peer, ErrClosed)
+	}
+	if msgs, ok := s.tail.pending(peer, afterSeq, limit); ok {
+		return msgs, nil
 	}
 	msgs, err := s.queryMessages(ctx, `SELECT `+messageCols+` FROM messages
 		WHERE peer = ? AND dir = 'out' AND delivered_at = 0 AND seq > ?
@@ -103,7 +111,7 @@ func (s *Store) MarkSent(ctx context.Context, peer string, ids [][16]byte) error
 	err := s.writeShared(ctx, func(w *wtx) error {
 		_, err := w.execByIDs(s.stmts.markSent, []any{peer}, ids)
 		return err
-	})
+	}, func() { s.tail.marked(peer, ids, Sent) })
 	if err != nil {
 		return fmt.Errorf("mark sent for %q: %w", peer, err)
 	}
@@ -127,7 +135,7 @@ func (s *Store) MarkDelivered(ctx context.Context, peer string, ids [][16]byte) 
 			return err
 		}
 		return w.noteEvents()
-	})
+	}, func() { s.tail.marked(peer, ids, Delivered) })
 	if err != nil {
 		return 0, fmt.Errorf("mark delivered for %q: %w", peer, err)
 	}

@@ -31,6 +31,7 @@ type Store struct {
 	stmts *writeStmts
 	gc    *groupCommit
 	feed  *eventFeed
+	tail  *outboxTail // the newest undelivered outgoing messages, for Pending
 
 	closeOnce sync.Once
 	closeErr  error
@@ -50,7 +51,7 @@ func Open(path string, log *zap.Logger) (*Store, error) {
 	if err := prepareFile(abs, log); err != nil {
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
-	s := &Store{log: log, now: time.Now}
+	s := &Store{log: log, now: time.Now, tail: newOutboxTail()}
 	if err := s.open(abs); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("open store %q: %w", path, err)
