@@ -238,10 +238,19 @@ func (e *testEnv) startCmd(name string, cmd *exec.Cmd) *proc {
 			p.stop()
 		}
 		if t.Failed() {
-			t.Logf("--- output of %s (pid %d) ---\n%s", name, cmd.Process.Pid, out.String())
+			t.Logf("--- output of %s (pid %d) ---\n%s", name, cmd.Process.Pid, lastLines(out.String(), 150))
 		}
 	})
 	return p
+}
+
+// lastLines keeps a failure log readable when a process logged in a loop.
+func lastLines(s string, n int) string {
+	lines := strings.SplitAfter(s, "\n")
+	if len(lines) <= n {
+		return s
+	}
+	return fmt.Sprintf("[%d earlier lines omitted]\n", len(lines)-n) + strings.Join(lines[len(lines)-n:], "")
 }
 
 func (p *proc) running() bool {
