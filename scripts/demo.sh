@@ -110,12 +110,13 @@ wait_registered() {
   local name=$1 sock=$2 pid=$3 tries=0
   until registered "$sock"; do
     if ! kill -0 "$pid" 2>/dev/null; then
-      echo "demo: chatd $name exited; its log ($dir/$name.log) ends:" >&2
+      echo "demo: chatd $name exited; its log ends:" >&2
       tail -n 5 "$dir/$name.log" >&2
       return 1
     fi
     if ((tries++ > wait_limit * 10)); then
-      echo "demo: chatd $name is not registered after ${wait_limit}s; see $dir/$name.log" >&2
+      echo "demo: chatd $name is not registered after ${wait_limit}s; its log ends:" >&2
+      tail -n 5 "$dir/$name.log" >&2
       return 1
     fi
     sleep 0.1
