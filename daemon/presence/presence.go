@@ -193,7 +193,11 @@ func (p *Presence) Run(ctx context.Context) error {
 				p.succeed(addrs, observed, due)
 			}
 		}
-		timer.Reset(min(wait, max(0, time.Until(due))))
+		if backoff > 0 {
+			timer.Reset(wait) // failing: the backoff, even when the record is overdue
+		} else {
+			timer.Reset(min(wait, max(0, time.Until(due))))
+		}
 	}
 }
 

@@ -228,3 +228,46 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		t.Fatal("missing key accepted")
 	}
 }
+
+// A tracker that accepts connections and hangs up is retried with backoff,
+// not in a tight loop.
+func TestBrokenTrackerIsRetriedWithBackoff(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	attempts := 0
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			attempts++
+			mu.Unlock()
+			c.Close()
+		}
+	}()
+	defer ln.Close()
+	p, err := New(Config{
+		Name: "alice", Key: newKey(t), Tracker: client.New("http://"+ln.Addr().String(), nil),
+		Listen:     netip.MustParseAddrPort("127.0.0.1:7171"),
+		BackoffMin: 100 * time.Millisecond, BackoffMax: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := running(t, p)
+	time.Sleep(time.Second)
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	// About 6 attempts fit in a second at this backoff (each may retry its
+	// request once on a fresh connection); a loop without backoff makes
+	// hundreds.
+	if attempts == 0 || attempts > 30 {
+		t.Fatalf("%d connection attempts in 1s with a 100-200ms backoff", attempts)
+	}
+}
