@@ -144,6 +144,9 @@ func (s *Store) migrate(ctx context.Context) error {
 	return migrate.Run(ctx, migrator{s.writer}, ms, s.log)
 }
 
+// mmapSize bounds how much of the database file is memory-mapped.
+const mmapSize = 1 << 30
+
 // dsn builds the modernc.org/sqlite DSN. Pragmas go in the DSN so that every
 // connection the pool opens gets them, not just the first.
 func dsn(path string, readOnly bool) string {
@@ -152,6 +155,11 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(ON)")
+	// Lookups touch random pages of a database far larger than SQLite's
+	// page cache; memory-mapping it lets reads hit the OS page cache
+	// without a pread system call per page (measured: about a third of a
+	// lookup's CPU at 1M users).
+	q.Add("_pragma", fmt.Sprintf("mmap_size(%d)", mmapSize))
 	if readOnly {
 		q.Set("_query_only", "1")
 	} else {
