@@ -25,11 +25,13 @@ type Store struct {
 	log *zap.Logger
 	now func() time.Time
 
-	w *sql.DB // the single writer connection; every write goes through it
-	r *sql.DB // read-only pool
+	w  *sql.DB // the single writer connection; every write goes through it
+	r  *sql.DB // read-only pool
+	cp *sql.DB // the checkpointer's connection
 
 	stmts *writeStmts
 	gc    *groupCommit
+	ckpt  *checkpointer
 	feed  *eventFeed
 	tail  *outboxTail // the newest undelivered outgoing messages, for Pending
 
@@ -56,6 +58,7 @@ func Open(path string, log *zap.Logger) (*Store, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
+	s.ckpt = startCheckpointer(s.cp, log)
 	s.gc = startGroupCommit(s)
 	return s, nil
 }
@@ -80,6 +83,10 @@ func (s *Store) open(abs string) error {
 	}
 	s.r.SetMaxOpenConns(readPoolSize)
 	s.r.SetMaxIdleConns(readPoolSize)
+	if s.cp, err = sql.Open("sqlite", dsn(abs, false)); err != nil {
+		return err
+	}
+	s.cp.SetMaxOpenConns(1)
 	if s.stmts, err = prepareWriteStmts(ctx, s.w); err != nil {
 		return err
 	}
@@ -105,6 +112,9 @@ func dsn(abs string, readOnly bool) string {
 		// Take the write lock at BEGIN, so a transaction that reads before
 		// writing can never fail to upgrade its lock half-way.
 		q.Set("_txlock", "immediate")
+		// Checkpoints run on their own connection (see checkpointer),
+		// never inside a writer's commit.
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 	}
 	u := url.URL{Scheme: "file", OmitHost: true, Path: abs, RawQuery: q.Encode()}
 	return u.String()
@@ -143,6 +153,7 @@ func prepareFile(abs string, log *zap.Logger) error {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.gc.stop()
+		s.ckpt.stop()
 		s.feed.close()
 		s.closeErr = s.closeDBs()
 	})
@@ -154,7 +165,7 @@ func (s *Store) closeDBs() error {
 	if s.stmts != nil {
 		errs = append(errs, s.stmts.close())
 	}
-	for _, db := range []*sql.DB{s.r, s.w} {
+	for _, db := range []*sql.DB{s.cp, s.r, s.w} {
 		if db != nil {
 			errs = append(errs, db.Close())
 		}

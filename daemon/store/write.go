@@ -101,6 +101,7 @@ func (s *Store) write(ctx context.Context, fn func(w *wtx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	s.ckpt.committed()
 	if w.lastEvent > 0 {
 		s.feed.publish(w.lastEvent)
 	}
