@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -85,7 +84,9 @@ func preloadDirect(ctx context.Context, cfg Config, log *zap.Logger) (Result, er
 	})
 }
 
-// Lookups looks up preloaded users, spread over all of them.
+// Lookups looks up preloaded users, spread over all of them. Each worker
+// keeps one connection (rawConn); with Verify the typed client decodes and
+// verifies every record instead.
 func Lookups(ctx context.Context, cfg Config) (Result, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -93,9 +94,20 @@ func Lookups(ctx context.Context, cfg Config) (Result, error) {
 	}
 	c, done := newClient(cfg)
 	defer done()
-	lookup := rawLookup(c)
+	conns := make([]*rawConn, cfg.Workers)
+	for w := range conns {
+		rc, err := newRawConn(cfg.URL)
+		if err != nil {
+			return Result{}, err
+		}
+		conns[w] = rc
+		defer rc.close()
+	}
+	lookup := func(ctx context.Context, w int, name string) string {
+		return statusClass(conns[w].get(ctx, "/v1/users/"+name))
+	}
 	if cfg.Verify {
-		lookup = func(ctx context.Context, name string) string {
+		lookup = func(ctx context.Context, _ int, name string) string {
 			_, _, err := c.Lookup(ctx, name)
 			return classify(err)
 		}
@@ -106,40 +118,10 @@ func Lookups(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Users%7919 == 0 {
 		stride = 1
 	}
-	return run(ctx, "lookups", cfg.Lookups, cfg.Workers, cfg.Duration, func(ctx context.Context, _, i, _ int) (time.Duration, string) {
+	return run(ctx, "lookups", cfg.Lookups, cfg.Workers, cfg.Duration, func(ctx context.Context, w, i, _ int) (time.Duration, string) {
 		name := UserName(cfg.Prefix, int((int64(i)*stride)%int64(cfg.Users)))
-		return timed(func() string { return lookup(ctx, name) })
+		return timed(func() string { return lookup(ctx, w, name) })
 	})
-}
-
-// rawLookup sends GET /v1/users/{name} and checks only the status.
-func rawLookup(c *client.Client) func(context.Context, string) string {
-	return func(ctx context.Context, name string) string {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+"/v1/users/"+name, nil)
-		if err != nil {
-			return "request"
-		}
-		resp, err := c.HTTP.Do(req)
-		if err != nil {
-			return "transport"
-		}
-		// Read it all so the connection goes back to the pool.
-		_, err = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		switch {
-		case err != nil:
-			return "transport"
-		case resp.StatusCode == http.StatusOK:
-			return ""
-		case resp.StatusCode == http.StatusNotFound:
-			return "not_found"
-		case resp.StatusCode == http.StatusGone:
-			return "expired"
-		case resp.StatusCode == http.StatusTooManyRequests:
-			return "rate_limited"
-		}
-		return fmt.Sprintf("http_%d", resp.StatusCode)
-	}
 }
 
 // Updates re-announces preloaded users with signed records of a higher
