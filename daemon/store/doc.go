@@ -60,7 +60,12 @@
 // Concurrent single-message Enqueue calls are coalesced by a committer
 // goroutine into one transaction (group commit), and the batch methods write
 // many rows per transaction, which is what makes tens of thousands of
-// messages per second possible.
+// messages per second possible. MarkSent and MarkDelivered ride in the same
+// group commit. SQLite's automatic checkpoint is off: a background goroutine
+// on a connection of its own copies the WAL into the database, so no writer
+// waits for a checkpoint inside its commit. When a session has caught up,
+// Pending is answered from an in-memory copy of the outbox's newest
+// undelivered messages (kept in order by the committer) instead of a query.
 //
 // Schema changes are numbered SQL files under migrations/, embedded in the
 // binary and applied in order at Open; a database written by a newer chatd is
