@@ -48,43 +48,14 @@ func (s *Store) Delete(ctx context.Context, name string, signerKey []byte, seq u
 	})
 }
 
-// write runs one conditional write statement in a write transaction. If it
-// changes no row, it reads the row in the same transaction (still holding
-// the write lock, so nothing changed in between) and returns why.
-func (s *Store) write(ctx context.Context, op, name string, stmt *sql.Stmt, args []any, why func(rowstate.Row) error) (err error) {
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("%s %q: %w", op, name, err)
-		}
-	}()
-	// After the commit (or rollback) below, whatever the outcome: a cached
-	// copy must never outlive a write.
-	defer s.cache.Invalidate(name)
-	tx, err := s.writer.BeginTx(ctx, nil)
+// write runs one conditional write statement through the committer (see
+// batch.go), which reports why it failed if it changed no row.
+func (s *Store) write(ctx context.Context, op, name string, stmt *sql.Stmt, args []any, why func(rowstate.Row) error) error {
+	err := s.submit(&writeReq{ctx: ctx, name: name, stmt: stmt, args: args, why: why, done: make(chan error, 1)})
 	if err != nil {
-		return err
+		return fmt.Errorf("%s %q: %w", op, name, err)
 	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	res, err := tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 1 {
-		if err != nil {
-			return err
-		}
-		return tx.Commit()
-	}
-	row, err := readState(ctx, tx.StmtContext(ctx, s.stmts.state), name)
-	if err != nil {
-		return err
-	}
-	if reason := why(row); reason != nil {
-		return reason
-	}
-	// Unreachable while the transaction holds the write lock; report it
-	// rather than loop if the schema and conditions ever disagree.
-	return rowstate.ErrContended
+	return nil
 }
 
 func readState(ctx context.Context, stmt *sql.Stmt, name string) (rowstate.Row, error) {

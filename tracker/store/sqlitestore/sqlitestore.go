@@ -11,7 +11,10 @@
 // admits one writer at a time anyway and queueing in Go is cheaper than
 // spinning on SQLITE_BUSY. Writes run in BEGIN IMMEDIATE transactions, so
 // even a second process on the same file waits (busy_timeout) instead of
-// failing halfway.
+// failing halfway. A commit costs far more than a write, so concurrent
+// Create, Update and Delete calls share one transaction (group commit, by
+// a goroutine the Store owns until Close); each still gets its own result,
+// as if the writes had run one after another in the order they arrived.
 //
 // In front of the readers sits a read cache (see OpenOptions): a SQLite
 // read costs tens of microseconds, mostly in WAL locking, a map lookup a
@@ -59,6 +62,12 @@ type Store struct {
 	writer *sql.DB // exactly one connection
 	reader *sql.DB // read-only connections
 	stmts  statements
+
+	// The committer goroutine (batch.go) runs every Create, Update and
+	// Delete; Close stops it.
+	reqs          chan *writeReq
+	quit          chan struct{}
+	committerDone chan struct{}
 
 	closeOnce sync.Once
 	closeErr  error
@@ -111,6 +120,7 @@ func OpenOptions(ctx context.Context, path string, o Options) (*Store, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
+	s.startCommitter()
 	log.Info("sqlite store open", zap.String("path", path))
 	return s, nil
 }
@@ -173,6 +183,7 @@ func dsn(path string, readOnly bool) string {
 // Close closes the store. It is safe to call twice.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.stopCommitter()
 		s.closeErr = s.closeDBs()
 		if s.closeErr != nil {
 			s.closeErr = fmt.Errorf("close sqlite store %s: %w", s.path, s.closeErr)

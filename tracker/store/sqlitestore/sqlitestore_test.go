@@ -237,3 +237,10 @@ func TestMain(m *testing.M) {
 func BenchmarkGet(b *testing.B)         { storetest.BenchGet(b, benchOpen(b, true)) }
 func BenchmarkGetUncached(b *testing.B) { storetest.BenchGet(b, benchOpen(b, false)) }
 func BenchmarkUpdate(b *testing.B)      { storetest.BenchUpdate(b, benchOpen(b, true)) }
+
+// BenchmarkUpdateConcurrent is BenchmarkUpdate with 32 writers per CPU, as
+// a busy tracker has many requests in flight: the case group commit is for.
+func BenchmarkUpdateConcurrent(b *testing.B) {
+	b.SetParallelism(32)
+	storetest.BenchUpdate(b, benchOpen(b, true))
+}
