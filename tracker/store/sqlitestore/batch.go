@@ -19,6 +19,7 @@ const maxBatch = 256
 // writeReq is one Create, Update or Delete waiting for the committer.
 type writeReq struct {
 	ctx  context.Context
+	op   string // for errors: "create", "update", "delete"
 	name string
 	stmt *sql.Stmt
 	args []any
@@ -26,6 +27,10 @@ type writeReq struct {
 	done chan error               // buffered 1: the committer never blocks on it
 
 	err error // the outcome within the current attempt
+}
+
+func newReq(ctx context.Context, op, name string, stmt *sql.Stmt, args []any, why func(rowstate.Row) error) *writeReq {
+	return &writeReq{ctx: ctx, op: op, name: name, stmt: stmt, args: args, why: why, done: make(chan error, 1)}
 }
 
 // Group commit: SQLite has one writer and a commit costs far more than a

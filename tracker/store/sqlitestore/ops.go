@@ -15,47 +15,72 @@ import (
 
 // Create implements store.Store.
 func (s *Store) Create(ctx context.Context, rec store.Record) error {
-	args, seq, err := recordArgs(rec)
+	r, err := s.createReq(ctx, rec)
 	if err != nil {
-		return fmt.Errorf("create %q: %w", rec.Name, err)
+		return err
 	}
-	return s.write(ctx, "create", rec.Name, s.stmts.create, args, func(row rowstate.Row) error {
-		return rowstate.WhyCreateFailed(row, rec.PublicKey, seq)
-	})
+	return s.write(r)
 }
 
 // Update implements store.Store.
 func (s *Store) Update(ctx context.Context, rec store.Record, signerKey []byte) error {
-	args, seq, err := recordArgs(rec)
+	r, err := s.updateReq(ctx, rec, signerKey)
 	if err != nil {
-		return fmt.Errorf("update %q: %w", rec.Name, err)
+		return err
 	}
-	args = append(args, nonNil(signerKey))
-	return s.write(ctx, "update", rec.Name, s.stmts.update, args, func(row rowstate.Row) error {
-		return rowstate.WhyWriteFailed(row, signerKey, seq)
-	})
+	return s.write(r)
 }
 
 // Delete implements store.Store.
 func (s *Store) Delete(ctx context.Context, name string, signerKey []byte, seq uint64) error {
-	sseq, err := rowstate.Seq(seq)
+	r, err := s.deleteReq(ctx, name, signerKey, seq)
 	if err != nil {
-		return fmt.Errorf("delete %q: %w", name, err)
+		return err
 	}
-	args := []any{name, nonNil(signerKey), sseq}
-	return s.write(ctx, "delete", name, s.stmts.del, args, func(row rowstate.Row) error {
-		return rowstate.WhyWriteFailed(row, signerKey, sseq)
-	})
+	return s.write(r)
 }
 
-// write runs one conditional write statement through the committer (see
-// batch.go), which reports why it failed if it changed no row.
-func (s *Store) write(ctx context.Context, op, name string, stmt *sql.Stmt, args []any, why func(rowstate.Row) error) error {
-	err := s.submit(&writeReq{ctx: ctx, name: name, stmt: stmt, args: args, why: why, done: make(chan error, 1)})
-	if err != nil {
-		return fmt.Errorf("%s %q: %w", op, name, err)
+// write runs one request through the committer (see batch.go).
+func (s *Store) write(r *writeReq) error {
+	if err := s.submit(r); err != nil {
+		return fmt.Errorf("%s %q: %w", r.op, r.name, err)
 	}
 	return nil
+}
+
+// The request builders check the arguments and turn them into one
+// conditional statement, with how to explain it matching no row.
+
+func (s *Store) createReq(ctx context.Context, rec store.Record) (*writeReq, error) {
+	args, seq, err := recordArgs(rec)
+	if err != nil {
+		return nil, fmt.Errorf("create %q: %w", rec.Name, err)
+	}
+	return newReq(ctx, "create", rec.Name, s.stmts.create, args, func(row rowstate.Row) error {
+		return rowstate.WhyCreateFailed(row, rec.PublicKey, seq)
+	}), nil
+}
+
+func (s *Store) updateReq(ctx context.Context, rec store.Record, signerKey []byte) (*writeReq, error) {
+	args, seq, err := recordArgs(rec)
+	if err != nil {
+		return nil, fmt.Errorf("update %q: %w", rec.Name, err)
+	}
+	args = append(args, nonNil(signerKey))
+	return newReq(ctx, "update", rec.Name, s.stmts.update, args, func(row rowstate.Row) error {
+		return rowstate.WhyWriteFailed(row, signerKey, seq)
+	}), nil
+}
+
+func (s *Store) deleteReq(ctx context.Context, name string, signerKey []byte, seq uint64) (*writeReq, error) {
+	sseq, err := rowstate.Seq(seq)
+	if err != nil {
+		return nil, fmt.Errorf("delete %q: %w", name, err)
+	}
+	args := []any{name, nonNil(signerKey), sseq}
+	return newReq(ctx, "delete", name, s.stmts.del, args, func(row rowstate.Row) error {
+		return rowstate.WhyWriteFailed(row, signerKey, sseq)
+	}), nil
 }
 
 func readState(ctx context.Context, stmt *sql.Stmt, name string) (rowstate.Row, error) {
