@@ -33,7 +33,7 @@ type link struct {
 	raw     net.Conn
 	dc      *deadlineConn
 	tls     *tls.Conn
-	r       *wire.Reader
+	r       *frameReader
 	w       *wire.Writer
 	peerKey ed25519.PublicKey
 	hello   wire.Hello // the peer's
@@ -158,7 +158,7 @@ func (l *link) startTLS(p handshakeParams) error {
 }
 
 func (l *link) exchangeHello(p handshakeParams) error {
-	l.r = wire.NewReader(l.tls)
+	l.r = newFrameReader(l.tls)
 	l.w = wire.NewWriter(l.tls)
 	if err := l.w.WriteFrame(wire.Hello{Versions: wire.Versions(), Name: p.name}); err != nil {
 		return fmt.Errorf("send hello: %w", err)

@@ -12,7 +12,9 @@ import (
 // A session is one authorised connection to one peer. It has exactly two
 // goroutines, both started by run: the receiver (reads frames, delivers
 // messages, queues acks) and the sender (the only writer: outbox,
-// queued control frames, keepalives).
+// queued control frames, keepalives). The receiver makes its Handler
+// calls on a short-lived goroutine (onFreshStack) and holds a read buffer
+// only while frames arrive (frameReader), so an idle session stays small.
 //
 // Its life:
 //
