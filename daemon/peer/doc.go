@@ -60,4 +60,13 @@
 // mid-frame, a protocol violation — closes that one connection with one
 // log line; the listener and the other sessions carry on. Handshakes have a
 // deadline, and at most 64 inbound handshakes run at once.
+//
+// # Memory
+//
+// A daemon may hold many sessions that carry nothing for hours, so an
+// idle session is kept small (about 24 KB of heap and stacks, see
+// BenchmarkIdleSessionMemory in package daemon): the receiver borrows its
+// read buffer from a pool only while frames arrive, and makes its Handler
+// calls on a short-lived goroutine, so that its own stack, parked in a
+// read for the session's life, never grows to what the store needs.
 package peer
