@@ -120,9 +120,9 @@ func (s *Store) runBatch(batch []*writeReq) {
 	for len(live) > 0 {
 		failed, err := s.tryBatch(live)
 		if failed < 0 {
-			if err != nil { // commit failed: nothing in live was written
+			if err != nil { // nothing in live was written
 				for _, r := range live {
-					r.err = fmt.Errorf("commit: %w", err)
+					r.err = err
 				}
 			}
 			return
@@ -139,7 +139,7 @@ func (s *Store) tryBatch(live []*writeReq) (int, error) {
 	ctx := context.Background() // the batch outlives any one caller's ctx
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return -1, err
+		return -1, fmt.Errorf("begin group commit: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	for i, r := range live {
@@ -147,7 +147,10 @@ func (s *Store) tryBatch(live []*writeReq) (int, error) {
 			return i, err
 		}
 	}
-	return -1, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return -1, fmt.Errorf("group commit of %d writes: %w", len(live), err)
+	}
+	return -1, nil
 }
 
 // apply runs one conditional write. If it changes no row, it reads the row
