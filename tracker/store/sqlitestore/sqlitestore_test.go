@@ -244,3 +244,17 @@ func BenchmarkUpdateConcurrent(b *testing.B) {
 	b.SetParallelism(32)
 	storetest.BenchUpdate(b, benchOpen(b, true))
 }
+
+// The suite with the file memory-mapped, the option a read-only load may
+// want, so that path stays right too.
+func TestConformanceMmap(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		st, err := sqlitestore.OpenOptions(t.Context(), filepath.Join(t.TempDir(), "tracker.db"),
+			sqlitestore.Options{MmapSize: 1 << 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	})
+}
