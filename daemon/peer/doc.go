@@ -67,6 +67,6 @@
 // idle session is kept small (about 24 KB of heap and stacks, see
 // BenchmarkIdleSessionMemory in package daemon): the receiver borrows its
 // read buffer from a pool only while frames arrive, and makes its Handler
-// calls on a short-lived goroutine, so that its own stack, parked in a
+// calls on shared worker goroutines, so that its own stack, parked in a
 // read for the session's life, never grows to what the store needs.
 package peer

@@ -33,6 +33,7 @@ type Manager struct {
 	tlsBase *tls.Config
 	hsSlots chan struct{} // one token per inbound handshake in progress
 	events  *eventQueue
+	calls   *callPool // the receivers' Handler calls
 
 	// ctx is Run's context; cancelling it stops everything. Set once by
 	// Run before any goroutine that reads it starts.
@@ -71,6 +72,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		tlsBase:  newTLSBase(cert),
 		hsSlots:  make(chan struct{}, maxHandshakes),
 		events:   newEventQueue(cfg.Handler),
+		calls:    newCallPool(),
 		sessions: make(map[string]*session),
 		dialers:  make(map[string]*dialer),
 		early:    make(map[string]bool),

@@ -34,7 +34,7 @@ func (s *session) receiveFrames() error {
 			batch = append(batch, f)
 		case wire.Ack:
 			s.touch()
-			if err := onFreshStack(func() error { return s.m.cfg.Handler.Acked(s.ctx, s.peer, f.IDs) }); err != nil {
+			if err := s.m.calls.do(s.m.ctx, func() error { return s.m.cfg.Handler.Acked(s.ctx, s.peer, f.IDs) }); err != nil {
 				// The messages stay in the outbox and are resent later;
 				// the peer will ack them again.
 				s.m.log.Warn("record ack", s.logPeer(), errField(err))
@@ -63,7 +63,7 @@ func (s *session) receiveFrames() error {
 
 func (s *session) deliver(batch []wire.Msg) error {
 	s.touch()
-	if err := onFreshStack(func() error { return s.m.cfg.Handler.Deliver(s.ctx, s.peer, batch) }); err != nil {
+	if err := s.m.calls.do(s.m.ctx, func() error { return s.m.cfg.Handler.Deliver(s.ctx, s.peer, batch) }); err != nil {
 		// No ack: the peer keeps the messages and resends them.
 		return fmt.Errorf("deliver %d messages: %w", len(batch), err)
 	}
@@ -73,17 +73,4 @@ func (s *session) deliver(batch []wire.Msg) error {
 	}
 	s.queue(wire.Ack{IDs: ids})
 	return nil
-}
-
-// onFreshStack runs f on a short-lived goroutine and waits for it. The
-// receiver lives as long as the session and spends nearly all of it parked
-// in a read; if it made the Handler's store calls itself, its stack would
-// grow to what SQLite needs and, since the runtime only halves a stack
-// that is less than a quarter used, stay several KiB larger for the
-// session's whole life. A goroutine per batch costs about a microsecond,
-// next to a store transaction.
-func onFreshStack(f func() error) error {
-	done := make(chan error, 1)
-	go func() { done <- f() }()
-	return <-done
 }

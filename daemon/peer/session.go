@@ -13,7 +13,7 @@ import (
 // goroutines, both started by run: the receiver (reads frames, delivers
 // messages, queues acks) and the sender (the only writer: outbox,
 // queued control frames, keepalives). The receiver makes its Handler
-// calls on a short-lived goroutine (onFreshStack) and holds a read buffer
+// calls on the manager's call workers (callPool) and holds a read buffer
 // only while frames arrive (frameReader), so an idle session stays small.
 //
 // Its life:
