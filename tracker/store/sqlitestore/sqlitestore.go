@@ -33,6 +33,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"runtime"
 	"strings"
@@ -40,7 +41,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // also registers the "sqlite" driver
 
 	"github.com/p2pchat/p2pchat/tracker/store"
 	"github.com/p2pchat/p2pchat/tracker/store/internal/migrate"
@@ -161,7 +162,27 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return migrate.Run(ctx, migrator{s.writer}, ms, s.log)
+	// When several processes open a fresh file at once, one of them
+	// switching it to WAL can make another's BEGIN fail with SQLITE_BUSY
+	// without waiting in the busy handler; retry within the busy timeout.
+	deadline := time.Now().Add(busyTimeoutMS * time.Millisecond)
+	for {
+		err = migrate.Run(ctx, migrator{s.writer}, ms, s.log)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(10+rand.IntN(40)) * time.Millisecond):
+		}
+	}
+}
+
+// isBusy reports whether err is SQLite's SQLITE_BUSY (any extended code).
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == 5
 }
 
 // dsn builds the modernc.org/sqlite DSN. Pragmas go in the DSN so that every
