@@ -34,6 +34,10 @@ bench() { # name dsn
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
   bin/tracker-load --url "http://127.0.0.1:$port" --users "$users" --preload=false \
     --lookups "$lookups" --updates "$updates" --duration 30s
+  if command -v wrk >/dev/null; then # the same lookups from a C client, for comparison
+    echo "== $1: wrk lookups"
+    USERS=$users wrk -t1 -c32 -d10s -s scripts/wrk-lookup.lua "http://127.0.0.1:$port" | grep -E 'Requests/sec|Non-2xx|Latency '
+  fi
   kill "$tracker_pid"; wait "$tracker_pid" || true; tracker_pid=
 }
 
