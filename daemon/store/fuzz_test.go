@@ -3,34 +3,11 @@ package store
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 	"unicode/utf8"
 )
-
-func FuzzParseMigrationName(f *testing.F) {
-	for _, seed := range []string{"0001_init.sql", "0002_x.sql", "1_a.sql", "0000_zero.sql",
-		"0001.sql", "_a.sql", "0001_a.txt", "-1_a.sql", "99999999999999999999_a.sql", "0x1_a.sql", "+1_a.sql"} {
-		f.Add(seed)
-	}
-	f.Fuzz(func(t *testing.T, name string) {
-		v, err := parseMigrationName(name)
-		if err != nil {
-			return
-		}
-		if v <= 0 {
-			t.Fatalf("%q parsed as non-positive version %d", name, v)
-		}
-		// An accepted name always renders back to the same number.
-		var n int
-		var label string
-		if _, err := fmt.Sscanf(name, "%d_%s", &n, &label); err != nil || n != v {
-			t.Fatalf("%q parsed as %d, but reads as %d (%v)", name, v, n, err)
-		}
-	})
-}
 
 // FuzzReceiveRoundTrip checks that any body Receive accepts comes back
 // byte for byte, that it accepts exactly the valid bodies, and that a

@@ -11,6 +11,8 @@ import (
 	"testing/fstest"
 	"time"
 
+	schema "github.com/p2pchat/p2pchat/internal/migrate"
+
 	"go.uber.org/zap"
 )
 
@@ -193,11 +195,11 @@ func TestListMigrationsRejectsBadNumbering(t *testing.T) {
 		"duplicate": {"0001_a.sql": {}, "0001_b.sql": {}},
 		"bad name":  {"init.sql": {}},
 	} {
-		if _, err := listMigrations(fsys); err == nil {
+		if _, err := schema.Load(fsys, "."); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	ms, err := listMigrations(migrationFS)
+	ms, err := schema.Load(migrationFS, ".")
 	if err != nil || len(ms) == 0 {
 		t.Fatalf("embedded migrations: %v, %v", ms, err)
 	}

@@ -7,7 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/p2pchat/p2pchat/tracker/store/internal/migrate"
+	"github.com/p2pchat/p2pchat/internal/migrate"
 )
 
 // migrationLock is the pg_advisory_xact_lock key that serializes schema

@@ -34,7 +34,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/p2pchat/p2pchat/tracker/store"
-	"github.com/p2pchat/p2pchat/tracker/store/internal/migrate"
+	"github.com/p2pchat/p2pchat/internal/migrate"
 )
 
 //go:embed migrations/*.sql

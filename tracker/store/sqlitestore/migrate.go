@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
-	"github.com/p2pchat/p2pchat/tracker/store/internal/migrate"
+	"github.com/p2pchat/p2pchat/internal/migrate"
 )
 
 // migrator runs migrations on the writer pool. Its transactions are BEGIN

@@ -44,7 +44,7 @@ import (
 	"modernc.org/sqlite" // also registers the "sqlite" driver
 
 	"github.com/p2pchat/p2pchat/tracker/store"
-	"github.com/p2pchat/p2pchat/tracker/store/internal/migrate"
+	"github.com/p2pchat/p2pchat/internal/migrate"
 	"github.com/p2pchat/p2pchat/tracker/store/internal/readcache"
 )
 

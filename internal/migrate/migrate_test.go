@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"testing/fstest"
 )
@@ -44,4 +45,29 @@ func TestLoadRefusesMistakes(t *testing.T) {
 	if !errors.Is(err, ErrBadName) {
 		t.Errorf("unnumbered file: err = %v, want ErrBadName", err)
 	}
+}
+
+func FuzzParseName(f *testing.F) {
+	for _, seed := range []string{"0001_init.sql", "0002_x.sql", "1_a.sql", "0000_zero.sql",
+		"0001.sql", "_a.sql", "0001_a.txt", "-1_a.sql", "99999999999999999999_a.sql", "0x1_a.sql", "+1_a.sql"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		v, err := ParseName(name)
+		if err != nil {
+			if !errors.Is(err, ErrBadName) {
+				t.Fatalf("%q: error %v does not wrap ErrBadName", name, err)
+			}
+			return
+		}
+		if v <= 0 {
+			t.Fatalf("%q parsed as non-positive version %d", name, v)
+		}
+		// An accepted name always renders back to the same number.
+		var n int
+		var label string
+		if _, err := fmt.Sscanf(name, "%d_%s", &n, &label); err != nil || n != v {
+			t.Fatalf("%q parsed as %d, but reads as %d (%v)", name, v, n, err)
+		}
+	})
 }

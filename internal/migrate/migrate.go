@@ -1,5 +1,6 @@
-// Package migrate applies numbered SQL schema migrations, for both store
-// backends.
+// Package migrate applies numbered SQL schema migrations, for every SQL
+// store in the project (the tracker's SQLite and PostgreSQL stores, chatd's
+// message store).
 //
 // Migrations are files named NNNN_description.sql (for example
 // 0001_init.sql) in an embedded directory. Load reads and orders them; Run
@@ -60,6 +61,16 @@ type Tx interface {
 // ErrBadName is returned by Load for a .sql file that is not NNNN_name.sql.
 var ErrBadName = errors.New("migration file name must be NNNN_description.sql")
 
+// ErrTooNew is returned by Run when the database has a newer schema than
+// the migrations it was given: an older program must not write to it.
+var ErrTooNew = errors.New("database schema is newer than this program knows")
+
+// Versioned is implemented by a DB that can tell its newest applied
+// version cheaply; Run then refuses a schema newer than it knows.
+type Versioned interface {
+	Newest(ctx context.Context) (int, error)
+}
+
 // Load reads dir in fsys and returns its migrations in version order. It
 // refuses duplicate versions and gaps, both of which mean a merge mistake.
 func Load(fsys fs.FS, dir string) ([]Migration, error) {
@@ -87,11 +98,25 @@ func Load(fsys fs.FS, dir string) ([]Migration, error) {
 	return ms, nil
 }
 
-func loadOne(fsys fs.FS, dir, name string) (Migration, error) {
-	num, _, ok := strings.Cut(name, "_")
+// ParseName reads "0001_init.sql" as version 1: decimal digits, an
+// underscore, a non-empty label, ".sql".
+func ParseName(name string) (int, error) {
+	base, ok := strings.CutSuffix(name, ".sql")
+	num, label, ok2 := strings.Cut(base, "_")
+	if !ok || !ok2 || label == "" || num == "" || strings.Trim(num, "0123456789") != "" {
+		return 0, fmt.Errorf("migration %q: %w", name, ErrBadName)
+	}
 	v, err := strconv.Atoi(num)
-	if !ok || err != nil || v <= 0 {
-		return Migration{}, fmt.Errorf("load migration %q: %w", name, ErrBadName)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("migration %q: version must be a positive number: %w", name, ErrBadName)
+	}
+	return v, nil
+}
+
+func loadOne(fsys fs.FS, dir, name string) (Migration, error) {
+	v, err := ParseName(name)
+	if err != nil {
+		return Migration{}, fmt.Errorf("load: %w", err)
 	}
 	b, err := fs.ReadFile(fsys, path.Join(dir, name))
 	if err != nil {
@@ -106,6 +131,15 @@ func loadOne(fsys fs.FS, dir, name string) (Migration, error) {
 func Run(ctx context.Context, db DB, ms []Migration, log *zap.Logger) error {
 	if log == nil {
 		log = zap.NewNop()
+	}
+	if v, ok := db.(Versioned); ok {
+		newest, err := v.Newest(ctx)
+		if err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		if newest > len(ms) {
+			return fmt.Errorf("schema version %d, newest known %d: %w", newest, len(ms), ErrTooNew)
+		}
 	}
 	for _, m := range ms {
 		applied, err := apply(ctx, db, m)
