@@ -33,8 +33,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 
-	"github.com/p2pchat/p2pchat/tracker/store"
 	"github.com/p2pchat/p2pchat/internal/migrate"
+	"github.com/p2pchat/p2pchat/tracker/store"
 )
 
 //go:embed migrations/*.sql

@@ -43,8 +43,8 @@ import (
 	"go.uber.org/zap"
 	"modernc.org/sqlite" // also registers the "sqlite" driver
 
-	"github.com/p2pchat/p2pchat/tracker/store"
 	"github.com/p2pchat/p2pchat/internal/migrate"
+	"github.com/p2pchat/p2pchat/tracker/store"
 	"github.com/p2pchat/p2pchat/tracker/store/internal/readcache"
 )
 
