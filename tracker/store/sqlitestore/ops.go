@@ -110,22 +110,15 @@ func (s *Store) Get(ctx context.Context, name string) (store.Record, error) {
 }
 
 func (s *Store) read(ctx context.Context, name string) (store.Record, error) {
-	rec := store.Record{Name: name}
-	var addrs string
-	var seq, expires int64
-	err := s.stmts.get.QueryRowContext(ctx, name).Scan(&rec.PublicKey, &addrs, &seq, &expires, &rec.Signature)
+	var c rowstate.Columns
+	err := s.stmts.get.QueryRowContext(ctx, name).Scan(&c.PublicKey, &c.Addrs, &c.Seq, &c.Expires, &c.Signature)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Record{}, fmt.Errorf("get %q: %w", name, store.ErrNotFound)
 	}
 	if err != nil {
 		return store.Record{}, fmt.Errorf("get %q: %w", name, err)
 	}
-	if rec.Addrs, err = rowstate.DecodeAddrs(addrs); err != nil {
-		return store.Record{}, fmt.Errorf("get %q: %w", name, err)
-	}
-	rec.Seq = uint64(seq)
-	rec.Expires = time.Unix(expires, 0).UTC()
-	return rec, nil
+	return c.Record(name)
 }
 
 // Count implements store.Store.

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"time"
 	"unicode/utf8"
 
 	"github.com/p2pchat/p2pchat/tracker/store"
@@ -103,3 +104,25 @@ func WhyWriteFailed(row Row, signerKey []byte, seq int64) error {
 
 // ErrContended is returned when MaxAttempts retries all lost to other writers.
 var ErrContended = fmt.Errorf("record kept changing under concurrent writers after %d attempts", MaxAttempts)
+
+// Columns is a record row as both backends store it; Record turns it back
+// into a store.Record.
+type Columns struct {
+	PublicKey []byte
+	Addrs     string
+	Seq       int64
+	Expires   int64
+	Signature []byte
+}
+
+// Record rebuilds the record for name from its stored columns.
+func (c Columns) Record(name string) (store.Record, error) {
+	addrs, err := DecodeAddrs(c.Addrs)
+	if err != nil {
+		return store.Record{}, fmt.Errorf("get %q: %w", name, err)
+	}
+	return store.Record{
+		Name: name, PublicKey: c.PublicKey, Addrs: addrs, Seq: uint64(c.Seq),
+		Expires: time.Unix(c.Expires, 0).UTC(), Signature: c.Signature,
+	}, nil
+}
