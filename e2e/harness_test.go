@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/p2pchat/p2pchat/internal/testenv"
 )
 
 // The harness: TestMain builds the three binaries once; each test makes a
@@ -111,11 +113,7 @@ func alive(pid int) bool {
 // needOrSkip skips the test for a missing dependency, or fails it under
 // CI=true, where a skipped suite would hide breakage.
 func needOrSkip(t *testing.T, reason string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(reason + " (CI=true: not skipping)")
-	}
-	t.Skip(reason)
+	testenv.SkipOrFail(t, reason)
 }
 
 // testEnv is one test's private world: HOME and the XDG directories point

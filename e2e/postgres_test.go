@@ -6,10 +6,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/p2pchat/p2pchat/internal/testenv"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -64,10 +65,7 @@ func lookupRecord(t *testing.T, trackerURL, name string) trackerRecord {
 // tables there, so parallel runs never see each other's rows.
 func postgresSchema(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("P2PCHAT_TEST_POSTGRES")
-	if base == "" {
-		needOrSkip(t, "set P2PCHAT_TEST_POSTGRES to a postgres:// URL (as root, scripts/postgres.sh prints one)")
-	}
+	base := testenv.PostgresURL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, base)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/p2pchat/p2pchat/internal/testenv"
 )
 
 // needTool skips without the tool, or fails under CI where every
@@ -13,10 +15,7 @@ import (
 func needTool(t *testing.T, name string) string {
 	p, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI: %v", name, err)
-		}
-		t.Skipf("%s not installed (Debian package systemd): %v", name, err)
+		testenv.SkipOrFail(t, name+" not installed (Debian package systemd): "+err.Error())
 	}
 	return p
 }

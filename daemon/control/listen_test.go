@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/p2pchat/p2pchat/internal/testenv"
+
 	"github.com/p2pchat/p2pchat/daemon/control"
 )
 
@@ -119,9 +121,5 @@ func TestListenerFromSystemdWithoutActivation(t *testing.T) {
 }
 
 func skipOrFail(t *testing.T, reason string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(reason + " (CI=true: not skipping)")
-	}
-	t.Skip(reason)
+	testenv.SkipOrFail(t, reason)
 }

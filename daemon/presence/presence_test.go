@@ -166,7 +166,7 @@ func TestBacksOffUntilTrackerComesUp(t *testing.T) {
 	}
 	ln, err = net.Listen("tcp", addr)
 	if err != nil {
-		t.Skipf("port %s was taken meanwhile: %v", addr, err)
+		t.Fatalf("port %s was taken meanwhile: %v", addr, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)

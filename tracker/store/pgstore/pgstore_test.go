@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/p2pchat/p2pchat/internal/testenv"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/p2pchat/p2pchat/tracker/store"
@@ -19,18 +21,7 @@ const envURL = "P2PCHAT_TEST_POSTGRES"
 
 // testURL returns the database URL, skipping the test when none is set
 // (failing under CI, where a skipped PostgreSQL suite would hide breakage).
-func testURL(t testing.TB) string {
-	t.Helper()
-	url := os.Getenv(envURL)
-	if url == "" {
-		const reason = "set " + envURL + " (scripts/postgres.sh prints one)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(reason)
-		}
-		t.Skip(reason)
-	}
-	return url
-}
+func testURL(t testing.TB) string { return testenv.PostgresURL(t) }
 
 // freshSchema creates an empty schema that Cleanup drops, so tests and
 // packages running in parallel on one database never see each other's rows.

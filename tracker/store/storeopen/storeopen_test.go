@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/p2pchat/p2pchat/internal/testenv"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/p2pchat/p2pchat/tracker/store/pgstore"
@@ -59,14 +61,7 @@ func TestIsPostgres(t *testing.T) {
 }
 
 func TestOpenPostgres(t *testing.T) {
-	url := os.Getenv("P2PCHAT_TEST_POSTGRES")
-	if url == "" {
-		const reason = "set P2PCHAT_TEST_POSTGRES (scripts/postgres.sh prints one)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(reason)
-		}
-		t.Skip(reason)
-	}
+	url := testenv.PostgresURL(t)
 	// pgx passes unknown URL parameters to the server as settings, so a
 	// search_path parameter keeps this test's tables in its own schema.
 	schema := "t_" + strings.ToLower(rand.Text()[:16])

@@ -1,0 +1,34 @@
+// Package testenv holds the project's rule for tests whose dependencies
+// may be missing: skip with the reason on a developer's machine, fail under
+// CI=true, where a skipped suite would hide breakage.
+//
+//	url := testenv.PostgresURL(t) // skips or fails without P2PCHAT_TEST_POSTGRES
+//	if _, err := exec.LookPath("tmux"); err != nil {
+//		testenv.SkipOrFail(t, "tmux not installed")
+//	}
+package testenv
+
+import (
+	"os"
+	"testing"
+)
+
+// SkipOrFail skips t with reason, or fails it when CI=true.
+func SkipOrFail(t testing.TB, reason string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(reason + " (CI=true: not skipping)")
+	}
+	t.Skip(reason)
+}
+
+// PostgresURL is the test database URL from P2PCHAT_TEST_POSTGRES
+// (scripts/postgres.sh prints one); without it the test skips or fails.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	url := os.Getenv("P2PCHAT_TEST_POSTGRES")
+	if url == "" {
+		SkipOrFail(t, "set P2PCHAT_TEST_POSTGRES to a postgres:// URL (as root, scripts/postgres.sh prints one)")
+	}
+	return url
+}
