@@ -1,0 +1,76 @@
+// Package natlab builds a small internet out of Linux network namespaces for
+// tests: public hosts, home routers that NAT their LAN and run a real UPnP
+// IGD, NAT-PMP and PCP gateway (Debian's miniupnpd), and hosts behind them.
+// Everything is torn down when the test ends, even when it failed.
+//
+//	lab := natlab.New(t) // skips (fails under CI=true) without root or the tools
+//	tracker := lab.AddPublicHost("tracker")
+//	home := lab.AddRouter("home", natlab.RouterOptions{NAT: natlab.Cone, UPnP: true, PMP: true})
+//	alice := home.AddHost("alice")
+//
+//	cmd := alice.Command(ctx, "./chatd", "--tracker", "http://"+tracker.Addr().String()+":8443")
+//	conn, err := alice.Dial(ctx, "tcp", netip.AddrPortFrom(tracker.Addr(), 80).String())
+//	ln, err := tracker.Listen("tcp", ":80")
+//
+// # Topology
+//
+// The "internet" is one namespace holding a bridge on 11.0.0.0/16, an
+// ordinary-looking public range (miniupnpd refuses to map behind reserved
+// ranges such as 100.64/10 or the TEST-NETs) that exists only inside the
+// lab. Public hosts and the routers' WAN interfaces (wan0) get addresses from
+// it; nothing there has a default route, so a packet for any other address
+// fails at once instead of leaving. Router number N (from 1) serves
+// 192.168.N.0/24 on its bridge lan0: the router is 192.168.N.1, its hosts
+// .2, .3 and so on, with a default route through the router. No interface,
+// route or process of the lab touches the host's own namespace.
+//
+// # Routers
+//
+// A router masquerades its LAN behind its WAN address: [Cone] keeps source
+// ports when it can (plain MASQUERADE), [Symmetric] picks a random port for
+// every connection (MASQUERADE --random-fully). Unsolicited inbound packets
+// are dropped, or with RejectInbound new TCP connections are answered with a
+// reset; only ports the gateway opened get through. There is no hairpin NAT:
+// a LAN host cannot reach its own router's WAN address through a mapping.
+//
+// With UPnP or PMP set, miniupnpd runs in the router's namespace in the
+// foreground, with its own configuration, lease file and log. It listens on
+// lan0: SSDP on port 1900 (HTTP on 5000), NAT-PMP and PCP on 5351. It
+// reports the daemon's uptime as the NAT-PMP/PCP epoch, so a restart or a
+// reboot ([Router.RestartGateway]) shows as the epoch going back, as on a
+// router that rebooted. [Router.Redirects] lists the mappings it installed;
+// [Router.SetWANAddr] gives the router a new public address;
+// [Router.GatewayLog] returns what it logged (also logged by the lab when the
+// test failed).
+//
+// # Sockets and processes inside the lab
+//
+// [Host.Command] runs a program inside a host's namespace (through
+// `ip netns exec`, which execs it, so the PID is the program's own). The
+// test still owns the command and must Wait for it; the lab kills whatever
+// is still running when it is torn down.
+//
+// [Host.Dial], [Host.Listen] and [Host.ListenPacket] create the socket on a
+// thread that has entered the host's namespace and then return it: the
+// socket stays there while the calling code uses it from anywhere. Addresses
+// must be IP literals (no name resolution happens inside the lab).
+// [Host.HTTPClient] dials the same way. [Host.Do] runs any function on such
+// a thread, for sockets made with other options (SO_REUSEPORT, say); only
+// what that function does on its own goroutine happens inside.
+//
+// # Running
+//
+// The lab needs root, ip (iproute2), iptables-legacy, conntrack and, for
+// gateways, miniupnpd (Debian packages iproute2, iptables, conntrack,
+// miniupnpd-iptables; scripts/test.sh installs them). Without them New skips
+// the test, or fails it under CI=true.
+//
+// Namespace names are "p2pc-<pid>-<n>-<name>", so test binaries running at
+// the same time never clash; New deletes leftover namespaces of processes
+// that no longer exist, which a crashed run leaves behind. Processes the lab
+// starts are killed by the kernel if the test binary dies.
+//
+// Build the lab from the test's goroutine: New and the Add methods stop the
+// test with t.Fatal when the lab cannot be built. The other methods return
+// errors and are safe for concurrent use.
+package natlab
