@@ -2,14 +2,16 @@
 # test.sh: the whole test suite (`make test`).
 #
 # Runs the gofmt/vet checks and `go test -race ./...`. As root it first
-# installs and starts what the system suites need (PostgreSQL, tmux,
-# iptables, iproute2) from Debian's packages. Not as root, those suites skip
-# with a printed reason; with CI=true a missing dependency fails instead.
+# installs and starts what the system suites need (PostgreSQL, tmux, and for
+# the network-namespace NAT lab iproute2, iptables, conntrack and miniupnpd)
+# from Debian's packages. Installing starts no service: the NAT lab runs
+# miniupnpd only inside the namespaces it makes. Not as root, those suites
+# skip with a printed reason; with CI=true a missing dependency fails instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
 
-need_pkgs=(postgresql tmux iptables iproute2 systemd util-linux)
+need_pkgs=(postgresql tmux iptables iproute2 conntrack miniupnpd-iptables systemd util-linux)
 
 if [[ $(id -u) -eq 0 ]]; then
   missing=()
@@ -19,8 +21,23 @@ if [[ $(id -u) -eq 0 ]]; then
   if ((${#missing[@]})); then
     echo "test: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
+    # A policy-rc.d that refuses every start keeps package scripts from
+    # starting services: miniupnpd must never run in the host's namespace.
+    # An existing one is left alone; ours is removed even if apt-get fails.
+    guard=/usr/sbin/policy-rc.d
+    made_guard=
+    if [[ ! -e $guard ]]; then
+      trap 'rm -f "$guard"' EXIT
+      printf '#!/bin/sh\nexit 101\n' >"$guard"
+      chmod 755 "$guard"
+      made_guard=1
+    fi
     apt-get update -qq
     apt-get install -y -qq "${missing[@]}" >/dev/null
+    if [[ -n $made_guard ]]; then
+      rm -f "$guard"
+      trap - EXIT
+    fi
   fi
   if [[ -z ${P2PCHAT_TEST_POSTGRES:-} ]]; then
     P2PCHAT_TEST_POSTGRES=$(bash scripts/postgres.sh | tail -n 1)
