@@ -8,9 +8,11 @@
 //	home := lab.AddRouter("home", natlab.RouterOptions{NAT: natlab.Cone, UPnP: true, PMP: true})
 //	alice := home.AddHost("alice")
 //
-//	cmd := alice.Command(ctx, "./chatd", "--tracker", "http://"+tracker.Addr().String()+":8443")
-//	conn, err := alice.Dial(ctx, "tcp", netip.AddrPortFrom(tracker.Addr(), 80).String())
-//	ln, err := tracker.Listen("tcp", ":80")
+//	ln, err := tracker.Listen("tcp", ":8443") // a socket inside tracker's namespace
+//	to := netip.AddrPortFrom(tracker.Addr(), 8443).String()
+//	conn, err := alice.Dial(ctx, "tcp", to)              // leaves through home's NAT
+//	cmd := alice.Command(ctx, "/path/to/chatd", args...) // a program inside alice's namespace
+//	err = home.RestartGateway(true)                      // a reboot: the mappings are gone
 //
 // # Topology
 //
@@ -21,8 +23,9 @@
 // it; nothing there has a default route, so a packet for any other address
 // fails at once instead of leaving. Router number N (from 1) serves
 // 192.168.N.0/24 on its bridge lan0: the router is 192.168.N.1, its hosts
-// .2, .3 and so on, with a default route through the router. No interface,
-// route or process of the lab touches the host's own namespace.
+// .2, .3 and so on, with a default route through the router. No interface
+// or route of the lab is in the host's own namespace, and no process of the
+// lab runs there.
 //
 // # Routers
 //
