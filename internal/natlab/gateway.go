@@ -29,17 +29,27 @@ type gateway struct {
 	r                          *Router
 	conf, pid, leases, logPath string
 
-	// cur is the running process, nil when stopped. The router's gwMu
-	// serializes starts and stops, so only one runs at a time.
-	cur *gatewayProc
-	// pids are the PIDs of every miniupnpd started, for tests.
-	pids []int
+	// The router's gwMu guards these and serializes starts and stops,
+	// so that one miniupnpd at most runs per router.
+	cur  *gatewayProc // the last process started; nil when stopped
+	pids []int        // of every miniupnpd started, for tests
 }
 
 type gatewayProc struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed once the process has exited and been reaped
 	err  error         // from Wait, valid after done
+}
+
+// exited reports whether the process has ended (crashed, say) and been
+// reaped.
+func (p *gatewayProc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // newGateway writes the configuration of router number n's miniupnpd.
@@ -81,14 +91,15 @@ func newGateway(r *Router, n int) *gateway {
 }
 
 // StartGateway starts miniupnpd, with the router's options, and waits until
-// it listens. It is an error without UPnP and PMP, or when it runs already.
+// it listens. It is an error without UPnP and PMP, or when it runs already;
+// starting it again after it died of itself is not.
 func (r *Router) StartGateway() error {
 	if r.gw == nil {
 		return fmt.Errorf("natlab: router %s has no gateway (neither UPnP nor PMP)", r.name)
 	}
 	r.gwMu.Lock()
 	defer r.gwMu.Unlock()
-	if r.gw.cur != nil {
+	if r.gw.cur != nil && !r.gw.cur.exited() {
 		return fmt.Errorf("natlab: router %s: miniupnpd runs already", r.name)
 	}
 	return r.gw.startLocked()

@@ -202,6 +202,27 @@ func TestNATPMPMapping(t *testing.T) {
 	}
 }
 
+func TestGatewayStartsAfterACrash(t *testing.T) {
+	leakcheck.Check(t)
+	lab := New(t)
+	r := lab.AddRouter("home", RouterOptions{PMP: true})
+	h := r.AddHost("alice")
+	r.gwMu.Lock()
+	p := r.gw.cur
+	r.gwMu.Unlock()
+	p.cmd.Process.Kill()
+	<-p.done
+	if err := r.StartGateway(); err != nil {
+		t.Fatalf("StartGateway after miniupnpd died: %v", err)
+	}
+	if err := r.StartGateway(); err == nil {
+		t.Fatal("StartGateway while miniupnpd runs: no error")
+	}
+	if got, _ := pmpExternalAddr(t, h); got != r.WAN() {
+		t.Fatalf("NAT-PMP external address %v, want %v", got, r.WAN())
+	}
+}
+
 func TestCommandRunsInNamespace(t *testing.T) {
 	leakcheck.Check(t)
 	lab := New(t)
