@@ -54,6 +54,10 @@ func TestControlAPIAgainstRealDaemon(t *testing.T) {
 	if st.Name != "alice" || st.Fingerprint != alice.d.Fingerprint() || st.TrackerState != "registered" || st.Version != "test" {
 		t.Fatalf("status = %+v", st)
 	}
+	// On loopback nothing may be sent to a router: the status says why.
+	if st.PortMap.State != api.PortMapOff || !strings.Contains(st.PortMap.Detail, "loopback") || len(st.PublicAddrs) != 0 {
+		t.Fatalf("port map status on a loopback daemon: %+v, public %v", st.PortMap, st.PublicAddrs)
+	}
 	fi, err := os.Stat(alice.d.ControlAddr().String())
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("control socket mode: %v %v", fi.Mode(), err)

@@ -80,6 +80,12 @@ func (b ctlBackend) Status(ctx context.Context) (api.Status, error) {
 	if p.Observed.IsValid() {
 		st.ObservedAddrs = []string{p.Observed.String()}
 	}
+	st.PortMap = d.portMapStatus()
+	if d.portmap != nil {
+		if pub := d.portmap.Public(); pub.IsValid() {
+			st.PublicAddrs = []string{pub.String()}
+		}
+	}
 	st.EventCursor = d.st.LastEventID()
 	return st, nil
 }
@@ -247,4 +253,22 @@ func lower(err error) string {
 	s := strings.ReplaceAll(err.Error(), "\n", " ")
 	r, n := utf8.DecodeRuneInString(s)
 	return string(unicode.ToLower(r)) + s[n:]
+}
+
+func (d *Daemon) portMapStatus() api.PortMap {
+	switch {
+	case !d.cfg.PortMap.Enabled:
+		return api.PortMap{State: api.PortMapOff, Detail: "disabled in the configuration"}
+	case d.portmap == nil:
+		return api.PortMap{State: api.PortMapOff, Detail: "chatd listens on a loopback address"}
+	}
+	s := d.portmap.Status()
+	out := api.PortMap{
+		State: s.State, Method: s.Method, Gateway: s.Gateway, Expires: s.Expires,
+		Permanent: s.Permanent, BehindNAT: s.BehindNAT, LastError: s.LastError,
+	}
+	if s.External.IsValid() {
+		out.External = s.External.String()
+	}
+	return out
 }

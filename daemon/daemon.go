@@ -1,5 +1,6 @@
 // Package daemon wires chatd together: the identity key, the message store,
-// the peer-session manager, tracker presence and the control socket.
+// the peer-session manager, the router port mapping, tracker presence and
+// the control socket.
 //
 // A Daemon is made with New, which does everything that can fail at start-up
 // (loading the key, opening the store, binding the peer port and the control
@@ -36,6 +37,7 @@ import (
 	"github.com/p2pchat/p2pchat/daemon/config"
 	"github.com/p2pchat/p2pchat/daemon/identity"
 	"github.com/p2pchat/p2pchat/daemon/peer"
+	"github.com/p2pchat/p2pchat/daemon/portmap"
 	"github.com/p2pchat/p2pchat/daemon/presence"
 	"github.com/p2pchat/p2pchat/daemon/store"
 	"github.com/p2pchat/p2pchat/tracker/client"
@@ -68,6 +70,7 @@ type Daemon struct {
 	annTr   *client.Client // announces, from the listening port
 	pm      *peer.Manager
 	pres    *presence.Presence
+	portmap *portmap.Service // nil when off: disabled, or listening on loopback
 	ctlLn   net.Listener
 
 	mu         sync.Mutex         // guards records and mismatched
@@ -129,6 +132,21 @@ func New(o Options) (_ *Daemon, err error) {
 	}
 	listen = netip.AddrPortFrom(listen.Addr().Unmap(), listen.Port())
 	d.annTr = client.New(cfg.Tracker, presence.HTTPClient(listen))
+	var mapped func() netip.AddrPort
+	if cfg.PortMap.Enabled && !listen.Addr().IsLoopback() {
+		if d.portmap, err = portmap.New(portmap.Config{
+			InternalPort:  listen.Port(),
+			InternalAddr:  listen.Addr(),
+			ExternalPort:  cfg.PortMap.ExternalPort,
+			Lease:         cfg.PortMap.Lease.Duration,
+			CheckInterval: cfg.PortMap.CheckInterval.Duration,
+			OnChange:      func(portmap.Status) { d.pres.Kick() },
+			Log:           log.Named("portmap"),
+		}); err != nil {
+			return nil, err
+		}
+		mapped = d.portmap.Public
+	}
 	d.pres, err = presence.New(presence.Config{
 		Name: cfg.Name, Key: d.id.Private,
 		Tracker:         d.annTr,
@@ -137,6 +155,7 @@ func New(o Options) (_ *Daemon, err error) {
 		CheckInterval:   cfg.Presence.CheckInterval.Duration,
 		ObserveInterval: cfg.Presence.ObserveInterval.Duration,
 		BackoffMax:      cfg.Presence.BackoffMax.Duration,
+		Mapped:          mapped,
 		Log:             log.Named("presence"),
 	})
 	if err != nil {
@@ -167,6 +186,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	run("peer sessions", d.pm.Run)
 	run("tracker presence", d.pres.Run)
+	if d.portmap != nil {
+		run("port mapping", d.portmap.Run) // deletes the mapping on the way out
+	}
 	if d.ctlLn != nil {
 		run("control socket", d.serveControl)
 	}

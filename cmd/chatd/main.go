@@ -48,6 +48,7 @@ func run() error {
 	ctlSock := fs.String("control-socket", "", "Unix socket for chatctl")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "", "console or json")
+	portMap := fs.Bool("portmap", true, "ask the home router to forward the listening port (UPnP, PCP, NAT-PMP); --portmap=false turns it off")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -79,6 +80,11 @@ func run() error {
 			*o.dst = o.flag
 		}
 	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "portmap" {
+			cfg.PortMap.Enabled = *portMap
+		}
+	})
 	log, err := newLogger(cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		return err

@@ -28,14 +28,41 @@ type Status struct {
 	PublicKey     string   `json:"public_key"`               // base64 of the Ed25519 public key
 	ListenAddr    string   `json:"listen_addr"`              // local host:port of the peer listener
 	ObservedAddrs []string `json:"observed_addrs,omitempty"` // as the tracker saw us
-	PublicAddrs   []string `json:"public_addrs,omitempty"`   // mapped on the router (UPnP)
-	TrackerState  string   `json:"tracker_state"`            // e.g. "registered", "unreachable"
-	Sessions      int      `json:"sessions"`                 // open peer sessions
+	PublicAddrs   []string `json:"public_addrs,omitempty"`   // mapped on the router, when public
+	PortMap       PortMap  `json:"port_map"`
+	TrackerState  string   `json:"tracker_state"` // e.g. "registered", "unreachable"
+	Sessions      int      `json:"sessions"`      // open peer sessions
 	Version       string   `json:"version"`
 	UptimeSeconds float64  `json:"uptime_seconds"`
 	// EventCursor is the ID of the newest committed event; pass it as the
 	// after cursor to watch only what happens from now on.
 	EventCursor int64 `json:"event_cursor"`
+}
+
+// Port mapping states (PortMap.State).
+const (
+	PortMapOff       = "off"        // disabled in the config, or chatd listens on loopback; Detail says which
+	PortMapProbing   = "probing"    // looking for a gateway
+	PortMapNoGateway = "no gateway" // nothing answered UPnP, PCP or NAT-PMP; retried with backoff
+	PortMapMapped    = "mapped"     // a mapping is held
+	PortMapFailed    = "failed"     // a gateway answered but mapping failed; retried with backoff
+	PortMapStopped   = "stopped"    // chatd is stopping
+)
+
+// PortMap is the state of the port mapping on the home router.
+type PortMap struct {
+	State     string    `json:"state"`
+	Detail    string    `json:"detail,omitempty"`   // why it is off
+	Method    string    `json:"method,omitempty"`   // "upnp", "pcp" or "nat-pmp"
+	Gateway   string    `json:"gateway,omitempty"`  // the router's LAN address
+	External  string    `json:"external,omitempty"` // the router's external address and mapped port
+	Expires   time.Time `json:"expires,omitzero"`   // lease end; zero when permanent
+	Permanent bool      `json:"permanent,omitempty"`
+	// BehindNAT: the external address is private, shared (100.64/10) or
+	// unspecified, so another NAT stands in front of the router and the
+	// mapping is not published.
+	BehindNAT bool   `json:"behind_nat,omitempty"`
+	LastError string `json:"last_error,omitempty"`
 }
 
 // Message is one chat message, in either direction.

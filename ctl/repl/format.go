@@ -121,6 +121,7 @@ func writeStatus(w io.Writer, st api.Status) {
 	row("listening on", st.ListenAddr)
 	row("observed as", orDash(strings.Join(st.ObservedAddrs, ", ")))
 	row("mapped as", orDash(strings.Join(st.PublicAddrs, ", ")))
+	row("port mapping", portMapLine(st.PortMap))
 	row("tracker", st.TrackerState)
 	row("sessions", fmt.Sprint(st.Sessions))
 	row("version", st.Version)
@@ -133,4 +134,30 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// portMapLine is the status line for the router port mapping, e.g.
+// "upnp via 192.168.1.1: 11.0.0.2:7171, lease until 14:05:09".
+func portMapLine(p api.PortMap) string {
+	switch p.State {
+	case "":
+		return "-"
+	case api.PortMapOff:
+		return "off (" + p.Detail + ")"
+	case api.PortMapMapped:
+		s := fmt.Sprintf("%s via %s: %s", p.Method, p.Gateway, p.External)
+		if p.Permanent {
+			s += ", permanent (deleted when chatd stops)"
+		} else {
+			s += ", lease until " + p.Expires.Local().Format("15:04:05")
+		}
+		if p.BehindNAT {
+			s += "; behind another NAT, not published"
+		}
+		return s
+	}
+	if p.LastError != "" {
+		return p.State + ": " + p.LastError
+	}
+	return p.State
 }

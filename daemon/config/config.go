@@ -59,6 +59,22 @@ type Config struct {
 
 	Presence Presence `toml:"presence"`
 	Peer     Peer     `toml:"peer"`
+	PortMap  PortMap  `toml:"portmap"`
+}
+
+// PortMap configures the port mapping on the home router (UPnP IGD, PCP,
+// NAT-PMP). It never runs when Listen is a loopback address.
+type PortMap struct {
+	// Enabled turns the mapping on.
+	Enabled bool `toml:"enabled"`
+	// ExternalPort is the external port wanted; 0 means the listening port.
+	ExternalPort uint16 `toml:"external_port"`
+	// Lease is the lifetime asked for; 0 means 1h for UPnP and 2h for PCP
+	// and NAT-PMP. Mappings are renewed at half the granted lifetime.
+	Lease Duration `toml:"lease"`
+	// CheckInterval is how often the router is asked whether the mapping
+	// and its external address still stand.
+	CheckInterval Duration `toml:"check_interval"`
 }
 
 // Presence configures how the tracker record is kept fresh.
@@ -97,6 +113,10 @@ func Default() Config {
 			CheckInterval:   Duration{5 * time.Second},
 			ObserveInterval: Duration{30 * time.Second},
 			BackoffMax:      Duration{5 * time.Minute},
+		},
+		PortMap: PortMap{
+			Enabled:       true,
+			CheckInterval: Duration{5 * time.Second},
 		},
 		Peer: Peer{
 			KeepAlive:        Duration{15 * time.Second},

@@ -1,9 +1,10 @@
 // Package presence keeps a user's signed record on the tracker fresh.
 //
 // A Presence registers the record on first start and then re-announces it:
-// when the tracker's reannounce_after comes due, and within one
-// CheckInterval when the addresses change — either the local interface
-// addresses (only when chatd listens on a wildcard address) or the
+// when the tracker's reannounce_after comes due, at once when Kick is called
+// (the port mapping changed), and within one CheckInterval when the
+// addresses change — the local interface addresses (only when chatd listens
+// on a wildcard address), the router's port mapping, or the
 // server-reflexive address the tracker reports seeing us from. Requests to
 // the tracker are dialled from the daemon's listening port (SO_REUSEPORT), so
 // the observed address is the NAT's mapping of the port peers must reach.
@@ -53,6 +54,10 @@ type Config struct {
 	BackoffMin, BackoffMax time.Duration
 	// Interfaces lists local addresses; nil means net.InterfaceAddrs.
 	Interfaces func() ([]netip.Addr, error)
+	// Mapped, if set, returns the address the router forwards to us (a
+	// public port mapping), or the zero AddrPort when there is none; it is
+	// published beside the others. Call Kick when it changes.
+	Mapped func() netip.AddrPort
 	// OnChange, if set, is called (from Run's goroutine) after every
 	// successful announce.
 	OnChange func(Status)
@@ -264,8 +269,12 @@ func (p *Presence) addrs(observed netip.AddrPort) []string {
 			}
 		}
 	}
-	if observed.IsValid() {
-		if s := observed.String(); !slices.Contains(out, s) {
+	extra := []netip.AddrPort{observed}
+	if p.cfg.Mapped != nil {
+		extra = append(extra, p.cfg.Mapped())
+	}
+	for _, a := range extra {
+		if s := a.String(); a.IsValid() && !slices.Contains(out, s) {
 			out = append(out, s)
 		}
 	}

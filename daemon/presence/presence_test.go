@@ -271,3 +271,44 @@ func TestBrokenTrackerIsRetriedWithBackoff(t *testing.T) {
 		t.Fatalf("%d connection attempts in 1s with a 100-200ms backoff", attempts)
 	}
 }
+
+// The router's port mapping is published as soon as the port mapper kicks,
+// and withdrawn the same way, without waiting for a check interval.
+func TestPublishesMappedAddressOnKick(t *testing.T) {
+	tr := trackertest.New(t)
+	var mu sync.Mutex
+	var mapped netip.AddrPort
+	p, err := New(Config{
+		Name: "alice", Key: newKey(t), Tracker: tr.Client(),
+		Listen:        netip.MustParseAddrPort("127.0.0.1:7171"),
+		CheckInterval: time.Hour, ObserveInterval: time.Hour,
+		Mapped: func() netip.AddrPort {
+			mu.Lock()
+			defer mu.Unlock()
+			return mapped
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	running(t, p)
+	waitFor(t, "registered", func() bool { return p.Status().Registered })
+	set := func(a string) {
+		mu.Lock()
+		mapped = netip.AddrPort{}
+		if a != "" {
+			mapped = netip.MustParseAddrPort(a)
+		}
+		mu.Unlock()
+		p.Kick()
+	}
+	set("198.51.100.20:40000")
+	waitFor(t, "mapped address published", func() bool {
+		return slices.Contains(lookupAddrs(t, tr.Client(), "alice"), "198.51.100.20:40000")
+	})
+	set("")
+	waitFor(t, "mapped address withdrawn", func() bool {
+		a := lookupAddrs(t, tr.Client(), "alice")
+		return a != nil && !slices.Contains(a, "198.51.100.20:40000")
+	})
+}
