@@ -138,6 +138,7 @@ func New(o Options) (_ *Daemon, err error) {
 			InternalPort:  listen.Port(),
 			InternalAddr:  listen.Addr(),
 			ExternalPort:  cfg.PortMap.ExternalPort,
+			Protocols:     cfg.PortMap.Protocols,
 			Lease:         cfg.PortMap.Lease.Duration,
 			CheckInterval: cfg.PortMap.CheckInterval.Duration,
 			OnChange:      func(portmap.Status) { d.pres.Kick() },

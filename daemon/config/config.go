@@ -69,6 +69,8 @@ type PortMap struct {
 	Enabled bool `toml:"enabled"`
 	// ExternalPort is the external port wanted; 0 means the listening port.
 	ExternalPort uint16 `toml:"external_port"`
+	// Protocols lists what to try: "upnp", "pcp", "nat-pmp".
+	Protocols []string `toml:"protocols"`
 	// Lease is the lifetime asked for; 0 means 1h for UPnP and 2h for PCP
 	// and NAT-PMP. Mappings are renewed at half the granted lifetime.
 	Lease Duration `toml:"lease"`
@@ -116,6 +118,7 @@ func Default() Config {
 		},
 		PortMap: PortMap{
 			Enabled:       true,
+			Protocols:     []string{"upnp", "pcp", "nat-pmp"},
 			CheckInterval: Duration{5 * time.Second},
 		},
 		Peer: Peer{

@@ -79,6 +79,9 @@ type Config struct {
 	InternalAddr netip.Addr
 	// ExternalPort is the external port wanted; 0 means InternalPort.
 	ExternalPort uint16
+	// Protocols lists the protocols to try, of MethodUPnP, MethodPCP and
+	// MethodNATPMP; nil means all three.
+	Protocols []string
 	// Description labels UPnP mappings; a mapping with the same description
 	// and internal client left by a crash is reclaimed on start.
 	Description string
@@ -108,6 +111,17 @@ type Config struct {
 func (c *Config) fill() error {
 	if c.InternalPort == 0 {
 		return errors.New("portmap: internal port is required")
+	}
+	if c.Protocols == nil {
+		c.Protocols = []string{MethodUPnP, MethodPCP, MethodNATPMP}
+	}
+	for _, p := range c.Protocols {
+		if p != MethodUPnP && p != MethodPCP && p != MethodNATPMP {
+			return fmt.Errorf("portmap: unknown protocol %q (want %s, %s or %s)", p, MethodUPnP, MethodPCP, MethodNATPMP)
+		}
+	}
+	if len(c.Protocols) == 0 {
+		return errors.New("portmap: no protocol to try")
 	}
 	for _, d := range []struct {
 		p *time.Duration
@@ -192,7 +206,7 @@ type gateway interface {
 var (
 	errRestarted = errors.New("gateway restarted (its epoch went back)")
 	errLost      = errors.New("mapping is gone from the gateway")
-	errNoGateway = errors.New("no gateway answered UPnP, PCP or NAT-PMP")
+	errNoGateway = errors.New("no gateway answered")
 )
 
 // Service holds one port mapping. Its methods are safe for concurrent use.

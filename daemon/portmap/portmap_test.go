@@ -358,11 +358,28 @@ func TestProbePrefersUPnP(t *testing.T) {
 	}
 }
 
+func TestProtocolsRestrictTheProbe(t *testing.T) {
+	leakcheck.Check(t)
+	gw := gatewayAddr()
+	igd := portmaptest.NewIGD(t, gw, portmaptest.IGDOptions{})
+	pmp := portmaptest.NewPMP(t, gw, portmaptest.PMPOptions{PMP: true, PCP: true})
+	r := start(t, gw, func(c *portmap.Config) { c.Protocols = []string{portmap.MethodNATPMP} })
+	if st := waitStatus(t, r, "a mapping", mapped); st.Method != portmap.MethodNATPMP {
+		t.Fatalf("with only nat-pmp allowed: chose %s", st.Method)
+	}
+	if len(igd.Calls()) != 0 || len(pmp.Mappings()) != 1 {
+		t.Fatalf("upnp calls %v, pmp mappings %v", igd.Calls(), pmp.Mappings())
+	}
+	if _, err := portmap.New(portmap.Config{InternalPort: 1, Protocols: []string{"upnp", "smoke"}}); err == nil {
+		t.Fatal("an unknown protocol was accepted")
+	}
+}
+
 func TestNoGateway(t *testing.T) {
 	leakcheck.Check(t)
 	r := start(t, gatewayAddr(), func(c *portmap.Config) { c.ProbeTimeout = 300 * time.Millisecond })
 	st := waitStatus(t, r, "no gateway", func(s portmap.Status) bool { return s.State == portmap.StateNoGateway })
-	if !strings.Contains(st.LastError, "no gateway answered") || r.Public().IsValid() {
+	if !strings.Contains(st.LastError, "no gateway answered upnp, pcp, nat-pmp at") || r.Public().IsValid() {
 		t.Fatalf("status %+v", st)
 	}
 	if took := r.stop(); took > portmap.DeleteBudget {

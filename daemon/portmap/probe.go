@@ -3,6 +3,7 @@ package portmap
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,19 +16,28 @@ import (
 func probe(ctx context.Context, cfg Config, r route) (gateway, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.ProbeTimeout)
 	defer cancel()
-	probes := []func(context.Context) (gateway, error){ // in order of preference
-		func(ctx context.Context) (gateway, error) {
+	type prober struct {
+		method string
+		probe  func(context.Context) (gateway, error)
+	}
+	var probes []prober // in order of preference
+	for _, p := range []prober{
+		{MethodUPnP, func(ctx context.Context) (gateway, error) {
 			return probeUPnP(ctx, r, cfg.Description, leaseOr(cfg.Lease, UPnPLease))
-		},
-		func(ctx context.Context) (gateway, error) {
+		}},
+		{MethodPCP, func(ctx context.Context) (gateway, error) {
 			g := &pcpGateway{gw: r.gw, self: r.self, lease: leaseOr(cfg.Lease, PMPLease)}
 			return g, g.announce(ctx)
-		},
-		func(ctx context.Context) (gateway, error) {
+		}},
+		{MethodNATPMP, func(ctx context.Context) (gateway, error) {
 			g := &pmpGateway{gw: r.gw, self: r.self, lease: leaseOr(cfg.Lease, PMPLease)}
 			_, err := g.externalAddr(ctx)
 			return g, err
-		},
+		}},
+	} {
+		if slices.Contains(cfg.Protocols, p.method) {
+			probes = append(probes, p)
+		}
 	}
 	type answer struct {
 		rank int
@@ -38,7 +48,7 @@ func probe(ctx context.Context, cfg Config, r route) (gateway, error) {
 	var wg sync.WaitGroup
 	for i, p := range probes {
 		wg.Go(func() {
-			g, err := p(ctx)
+			g, err := p.probe(ctx)
 			answers <- answer{i, g, err}
 		})
 	}
@@ -64,7 +74,7 @@ wait:
 				a.gw.close()
 			}
 			if best.rank == 0 {
-				break wait // nothing is preferred to UPnP
+				break wait // nothing is preferred to it
 			}
 			if window == nil {
 				t := time.NewTimer(cfg.ProbeWindow)
@@ -88,7 +98,7 @@ wait:
 		for i, e := range errs {
 			msgs[i] = e.Error()
 		}
-		return nil, fmt.Errorf("%w at %s (%s)", errNoGateway, r.gw, strings.Join(msgs, "; "))
+		return nil, fmt.Errorf("%w %s at %s (%s)", errNoGateway, strings.Join(cfg.Protocols, ", "), r.gw, strings.Join(msgs, "; "))
 	}
 	return best.gw, nil
 }
