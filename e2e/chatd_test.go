@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/p2pchat/p2pchat/internal/natlab"
 )
 
 // chatd is one user's daemon: its name, data directory and control socket
@@ -19,14 +22,21 @@ type chatd struct {
 	data    string
 	sock    string
 	p       *proc // the current process; nil before the first start
+	// For daemons in the NAT lab: the namespace host it runs on, its
+	// listen address, its config file and extra flags.
+	host   *natlab.Host
+	listen string
+	config string
+	flags  []string
 }
 
 // newChatd describes a daemon without starting it.
 func (e *testEnv) newChatd(name, trackerURL string) *chatd {
 	return &chatd{
 		e: e, name: name, tracker: trackerURL,
-		data: filepath.Join(e.home, "data-"+name),
-		sock: filepath.Join(e.sockDir, name+".sock"),
+		data:   filepath.Join(e.home, "data-"+name),
+		sock:   filepath.Join(e.sockDir, name+".sock"),
+		listen: "127.0.0.1:0", config: e.config,
 	}
 }
 
@@ -41,15 +51,19 @@ func (e *testEnv) startDaemon(name, trackerURL string) *chatd {
 }
 
 func (d *chatd) args() []string {
-	return []string{
-		"--config", d.e.config, "--name", d.name, "--tracker", d.tracker,
-		"--listen", "127.0.0.1:0", "--data-dir", d.data, "--control-socket", d.sock,
-	}
+	return append([]string{
+		"--config", d.config, "--name", d.name, "--tracker", d.tracker,
+		"--listen", d.listen, "--data-dir", d.data, "--control-socket", d.sock,
+	}, d.flags...)
 }
 
 // start runs the process; it does not wait for anything.
 func (d *chatd) start() {
 	d.e.t.Helper()
+	if d.host != nil {
+		d.p = d.e.startCmd("chatd "+d.name, d.host.Command(context.Background(), bin("chatd"), d.args()...))
+		return
+	}
 	d.p = d.e.start("chatd "+d.name, append([]string{bin("chatd")}, d.args()...)...)
 }
 
@@ -68,12 +82,26 @@ func (d *chatd) stop() { d.e.t.Helper(); d.p.stop() }
 func (d *chatd) kill() { d.e.t.Helper(); d.p.kill() }
 
 type statusJSON struct {
-	Name         string `json:"name"`
-	Fingerprint  string `json:"fingerprint"`
-	PublicKey    string `json:"public_key"`
-	TrackerState string `json:"tracker_state"`
-	Sessions     int    `json:"sessions"`
-	ListenAddr   string `json:"listen_addr"`
+	Name         string      `json:"name"`
+	Fingerprint  string      `json:"fingerprint"`
+	PublicKey    string      `json:"public_key"`
+	TrackerState string      `json:"tracker_state"`
+	Sessions     int         `json:"sessions"`
+	ListenAddr   string      `json:"listen_addr"`
+	PublicAddrs  []string    `json:"public_addrs"`
+	PortMap      portMapJSON `json:"port_map"`
+}
+
+type portMapJSON struct {
+	State     string    `json:"state"`
+	Detail    string    `json:"detail"`
+	Method    string    `json:"method"`
+	Gateway   string    `json:"gateway"`
+	External  string    `json:"external"`
+	Expires   time.Time `json:"expires"`
+	Permanent bool      `json:"permanent"`
+	BehindNAT bool      `json:"behind_nat"`
+	LastError string    `json:"last_error"`
 }
 
 // status returns chatctl status --json, or ok=false if it failed.
