@@ -95,19 +95,48 @@ func mappingsTo(t *testing.T, r *natlab.Router, addr netip.AddrPort) []natlab.Re
 	return out
 }
 
+// portMapLab is the tests' world: a tracker and a public host on the
+// lab's internet, and a LAN host behind one home router.
+type portMapLab struct {
+	lab      *natlab.Lab
+	url      string       // the tracker
+	outside  *natlab.Host // public
+	home     *natlab.Router
+	lan      *natlab.Host // behind home
+	internal netip.AddrPort
+	wantExt  string // the router's WAN address with the peer port
+}
+
+func newPortMapLab(e *testEnv, o natlab.RouterOptions) *portMapLab {
+	e.t.Helper()
+	l := &portMapLab{lab: natlab.New(e.t)}
+	trk := l.lab.AddPublicHost("tracker")
+	l.outside = l.lab.AddPublicHost("outside")
+	l.home = l.lab.AddRouter("home", o)
+	l.lan = l.home.AddHost("alice")
+	l.url = e.labTracker(trk)
+	l.internal = netip.AddrPortFrom(l.lan.Addr(), labPeerPort)
+	l.wantExt = netip.AddrPortFrom(l.home.WAN(), labPeerPort).String()
+	return l
+}
+
+// stopUnmapped stops d and checks the router forwards nothing to it.
+func (l *portMapLab) stopUnmapped(t *testing.T, d *chatd) {
+	t.Helper()
+	d.stop()
+	if m := mappingsTo(t, l.home, l.internal); len(m) != 0 {
+		t.Fatalf("%s stopped, the router still forwards: %v", d.name, m)
+	}
+}
+
 func TestPortMapThroughRealRouter(t *testing.T) {
 	e := newEnv(t)
-	lab := natlab.New(t)
-	trk := lab.AddPublicHost("tracker")
-	bobHost := lab.AddPublicHost("bob")
 	// A symmetric NAT gives alice's outgoing connections random ports, so
 	// the tracker observes WAN:random: WAN:7171 in her record can only come
 	// from the port mapping.
-	home := lab.AddRouter("home", natlab.RouterOptions{NAT: natlab.Symmetric, UPnP: true, PMP: true})
-	aliceHost := home.AddHost("alice")
-	url := e.labTracker(trk)
-	aliceInternal := netip.AddrPortFrom(aliceHost.Addr(), labPeerPort)
-	wantExt := netip.AddrPortFrom(home.WAN(), labPeerPort).String()
+	l := newPortMapLab(e, natlab.RouterOptions{NAT: natlab.Symmetric, UPnP: true, PMP: true})
+	bobHost, home, aliceHost, url := l.outside, l.home, l.lan, l.url
+	aliceInternal, wantExt := l.internal, l.wantExt
 
 	alice := e.labChatd(aliceHost, "alice", url, labPortMapConfig)
 	t0 := time.Now()
@@ -149,23 +178,15 @@ func TestPortMapThroughRealRouter(t *testing.T) {
 	alice.must("send", "--wait", "bob", "hi bob, from behind the router")
 
 	// Stopping chatd deletes the mapping.
-	alice.stop()
-	if m := mappingsTo(t, home, aliceInternal); len(m) != 0 {
-		t.Fatalf("alice stopped, the router still forwards: %v", m)
-	}
+	l.stopUnmapped(t, alice)
 }
 
 // Renewal before expiry, re-creation after the router reboots, a new record
 // after the router's WAN address changes, and no duplicate after a crash.
 func TestPortMapKeepsMappingThroughRouterEvents(t *testing.T) {
 	e := newEnv(t)
-	lab := natlab.New(t)
-	trk := lab.AddPublicHost("tracker")
-	watcher := lab.AddPublicHost("watcher")
-	home := lab.AddRouter("home", natlab.RouterOptions{NAT: natlab.Cone, UPnP: true, PMP: true})
-	aliceHost := home.AddHost("alice")
-	url := e.labTracker(trk)
-	aliceInternal := netip.AddrPortFrom(aliceHost.Addr(), labPeerPort)
+	l := newPortMapLab(e, natlab.RouterOptions{NAT: natlab.Cone, UPnP: true, PMP: true})
+	lab, watcher, home, aliceHost, url, aliceInternal := l.lab, l.outside, l.home, l.lan, l.url, l.internal
 	published := func(ext netip.Addr) bool {
 		return slices.Contains(recordAddrs(watcher, url, "alice"), netip.AddrPortFrom(ext, labPeerPort).String())
 	}
@@ -220,25 +241,15 @@ func TestPortMapKeepsMappingThroughRouterEvents(t *testing.T) {
 	if after := mappingsTo(t, home, aliceInternal); !slices.Equal(after, before) {
 		t.Fatalf("after the restart the router forwards %v, before %v: want the same single mapping", after, before)
 	}
-	alice.stop()
-	if m := mappingsTo(t, home, aliceInternal); len(m) != 0 {
-		t.Fatalf("alice stopped, the router still forwards: %v", m)
-	}
+	l.stopUnmapped(t, alice)
 }
 
 // The same router with UPnP off: PCP and NAT-PMP each map the port
 // through miniupnpd. (Which is preferred when several answer is tested
 // against the fakes in daemon/portmap.)
 func TestPortMapPCPAndNATPMP(t *testing.T) {
-	e := newEnv(t)
-	lab := natlab.New(t)
-	trk := lab.AddPublicHost("tracker")
-	outside := lab.AddPublicHost("outside")
-	home := lab.AddRouter("home", natlab.RouterOptions{NAT: natlab.Cone, PMP: true})
-	aliceHost := home.AddHost("alice")
-	url := e.labTracker(trk)
-	aliceInternal := netip.AddrPortFrom(aliceHost.Addr(), labPeerPort)
-	wantExt := netip.AddrPortFrom(home.WAN(), labPeerPort).String()
+	l := newPortMapLab(newEnv(t), natlab.RouterOptions{NAT: natlab.Cone, PMP: true})
+	outside, home, aliceHost, url, aliceInternal, wantExt := l.outside, l.home, l.lan, l.url, l.internal, l.wantExt
 	for _, tc := range []struct{ method, config string }{
 		{"pcp", "protocols = [\"pcp\"]\n"},
 		{"nat-pmp", "protocols = [\"nat-pmp\"]\n"},
@@ -268,10 +279,7 @@ func TestPortMapPCPAndNATPMP(t *testing.T) {
 			if m := mappingsTo(t, home, aliceInternal); len(m) != 1 {
 				t.Fatalf("router forwards %v", m)
 			}
-			alice.stop()
-			if m := mappingsTo(t, home, aliceInternal); len(m) != 0 {
-				t.Fatalf("alice stopped, the router still forwards: %v", m)
-			}
+			l.stopUnmapped(t, alice)
 		})
 	}
 }

@@ -109,10 +109,7 @@ func (g *pmpGateway) check(ctx context.Context, m Mapping) error {
 	if err != nil {
 		return err
 	}
-	if ext != m.External.Addr() {
-		return fmt.Errorf("external address changed from %s to %s", m.External.Addr(), ext)
-	}
-	return nil
+	return sameExternal(ext, m)
 }
 
 // unmap asks for a lifetime of 0 (RFC 6886 section 3.4).

@@ -436,6 +436,15 @@ func (s *Service) set(st Status, notify bool) {
 	}
 }
 
+// sameExternal fails when the gateway now reports another external address
+// than m was made with.
+func sameExternal(got netip.Addr, m Mapping) error {
+	if got != m.External.Addr() {
+		return fmt.Errorf("external address changed from %s to %s", m.External.Addr(), got)
+	}
+	return nil
+}
+
 var sharedNAT = netip.MustParsePrefix("100.64.0.0/10")
 
 // isPublic reports whether a is an address peers on the internet can reach:

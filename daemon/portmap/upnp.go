@@ -224,10 +224,7 @@ func (g *upnpGateway) check(ctx context.Context, m Mapping) error {
 	if err != nil {
 		return err
 	}
-	if ext != m.External.Addr() {
-		return fmt.Errorf("external address changed from %s to %s", m.External.Addr(), ext)
-	}
-	return nil
+	return sameExternal(ext, m)
 }
 
 func (g *upnpGateway) unmap(ctx context.Context, m Mapping) error {
