@@ -20,7 +20,6 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"slices"
@@ -29,6 +28,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/p2pchat/p2pchat/internal/backoff"
 	"github.com/p2pchat/p2pchat/tracker/client"
 	"github.com/p2pchat/p2pchat/tracker/record"
 )
@@ -146,8 +146,8 @@ func (p *Presence) Run(ctx context.Context) error {
 		observed  netip.AddrPort // what the tracker last reported
 		due       time.Time      // when the record must be re-announced
 		observeAt time.Time      // when to ask the tracker what it sees
-		backoff   time.Duration
 	)
+	bo := backoff.New(p.cfg.BackoffMin, p.cfg.BackoffMax)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -180,12 +180,11 @@ func (p *Presence) Run(ctx context.Context) error {
 				p.fail(err)
 				return fmt.Errorf("announce %q: %w", p.cfg.Name, err)
 			case err != nil:
-				backoff = nextBackoff(backoff, p.cfg.BackoffMin, p.cfg.BackoffMax)
+				wait = bo.Next()
 				p.fail(err)
-				p.log.Warn("tracker announce failed; retrying", zap.Error(err), zap.Duration("retry_in", backoff))
-				wait = backoff
+				p.log.Warn("tracker announce failed; retrying", zap.Error(err), zap.Duration("retry_in", wait))
 			default:
-				backoff = 0
+				bo.Reset()
 				if ann.Observed.IsValid() && ann.Observed.Port() != 0 && ann.Observed != observed {
 					observed = ann.Observed
 					if a := p.addrs(observed); !slices.Equal(a, addrs) {
@@ -198,7 +197,7 @@ func (p *Presence) Run(ctx context.Context) error {
 				p.succeed(addrs, observed, due)
 			}
 		}
-		if backoff > 0 {
+		if bo.Failures() > 0 {
 			timer.Reset(wait) // failing: the backoff, even when the record is overdue
 		} else {
 			timer.Reset(min(wait, max(0, time.Until(due))))
@@ -211,12 +210,6 @@ func reannounceIn(after, ttl time.Duration) time.Duration {
 		return ttl / 2
 	}
 	return after
-}
-
-func nextBackoff(cur, lo, hi time.Duration) time.Duration {
-	next := min(max(cur*2, lo), hi)
-	// Up to 20% jitter so many daemons do not retry in lock step.
-	return next - time.Duration(rand.Int64N(int64(next)/5+1))
 }
 
 func (p *Presence) fail(err error) {
