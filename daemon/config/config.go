@@ -4,7 +4,7 @@
 // Defaults follow the XDG base directory specification:
 //
 //	config file     $XDG_CONFIG_HOME/chatd/chatd.toml  (~/.config/chatd/chatd.toml)
-//	data directory  $XDG_DATA_HOME/chatd/              (~/.local/share/chatd/)
+//	data directory  $XDG_STATE_HOME/chatd/             (~/.local/state/chatd/; see DefaultDataDir)
 //	control socket  $XDG_RUNTIME_DIR/chatd/control.sock
 //
 // A missing default config file is not an error; a missing file named
@@ -88,7 +88,7 @@ func Default() Config {
 	return Config{
 		Tracker:       "http://127.0.0.1:7070",
 		Listen:        "0.0.0.0:7171",
-		DataDir:       filepath.Join(xdgDir("XDG_DATA_HOME", ".local/share"), "chatd"),
+		DataDir:       DefaultDataDir(),
 		ControlSocket: DefaultControlSocket(),
 		LogLevel:      "info",
 		LogFormat:     "console",
