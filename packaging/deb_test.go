@@ -203,11 +203,14 @@ backoff_max = "300ms"
 // userSession is a user's life with the installed package, under a real
 // systemd user manager, as the README tells it.
 func userSession(t *testing.T, upgrade []string) {
-	base, err := os.MkdirTemp("/var/tmp", "p2pchat-user-")
+	// Not under /tmp or /var/tmp: the unit has PrivateTmp=, so chatd would
+	// not see its home there.
+	os.MkdirAll("/var/lib/p2pchat-test", 0o700)
+	base, err := os.MkdirTemp("/var/lib/p2pchat-test", "user-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(base) })
+	t.Cleanup(func() { os.RemoveAll(base); os.Remove("/var/lib/p2pchat-test") })
 	sysEnv := []string{"PATH=/usr/bin:/bin", "HOME=" + base}
 
 	// A tracker and a second user, bob, outside systemd, on loopback.
@@ -263,13 +266,16 @@ func userSession(t *testing.T, upgrade []string) {
 	waitFor(t, "STATUS registered", func() bool {
 		return m.show("chatd.service", "StatusText") == "alice: tracker registered; 0 of 0 contacts online"
 	})
-	state := filepath.Join(home, ".local/state/chatd")
+	state := filepath.Join(home, ".local/share/chatd")
 	for _, f := range []string{"identity.key", "chatd.db", "account.toml"} {
 		if fi, err := os.Stat(filepath.Join(state, f)); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
 	fpr := m.run("chatctl", "whoami")
+	if out := m.run("chatctl", "status"); !strings.Contains(out, "listening on:  127.0.0.1:") {
+		t.Fatalf("chatd did not read its config (it must listen on loopback):\n%s", out)
+	}
 
 	// Send and receive.
 	m.run("chatctl", "send", "--wait", "bob", "hi bob, from systemd")

@@ -27,12 +27,12 @@ Options override the configuration file. chatd stops cleanly on SIGTERM or SIGIN
 		Sections: []clidoc.Section{
 			{Title: "Files", Items: []clidoc.Item{
 				{Term: "$XDG_CONFIG_HOME/chatd/chatd.toml", Text: "configuration (~/.config/chatd/chatd.toml); every key is optional;\n/usr/share/doc/p2pchat/examples/chatd.toml lists them with their defaults"},
-				{Term: "$XDG_STATE_HOME/chatd/", Text: "data directory (~/.local/state/chatd, StateDirectory= under systemd):\nidentity.key (mode 0600), chatd.db (messages, contacts), account.toml;\nmoved there from ~/.local/share/chatd on first start"},
+				{Term: "$XDG_DATA_HOME/chatd/", Text: "data directory (~/.local/share/chatd): identity.key (mode 0600),\nchatd.db (messages, contacts), account.toml (the name chosen by chatctl init)"},
 				{Term: "$XDG_RUNTIME_DIR/chatd/control.sock", Text: "the control socket (directory 0700, socket 0600)"},
 			}},
 			{Title: "Environment", ManOnly: true, Items: []clidoc.Item{
-				{Term: "XDG_CONFIG_HOME, XDG_STATE_HOME, XDG_RUNTIME_DIR", Text: "locate the files above"},
-				{Term: "STATE_DIRECTORY, LISTEN_FDS, NOTIFY_SOCKET, WATCHDOG_USEC, JOURNAL_STREAM", Text: "set by systemd: data directory, socket activation, readiness and watchdog, journal logging"},
+				{Term: "XDG_CONFIG_HOME, XDG_DATA_HOME, XDG_RUNTIME_DIR", Text: "locate the files above"},
+				{Term: "LISTEN_FDS, NOTIFY_SOCKET, WATCHDOG_USEC, JOURNAL_STREAM", Text: "set by systemd: socket activation, readiness and watchdog, journal logging"},
 				{Term: "CHATD_TEST_STALL_FILE", Text: "for tests only: while the named file exists chatd's main loop stalls, so that the watchdog fires"},
 			}},
 			{Title: "Exit status", Text: "0 after a clean stop, 1 on an error (one line on stderr), 2 for a bad option."},

@@ -21,8 +21,6 @@ import (
 	"strings"
 	"syscall"
 
-	"go.uber.org/zap"
-
 	"github.com/p2pchat/p2pchat/daemon"
 	"github.com/p2pchat/p2pchat/daemon/config"
 	"github.com/p2pchat/p2pchat/daemon/control"
@@ -93,7 +91,7 @@ func run() error {
 		return err
 	}
 	defer log.Sync()
-	if err := prepareDataDir(&cfg, *tracker != "", log); err != nil {
+	if err := applyAccount(&cfg, *tracker != ""); err != nil {
 		return err
 	}
 
@@ -139,23 +137,9 @@ func run() error {
 	return nil
 }
 
-// prepareDataDir moves data from the old default directory when the
-// current default is used, and takes the name from account.toml when the
-// config file and flags gave none.
-func prepareDataDir(cfg *config.Config, trackerFlag bool, log *zap.Logger) error {
-	if cfg.DataDir == config.DefaultDataDir() {
-		old := config.LegacyDataDir()
-		moved, leftover, err := config.MigrateLegacy(old, cfg.DataDir)
-		if err != nil {
-			return err
-		}
-		if moved {
-			log.Info("moved data to the new data directory", zap.String("from", old), zap.String("to", cfg.DataDir))
-		}
-		if leftover != nil {
-			log.Warn("could not remove the old data after moving it; remove it by hand", zap.String("dir", old), zap.Error(leftover))
-		}
-	}
+// applyAccount takes the name from account.toml (written by chatctl init)
+// when the config file and flags gave none.
+func applyAccount(cfg *config.Config, trackerFlag bool) error {
 	acct, err := config.ReadAccount(cfg.DataDir)
 	if err != nil {
 		return err

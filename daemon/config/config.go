@@ -4,7 +4,7 @@
 // Defaults follow the XDG base directory specification:
 //
 //	config file     $XDG_CONFIG_HOME/chatd/chatd.toml  (~/.config/chatd/chatd.toml)
-//	data directory  $XDG_STATE_HOME/chatd/             (~/.local/state/chatd/; see DefaultDataDir)
+//	data directory  $XDG_DATA_HOME/chatd/              (~/.local/share/chatd/)
 //	control socket  $XDG_RUNTIME_DIR/chatd/control.sock
 //
 // A missing default config file is not an error; a missing file named

@@ -9,12 +9,11 @@ import (
 )
 
 func TestDefaultsFollowXDG(t *testing.T) {
-	t.Setenv("XDG_STATE_HOME", "/x/state")
-	t.Setenv("STATE_DIRECTORY", "")
+	t.Setenv("XDG_DATA_HOME", "/x/data")
 	t.Setenv("XDG_CONFIG_HOME", "/x/config")
 	t.Setenv("XDG_RUNTIME_DIR", "/x/run")
 	d := Default()
-	if d.DataDir != "/x/state/chatd" || d.ControlSocket != "/x/run/chatd/control.sock" || DefaultPath() != "/x/config/chatd/chatd.toml" {
+	if d.DataDir != "/x/data/chatd" || d.ControlSocket != "/x/run/chatd/control.sock" || DefaultPath() != "/x/config/chatd/chatd.toml" {
 		t.Fatalf("defaults do not follow XDG: %+v %s", d, DefaultPath())
 	}
 }
