@@ -244,13 +244,15 @@ func userSession(t *testing.T, upgrade []string) {
 	dropin := filepath.Join(home, ".config/systemd/user/chatd.service.d/test.conf")
 	os.MkdirAll(filepath.Dir(dropin), 0o755)
 	os.WriteFile(dropin, []byte("[Service]\nWatchdogSec=3s\nRestartSec=1s\nEnvironment=CHATD_TEST_STALL_FILE=%h/stall\nStandardError=append:%h/chatd.log\n"), 0o644)
+	m := startUserManager(t, home)
 	t.Cleanup(func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(filepath.Join(home, "chatd.log"))
 			t.Logf("--- alice's chatd.log ---\n%s", lastLines(string(b), 80))
+			st, _ := m.try("systemctl", "--user", "status", "--no-pager", "chatd.service", "chatd.socket")
+			t.Logf("--- systemctl --user status ---\n%s", st)
 		}
 	})
-	m := startUserManager(t, home)
 
 	m.systemctl("enable", "--now", "chatd.socket", "chatd")
 	waitFor(t, "chatd waiting for a name", func() bool {
