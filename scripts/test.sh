@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
 
-need_pkgs=(postgresql tmux iptables iproute2 systemd util-linux)
+need_pkgs=(postgresql tmux iptables iproute2 systemd util-linux lintian zsh man-db)
 
 if [[ $(id -u) -eq 0 ]]; then
   missing=()
