@@ -8,7 +8,7 @@
 //   - on a terminal, a readable console format with a short local time and
 //     coloured levels;
 //   - anywhere else (a file, a pipe), the console format with full ISO 8601
-//     timestamps.
+//     timestamps and tab-separated fields, as tools parsing it expect.
 //
 // Format "json" keeps zap's JSON lines (with the priority prefix under
 // journald, which journald strips before storing the message).
@@ -98,7 +98,6 @@ func Detect(out io.Writer, getenv func(string) string) string {
 
 func encoder(format, kind string) zapcore.Encoder {
 	ec := zap.NewProductionEncoderConfig()
-	ec.EncodeDuration = zapcore.StringDurationEncoder
 	if format == "json" {
 		ec.EncodeTime = zapcore.ISO8601TimeEncoder
 		enc := zapcore.NewJSONEncoder(ec)
@@ -107,12 +106,13 @@ func encoder(format, kind string) zapcore.Encoder {
 		}
 		return enc
 	}
-	ec.ConsoleSeparator = " "
 	switch kind {
 	case OutJournal:
 		ec.TimeKey, ec.LevelKey = "", "" // the journal has both
+		ec.ConsoleSeparator = " "
 		return &prefixEncoder{Encoder: zapcore.NewConsoleEncoder(ec)}
 	case OutTerminal:
+		ec.ConsoleSeparator = " "
 		ec.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
 		ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
 	default:

@@ -96,7 +96,7 @@ func TestStaleJournalStreamIgnored(t *testing.T) {
 	out := logTo(t, Options{Out: f, Getenv: journalEnv(t, other)}, func(l *zap.Logger) {
 		l.Info("hello")
 	})
-	if !regexp.MustCompile(`^\d{4}-\d\d-\d\dT[0-9:.+Z-]+ INFO hello\n$`).MatchString(out) {
+	if !regexp.MustCompile(`^\d{4}-\d\d-\d\dT[0-9:.+Z-]+\tINFO\thello\n$`).MatchString(out) {
 		t.Errorf("plain output: %q", out)
 	}
 	if got := Detect(f, journalEnv(t, other)); got != OutPlain {
