@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build test test-short lint fuzz bench demo demo-stop clean
+.PHONY: all build test test-short lint fuzz bench demo demo-stop clean deb
 
 all: build
 
@@ -30,6 +30,11 @@ fuzz:
 bench:
 	bash scripts/bench.sh
 
+# Debian packages p2pchat (chatd, chatctl) and chat-tracker in dist/, with
+# the version from git (scripts/version.sh).
+deb:
+	bash packaging/deb/build.sh dist
+
 demo: build
 	bash scripts/demo.sh start
 
@@ -37,4 +42,4 @@ demo-stop:
 	bash scripts/demo.sh stop
 
 clean:
-	rm -rf $(BIN) .demo
+	rm -rf $(BIN) .demo dist

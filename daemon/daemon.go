@@ -55,6 +55,15 @@ type Options struct {
 	NoControl       bool
 	// Version is reported in the status.
 	Version string
+	// Notifier hears readiness, status lines and watchdog pings from the
+	// main loop (see health.go); nil means nobody listens.
+	Notifier Notifier
+	// HealthInterval is how often the main loop checks the parts and pings
+	// the watchdog (default 5s; cmd/chatd uses a third of WatchdogSec).
+	HealthInterval time.Duration
+	// StallFile is for tests only: while the file exists the main loop
+	// stops, as a stuck one would (see stallForTest).
+	StallFile string
 }
 
 // Daemon is one user's running chatd.
@@ -78,6 +87,10 @@ type Daemon struct {
 	mismatched map[string]bool    // "name/offered-fingerprint" already reported
 	known      knownContacts      // names pinned in the store, so Send need not ask it
 
+	notify      Notifier
+	healthEvery time.Duration
+	stallFile   string
+
 	closeOnce sync.Once
 }
 
@@ -95,6 +108,13 @@ func New(o Options) (_ *Daemon, err error) {
 	d := &Daemon{
 		cfg: cfg, log: log, version: o.Version, started: time.Now(),
 		records: map[string]lastRec{}, mismatched: map[string]bool{},
+		notify: o.Notifier, healthEvery: o.HealthInterval, stallFile: o.StallFile,
+	}
+	if d.notify == nil {
+		d.notify = nopNotifier{}
+	}
+	if d.healthEvery <= 0 {
+		d.healthEvery = defaultHealthInterval
 	}
 	defer func() {
 		if err != nil {
@@ -196,7 +216,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.resumeOutbox(ctx)
 	d.log.Info("chatd running", zap.String("name", d.cfg.Name),
 		zap.Stringer("listen", d.pm.Addr()), zap.String("fingerprint", d.id.Fingerprint()))
-	<-ctx.Done()
+	d.mainLoop(ctx)
+	d.notify.Stopping()
 	d.pm.Close()
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# install.sh: install chatd and chatctl for the current user and enable the
-# systemd user units. Run from the repository after `make build`:
+# install.sh: install chatd and chatctl for the current user without a
+# package (see `make deb` for the Debian packages) and load the systemd
+# user units. Run from the repository after `make build`:
 #
 #   packaging/install.sh [--prefix DIR]   # default prefix: ~/.local
 #
@@ -25,7 +26,7 @@ sed "s#/usr/bin/chatd#$prefix/bin/chatd#" packaging/systemd/chatd.service > "$un
 install -m 0644 packaging/systemd/chatd.socket "$units/chatd.socket"
 if [[ ! -e $conf/chatd.toml ]]; then
   install -m 0600 configs/chatd.toml "$conf/chatd.toml"
-  echo "install: edit $conf/chatd.toml and set name = \"...\" before starting chatd"
+  echo "install: after starting chatd, choose your name: chatctl init NAME --tracker URL"
 fi
 if [[ ${NO_SYSTEMCTL:-} != 1 ]] && command -v systemctl >/dev/null; then
   systemctl --user daemon-reload

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -57,12 +58,25 @@ func TestUnitsVerify(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// verify checks that the Documentation= man pages exist: give it the
+	// ones the binaries make.
+	man := filepath.Join(dir, "man")
+	for _, p := range []struct{ bin, sect string }{{"chatd", "1"}, {"chatctl", "1"}, {"chat-tracker", "8"}} {
+		os.MkdirAll(filepath.Join(man, "man"+p.sect), 0o755)
+		page, err := exec.Command(filepath.Join(bin, p.bin), "--man").Output()
+		if err != nil {
+			t.Fatalf("%s --man: %v", p.bin, err)
+		}
+		os.WriteFile(filepath.Join(man, "man"+p.sect, p.bin+"."+p.sect), page, 0o644)
+	}
 	for _, set := range [][]string{{"chatd.service", "chatd.socket"}, {"chat-tracker.service"}} {
 		args := []string{"verify"}
 		for _, u := range set {
 			args = append(args, filepath.Join(dir, u))
 		}
-		out, err := exec.Command(analyze, args...).CombinedOutput()
+		cmd := exec.Command(analyze, args...)
+		cmd.Env = append(os.Environ(), "MANPATH="+man)
+		out, err := cmd.CombinedOutput()
 		if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 			t.Errorf("systemd-analyze verify %v: %v\n%s", set, err, out)
 		}
@@ -74,7 +88,10 @@ func TestUnitsVerify(t *testing.T) {
 func TestChatdUnitMatchesTheDaemon(t *testing.T) {
 	svc, _ := os.ReadFile("systemd/chatd.service")
 	sock, _ := os.ReadFile("systemd/chatd.socket")
-	for _, want := range []string{"Type=notify", "WatchdogSec=", "ExecStart=/usr/bin/chatd"} {
+	for _, want := range []string{"Type=notify", "WatchdogSec=", "ExecStart=/usr/bin/chatd",
+		// The data directory may not exist on a fresh account: optional in
+		// the sandbox, made before chatd starts.
+		"ReadWritePaths=-%h/.local/share/chatd", "ExecStartPre=+/bin/mkdir -p -m 0700 %h/.local/share/chatd"} {
 		if !strings.Contains(string(svc), want) {
 			t.Errorf("chatd.service lacks %q", want)
 		}
@@ -129,5 +146,33 @@ func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 	}
 	if err := os.WriteFile(to, b, mode); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Every unit is measured with systemd-analyze security; both must rate
+// "OK" or better (the README quotes these figures).
+func TestUnitsSecurity(t *testing.T) {
+	analyze := needTool(t, "systemd-analyze")
+	runtime := t.TempDir() // --user needs an XDG_RUNTIME_DIR, even offline
+	for _, u := range []struct {
+		unit string
+		user bool
+	}{{"chatd.service", true}, {"chat-tracker.service", false}} {
+		args := []string{"security", "--offline=yes", "--no-pager"}
+		if u.user {
+			args = append(args, "--user")
+		}
+		cmd := exec.Command(analyze, append(args, filepath.Join("systemd", u.unit))...)
+		cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+runtime)
+		out, err := cmd.CombinedOutput()
+		m := regexp.MustCompile(`Overall exposure level for ` + regexp.QuoteMeta(u.unit) + `: ([0-9.]+) (\w+)`).FindStringSubmatch(string(out))
+		if m == nil {
+			t.Errorf("systemd-analyze security %s: %v\n%s", u.unit, err, out)
+			continue
+		}
+		t.Logf("%s: exposure %s %s", u.unit, m[1], m[2])
+		if m[2] != "OK" && m[2] != "SAFE" {
+			t.Errorf("%s: exposure %s %s, want OK or better", u.unit, m[1], m[2])
+		}
 	}
 }

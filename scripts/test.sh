@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
 
-need_pkgs=(postgresql tmux iptables iproute2 conntrack miniupnpd-iptables systemd util-linux)
+need_pkgs=(postgresql tmux iptables iproute2 conntrack miniupnpd-iptables systemd util-linux lintian zsh man-db)
 
 if [[ $(id -u) -eq 0 ]]; then
   missing=()

@@ -22,12 +22,14 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
+	"github.com/p2pchat/p2pchat/internal/logging"
 	"github.com/p2pchat/p2pchat/tracker/config"
 	"github.com/p2pchat/p2pchat/tracker/server"
 	"github.com/p2pchat/p2pchat/tracker/store/storeopen"
 )
+
+var version = "dev"
 
 func main() {
 	err := run(os.Args[1:])
@@ -55,7 +57,7 @@ func run(args []string) error {
 		}
 		cfg.TLS = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 	}
-	log, err := newLogger(f.LogFormat, f.LogLevel)
+	log, err := logging.New(logging.Options{Level: f.LogLevel, Format: f.LogFormat})
 	if err != nil {
 		return err
 	}
@@ -81,8 +83,20 @@ func loadConfig(args []string) (config.File, error) {
 	key := fs.String("tls-key", "", "PEM private key `file` for HTTPS")
 	format := fs.String("log-format", "json", "log `format`: json or console")
 	level := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
+	man := fs.Bool("man", false, "print the man page (roff) and exit")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	doc := page(fs)
+	fs.Usage = func() { doc.WriteHelp(os.Stdout) }
 	if err := fs.Parse(args); err != nil {
 		return config.File{}, err
+	}
+	switch {
+	case *man:
+		doc.WriteMan(os.Stdout, version)
+		return config.File{}, flag.ErrHelp
+	case *showVersion:
+		fmt.Println("chat-tracker", version)
+		return config.File{}, flag.ErrHelp
 	}
 	if fs.NArg() > 0 {
 		return config.File{}, fmt.Errorf("unexpected argument %q (all settings are flags)", fs.Arg(0))
@@ -108,21 +122,6 @@ func loadConfig(args []string) (config.File, error) {
 		}
 	})
 	return f, nil
-}
-
-func newLogger(format, level string) (*zap.Logger, error) {
-	zc := zap.NewProductionConfig()
-	if format == "console" {
-		zc = zap.NewDevelopmentConfig()
-		zc.Development = false
-	}
-	lvl, err := zapcore.ParseLevel(level)
-	if err != nil {
-		return nil, fmt.Errorf("log level: %w", err)
-	}
-	zc.Level = zap.NewAtomicLevelAt(lvl)
-	zc.OutputPaths, zc.ErrorOutputPaths = []string{"stderr"}, []string{"stderr"}
-	return zc.Build()
 }
 
 func serve(ctx context.Context, f config.File, cfg server.Config, log *zap.Logger) (err error) {

@@ -1,39 +1,42 @@
 // Command chatctl talks to the user's chatd: it sends messages, shows
 // conversations, manages contacts, and run bare opens an interactive
-// shell. See package ctl/repl (or 'chatctl help') for commands and exit
-// codes.
+// shell. See package ctl/repl (or 'chatctl help', or chatctl(1), both
+// made from the same source) for commands and exit codes.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/p2pchat/p2pchat/ctl/client"
 	"github.com/p2pchat/p2pchat/ctl/repl"
 )
 
+var version = "dev"
+
 func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
 func run(args []string) int {
-	fs := flag.NewFlagSet("chatctl", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // usage errors are reported below, in chatctl's voice
-	socket := fs.String("socket", "", "chatd's control socket")
-	asJSON := fs.Bool("json", false, "print JSON")
+	fs, g := repl.NewFlags()
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
+		if errors.Is(err, flag.ErrHelp) {
 			return repl.Run(context.Background(), repl.Config{Stdout: os.Stdout, Stderr: os.Stderr}, []string{"help"})
 		}
 		fmt.Fprintf(os.Stderr, "chatctl: %v\nhint: 'chatctl help' lists commands and flags\n", err)
 		return repl.ExitUsage
 	}
+	if g.Man {
+		repl.Page().WriteMan(os.Stdout, version)
+		return repl.ExitOK
+	}
 	cfg := repl.Config{
-		Client: &client.Client{Socket: *socket}, // "" means $CHATD_SOCKET or the default
-		JSON:   *asJSON,
+		Client: &client.Client{Socket: g.Socket}, // "" means $CHATD_SOCKET or the default
+		JSON:   g.JSON,
 		Stdin:  os.Stdin,
 		Stdout: os.Stdout,
 		Stderr: os.Stderr,

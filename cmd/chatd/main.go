@@ -7,6 +7,8 @@
 //	chatd --name alice --tracker http://127.0.0.1:7070 --listen 127.0.0.1:7171
 //
 // Flags override the config file ($XDG_CONFIG_HOME/chatd/chatd.toml).
+// Without a name chatd waits for `chatctl init NAME`. `chatd --help` and
+// chatd(1) (`chatd --man`) come from doc.go.
 package main
 
 import (
@@ -18,15 +20,13 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
-
-	sddaemon "github.com/coreos/go-systemd/v22/daemon"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/p2pchat/p2pchat/daemon"
 	"github.com/p2pchat/p2pchat/daemon/config"
 	"github.com/p2pchat/p2pchat/daemon/control"
+	"github.com/p2pchat/p2pchat/daemon/setup"
+	"github.com/p2pchat/p2pchat/internal/logging"
+	"github.com/p2pchat/p2pchat/internal/sdnotify"
 )
 
 var version = "dev"
@@ -40,23 +40,30 @@ func main() {
 
 func run() error {
 	fs := flag.NewFlagSet("chatd", flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "config file (default "+config.DefaultPath()+")")
-	name := fs.String("name", "", "user name to register on the tracker")
-	tracker := fs.String("tracker", "", "tracker base URL")
-	listen := fs.String("listen", "", "peer address HOST:PORT to listen and dial from")
-	dataDir := fs.String("data-dir", "", "directory for the identity key and message store")
-	ctlSock := fs.String("control-socket", "", "Unix socket for chatctl")
-	logLevel := fs.String("log-level", "", "debug, info, warn or error")
-	logFormat := fs.String("log-format", "", "console or json")
+	cfgPath := fs.String("config", "", "config `file` (default $XDG_CONFIG_HOME/chatd/chatd.toml)")
+	name := fs.String("name", "", "user `name` to register on the tracker (default: from account.toml, written by chatctl init)")
+	tracker := fs.String("tracker", "", "tracker base `URL`")
+	listen := fs.String("listen", "", "peer `address` HOST:PORT to listen and dial from")
+	dataDir := fs.String("data-dir", "", "`directory` for the identity key and message store")
+	ctlSock := fs.String("control-socket", "", "Unix `socket` for chatctl")
+	logLevel := fs.String("log-level", "", "log `level`: debug, info, warn or error")
+	logFormat := fs.String("log-format", "", "log `format`: console or json")
 	portMap := fs.Bool("portmap", true, "ask the home router to forward the listening port (UPnP, PCP, NAT-PMP); --portmap=false turns it off")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	man := fs.Bool("man", false, "print the man page (roff) and exit")
+	doc := page(fs)
+	fs.Usage = func() { doc.WriteHelp(os.Stdout) }
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		os.Exit(2)
 	}
-	if *showVersion {
+	switch {
+	case *man:
+		doc.WriteMan(os.Stdout, version)
+		return nil
+	case *showVersion:
 		fmt.Println("chatd", version)
 		return nil
 	}
@@ -85,73 +92,64 @@ func run() error {
 			cfg.PortMap.Enabled = *portMap
 		}
 	})
-	log, err := newLogger(cfg.LogLevel, cfg.LogFormat)
+	log, err := logging.New(logging.Options{Level: cfg.LogLevel, Format: cfg.LogFormat})
 	if err != nil {
 		return err
 	}
 	defer log.Sync()
+	if err := applyAccount(&cfg, *tracker != ""); err != nil {
+		return err
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
 	// Under socket activation systemd hands over the control socket;
-	// otherwise the daemon binds it itself.
+	// otherwise chatd binds it itself.
 	ln, err := control.ListenerFromSystemd()
-	if err != nil && !errors.Is(err, control.ErrNotSocketActivated) {
+	switch {
+	case errors.Is(err, control.ErrNotSocketActivated):
+		if ln, err = control.Listen(cfg.ControlSocket); err != nil {
+			return err
+		}
+	case err != nil:
 		return err
 	}
-	d, err := daemon.New(daemon.Options{Config: cfg, Log: log, ControlListener: ln, Version: version})
+	notify := sdnotify.New(log)
+	every := notify.WatchdogInterval() / 3
+	if cfg.Name == "" {
+		acct, err := setup.Wait(ctx, setup.Config{Listener: ln, DataDir: cfg.DataDir, Tracker: cfg.Tracker,
+			Log: log.Named("setup"), Version: version, Notifier: notify, HealthInterval: every})
+		if err != nil {
+			ln.Close()
+			if ctx.Err() != nil {
+				notify.Stopping()
+				return nil
+			}
+			return err
+		}
+		cfg.Name, cfg.Tracker = acct.Name, acct.Tracker
+	}
+	d, err := daemon.New(daemon.Options{Config: cfg, Log: log, ControlListener: ln, Version: version,
+		Notifier: notify, HealthInterval: every, StallFile: os.Getenv("CHATD_TEST_STALL_FILE")})
 	if err != nil {
+		ln.Close()
 		return err
 	}
-	sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
-	sddaemon.SdNotify(false, "STATUS=serving "+cfg.Name+" on "+d.PeerAddr().String())
-	go watchdog(ctx, log)
-	err = d.Run(ctx)
-	sddaemon.SdNotify(false, sddaemon.SdNotifyStopping)
-	if err != nil {
+	if err := d.Run(ctx); err != nil {
 		return err
 	}
 	log.Info("chatd stopped")
 	return nil
 }
 
-// watchdog pings systemd's watchdog at half its interval while ctx lives.
-func watchdog(ctx context.Context, log *zap.Logger) {
-	interval, err := sddaemon.SdWatchdogEnabled(false)
-	if err != nil || interval == 0 {
-		return
-	}
-	t := time.NewTicker(interval / 2)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := sddaemon.SdNotify(false, sddaemon.SdNotifyWatchdog); err != nil {
-				log.Warn("watchdog notify", zap.Error(err))
-			}
-		}
-	}
-}
-
-func newLogger(level, format string) (*zap.Logger, error) {
-	lvl, err := zapcore.ParseLevel(level)
+// applyAccount takes the name from account.toml (written by chatctl init)
+// when the config file and flags gave none.
+func applyAccount(cfg *config.Config, trackerFlag bool) error {
+	acct, err := config.ReadAccount(cfg.DataDir)
 	if err != nil {
-		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+		return err
 	}
-	zc := zap.NewProductionConfig()
-	zc.Level = zap.NewAtomicLevelAt(lvl)
-	zc.OutputPaths = []string{"stderr"}
-	zc.Sampling = nil
-	switch format {
-	case "json":
-	case "console", "":
-		zc.Encoding = "console"
-		zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
-	default:
-		return nil, fmt.Errorf("log format %q: want console or json", format)
-	}
-	return zc.Build()
+	cfg.ApplyAccount(acct, trackerFlag)
+	return nil
 }

@@ -62,7 +62,7 @@ func (e *Error) HTTPStatus() int {
 	switch e.Code {
 	case CodeUnknownUser, CodeNotFound:
 		return http.StatusNotFound
-	case CodeKeyMismatch, CodeFingerprintMismatch:
+	case CodeKeyMismatch, CodeFingerprintMismatch, CodeNameTaken, CodeNoName:
 		return http.StatusConflict
 	case CodeTooLarge:
 		return http.StatusRequestEntityTooLarge

@@ -14,6 +14,7 @@ type args struct {
 	wait    bool
 	timeout time.Duration
 	limit   int
+	tracker string
 }
 
 const defaultTimeout = 30 * time.Second
@@ -58,7 +59,7 @@ func parseArgs(cmd *command, raw []string) (*args, error) {
 	return a, nil
 }
 
-func needsValue(flag string) bool { return flag == "timeout" || flag == "limit" }
+func needsValue(flag string) bool { return flag == "timeout" || flag == "limit" || flag == "tracker" }
 
 func (a *args) set(cmd, name, val string) error {
 	switch name {
@@ -78,6 +79,8 @@ func (a *args) set(cmd, name, val string) error {
 			return errBadFlagValue(cmd, name, val, "a positive number")
 		}
 		a.limit = n
+	case "tracker":
+		a.tracker = val
 	}
 	return nil
 }

@@ -18,6 +18,8 @@ type command struct {
 	minArgs  int
 	maxArgs  int  // -1: no limit
 	names    bool // the first argument is a contact name (for completion)
+	summary  string
+	hidden   bool // left out of help and completion
 	run      func(ctx context.Context, e *env, a *args) error
 }
 
@@ -44,16 +46,27 @@ var commands = map[string]*command{}
 
 func init() {
 	for _, c := range []*command{
-		{name: "send", argsHelp: "NAME TEXT...", flags: []string{"wait", "timeout"}, minArgs: 2, maxArgs: -1, names: true, run: runSend},
-		{name: "attach", argsHelp: "NAME", minArgs: 1, maxArgs: 1, names: true, run: runAttach},
-		{name: "history", argsHelp: "NAME", flags: []string{"limit"}, minArgs: 1, maxArgs: 1, names: true, run: runHistory},
-		{name: "contacts", maxArgs: 0, run: runContacts},
-		{name: "add", argsHelp: "NAME", minArgs: 1, maxArgs: 1, run: runAdd},
-		{name: "verify", argsHelp: "NAME FINGERPRINT", minArgs: 2, maxArgs: 2, names: true, run: runVerify},
-		{name: "remove", argsHelp: "NAME", minArgs: 1, maxArgs: 1, names: true, run: runRemove},
-		{name: "whoami", maxArgs: 0, run: runWhoami},
-		{name: "status", maxArgs: 0, run: runStatus},
-		{name: "help", maxArgs: -1, run: runHelp},
+		{name: "init", argsHelp: "NAME", flags: []string{"tracker"}, minArgs: 1, maxArgs: 1, run: runInit,
+			summary: "choose your name: register it on the tracker and print your fingerprint"},
+		{name: "send", argsHelp: "NAME TEXT...", flags: []string{"wait", "timeout"}, minArgs: 2, maxArgs: -1, names: true, run: runSend,
+			summary: "queue a message and print its ID"},
+		{name: "attach", argsHelp: "NAME", minArgs: 1, maxArgs: 1, names: true, run: runAttach,
+			summary: "talk to NAME interactively (/help inside for commands)"},
+		{name: "history", argsHelp: "NAME", flags: []string{"limit"}, minArgs: 1, maxArgs: 1, names: true, run: runHistory,
+			summary: "print the conversation with NAME"},
+		{name: "contacts", maxArgs: 0, run: runContacts, summary: "list your contacts"},
+		{name: "add", argsHelp: "NAME", minArgs: 1, maxArgs: 1, run: runAdd,
+			summary: "look NAME up on the tracker and pin their key"},
+		{name: "verify", argsHelp: "NAME FPR", minArgs: 2, maxArgs: 2, names: true, run: runVerify,
+			summary: "mark NAME verified, after comparing fingerprints out of band"},
+		{name: "remove", argsHelp: "NAME", minArgs: 1, maxArgs: 1, names: true, run: runRemove,
+			summary: "forget NAME and their pinned key"},
+		{name: "whoami", maxArgs: 0, run: runWhoami, summary: "print your name and fingerprint"},
+		{name: "status", maxArgs: 0, run: runStatus, summary: "print the daemon's status"},
+		{name: "completion", argsHelp: "bash|zsh", minArgs: 1, maxArgs: 1, run: runCompletion,
+			summary: "print the shell completion script for bash or zsh"},
+		{name: "help", maxArgs: -1, run: runHelp, summary: "print this help"},
+		{name: completeNamesCmd, maxArgs: 0, hidden: true, run: runCompleteNames},
 	} {
 		commands[c.name] = c
 	}
@@ -61,8 +74,10 @@ func init() {
 
 func commandNames() []string {
 	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
+	for n, c := range commands {
+		if !c.hidden {
+			names = append(names, n)
+		}
 	}
 	slices.Sort(names)
 	return names
@@ -187,6 +202,6 @@ func runStatus(ctx context.Context, e *env, a *args) error {
 }
 
 func runHelp(ctx context.Context, e *env, a *args) error {
-	fmt.Fprint(e.out, usageText)
+	Page().WriteHelp(e.out)
 	return nil
 }

@@ -6,6 +6,7 @@
 //
 // # Commands
 //
+//	init NAME              choose your name on a fresh chatd (--tracker URL)
 //	send NAME TEXT...      queue a message; print its ID (--wait: until delivered)
 //	attach NAME            talk to NAME interactively
 //	history NAME           print the conversation (--limit N)
@@ -15,6 +16,10 @@
 //	remove NAME            forget NAME and their pinned key
 //	whoami                 print your name and fingerprint
 //	status                 print the daemon's status
+//	completion bash|zsh    print a shell completion script
+//
+// 'chatctl help' and chatctl(1) are both made from the command table by
+// Page (page.go), so they cannot drift apart.
 //
 // Every command that prints data takes --json for exact, stable output.
 // Run with no command, chatctl opens a shell (github.com/peterh/liner) with

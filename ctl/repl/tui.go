@@ -25,35 +25,6 @@ const (
 	ExitNotDelivered = 4
 )
 
-const usageText = `usage: chatctl [--socket PATH] [--json] [COMMAND [ARGS]]
-
-commands:
-  send NAME TEXT...      queue a message and print its ID
-      --wait             wait until NAME's daemon confirms it stored the message
-      --timeout D        how long --wait waits (default 30s)
-  attach NAME            talk to NAME interactively (/help inside for commands)
-  history NAME           print the conversation with NAME
-      --limit N          the N most recent messages (default 50)
-  contacts               list your contacts
-  add NAME               look NAME up on the tracker and pin their key
-  verify NAME FPR        mark NAME verified, after comparing fingerprints out of band
-  remove NAME            forget NAME and their pinned key
-  whoami                 print your name and fingerprint
-  status                 print the daemon's status
-  help                   print this help
-
-With no command, chatctl opens an interactive shell with the same commands.
-
-flags:
-  --socket PATH          chatd's control socket (default $CHATD_SOCKET,
-                         else $XDG_RUNTIME_DIR/chatd/control.sock)
-  --json                 print exact JSON instead of text, for scripts
-
-exit codes:
-  0 ok, 1 error, 2 usage error, 3 chatd is not running,
-  4 not delivered before --timeout (the message stays queued)
-`
-
 const shellIntro = "chatctl shell: type help for commands, Ctrl-D or quit to leave"
 
 const attachHelp = `/history [N]        show the last N messages (default 20)
@@ -63,6 +34,8 @@ const attachHelp = `/history [N]        show the last N messages (default 20)
 
 // Hints, by error code.
 var hints = map[string]string{
+	api.CodeNoName:              "choose a name with 'chatctl init NAME'",
+	api.CodeNameTaken:           "choose another name: chatctl init OTHER-NAME",
 	api.CodeUnknownUser:         "check the spelling, and that they have registered (run chatd once)",
 	api.CodeNotFound:            "'chatctl contacts' lists your contacts",
 	api.CodeKeyMismatch:         "their key changed: ask them out of band before trusting it; 'chatctl remove NAME' then 'chatctl add NAME' re-pins",
@@ -165,6 +138,17 @@ func msgAdded(c api.Contact) string {
 	return fmt.Sprintf("added %s, fingerprint %s\nhint: compare it with %s out of band, then run 'chatctl verify %s FINGERPRINT'",
 		c.Name, c.Fingerprint, c.Name, c.Name)
 }
+func msgInit(r api.InitResult) string {
+	if !r.Initialized {
+		return fmt.Sprintf("chatd is already %s on %s\nfingerprint: %s", r.Name, r.Tracker, r.Fingerprint)
+	}
+	return fmt.Sprintf("registered %s on %s\nfingerprint: %s\ngive your name to your contacts and compare this fingerprint with them out of band", r.Name, r.Tracker, r.Fingerprint)
+}
+
+func errCompletionShell(shell string) error {
+	return usagef("no completion for %q (bash or zsh)", shell)
+}
+
 func msgWhoami(name, fingerprint string) string {
 	return fmt.Sprintf("%s\nfingerprint: %s", name, fingerprint)
 }

@@ -106,7 +106,7 @@ func Default() Config {
 	return Config{
 		Tracker:       "http://127.0.0.1:7070",
 		Listen:        "0.0.0.0:7171",
-		DataDir:       filepath.Join(xdgDir("XDG_DATA_HOME", ".local/share"), "chatd"),
+		DataDir:       DefaultDataDir(),
 		ControlSocket: DefaultControlSocket(),
 		LogLevel:      "info",
 		LogFormat:     "console",

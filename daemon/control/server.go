@@ -114,6 +114,7 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("DELETE /v1/contacts/{name}", s.serveRemoveContact)
 	mux.HandleFunc("POST /v1/contacts/{name}/verify", s.serveVerifyContact)
 	mux.HandleFunc("GET "+api.PathEvents, s.serveEvents)
+	mux.HandleFunc("POST "+api.PathInit, s.serveInit)
 	mux.HandleFunc("/", s.serveUnknown)
 	return s.checkAccess(mux)
 }
