@@ -234,3 +234,38 @@ func TestExpiredLookupIsGoneWithRecord(t *testing.T) {
 		t.Fatalf("lookup after refresh: %d %s", r.status, r.body)
 	}
 }
+
+// TestUpdateWithBadSignatureRefused sends updates whose record signature
+// does not verify, with the registered key and with a key change carrying
+// a valid rotation signature: both must be refused and the stored record
+// left as it was. (TestBadRequests covers a bad signature on POST only.)
+func TestUpdateWithBadSignatureRefused(t *testing.T) {
+	tt := startTracker(t, Config{})
+	alice, newKey := key(1), key(2)
+	stored := tt.signed(t, alice, "alice", 1)
+	tt.register(t, stored)
+
+	sameKey := tt.signed(t, alice, "alice", 2)
+	sameKey.Addrs = []string{"198.51.100.9:7000"} // what the signature does not cover
+	rotated := tt.signed(t, newKey, "alice", 3)
+	rotation := record.SignRotation(rotated.Record, alice)
+	rotated.Signature[0] ^= 1
+	for _, c := range []struct {
+		name string
+		body []byte
+	}{
+		{"same key, changed after signing", updateBody(t, sameKey, nil)},
+		{"new key, valid rotation signature", updateBody(t, rotated, rotation)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := tt.do(t, "PUT", "/v1/users/alice", c.body)
+			if r.status != http.StatusForbidden || r.errBody(t).Code != CodeBadSignature {
+				t.Errorf("PUT with a bad record signature: %d %s, want 403 %s", r.status, r.body, CodeBadSignature)
+			}
+			got := tt.do(t, "GET", "/v1/users/alice", nil).userBody(t).Record
+			if got == nil || got.Seq != stored.Seq || !bytes.Equal(got.Signature, stored.Signature) {
+				t.Fatalf("stored record changed to %+v, want seq %d as registered", got, stored.Seq)
+			}
+		})
+	}
+}
