@@ -8,13 +8,13 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/p2pchat/p2pchat/ctl/api"
 	"github.com/p2pchat/p2pchat/daemon/store"
-	"github.com/p2pchat/p2pchat/daemon/wire"
 	"github.com/p2pchat/p2pchat/tracker/record"
 )
 
-// ErrBodyTooLarge: a message body is over wire.MaxBody.
-var ErrBodyTooLarge = fmt.Errorf("message is larger than %d bytes", wire.MaxBody)
+// ErrBodyTooLarge: a message body is over api.MaxBodyBytes.
+var ErrBodyTooLarge = fmt.Errorf("message is larger than %d bytes", api.MaxBodyBytes)
 
 // ErrEmptyBody: a message has no text.
 var ErrEmptyBody = errors.New("message is empty")
@@ -25,7 +25,7 @@ var ErrEmptyBody = errors.New("message is empty")
 // never talked to is looked up on the tracker and pinned first.
 func (d *Daemon) Send(ctx context.Context, to, body string) (store.Message, error) {
 	switch {
-	case len(body) > wire.MaxBody:
+	case len(body) > api.MaxBodyBytes:
 		return store.Message{}, fmt.Errorf("send to %q: %w", to, ErrBodyTooLarge)
 	case strings.TrimSpace(body) == "":
 		return store.Message{}, fmt.Errorf("send to %q: %w", to, ErrEmptyBody)

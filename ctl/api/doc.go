@@ -38,5 +38,5 @@
 //
 // While nothing happens the server writes a heartbeat line
 // ({"type":"heartbeat"}) every HeartbeatInterval so that a client can tell a
-// quiet daemon from a dead one. DecodeEventLine tells heartbeats apart.
+// quiet daemon from a dead one (HeartbeatSilence without a line). DecodeEventLine tells heartbeats apart.
 package api

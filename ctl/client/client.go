@@ -25,9 +25,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"syscall"
 
@@ -43,7 +40,7 @@ const maxResponseBytes = 64 << 20
 // Client talks to chatd's control socket. The zero value is ready to use;
 // the fields may be set before the first call and not changed after.
 type Client struct {
-	// Socket is the control socket's path; empty means DefaultSocket().
+	// Socket is the control socket's path; empty means api.SocketPath().
 	Socket string
 	// Dial, if set, replaces dialling Socket (for tests and proxies).
 	Dial func(ctx context.Context) (net.Conn, error)
@@ -52,24 +49,12 @@ type Client struct {
 	hc   *http.Client
 }
 
-// DefaultSocket is $CHATD_SOCKET, else $XDG_RUNTIME_DIR/chatd/control.sock,
-// else /run/user/UID/chatd/control.sock.
-func DefaultSocket() string {
-	if s := os.Getenv("CHATD_SOCKET"); s != "" {
-		return s
-	}
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		return filepath.Join(d, "chatd", "control.sock")
-	}
-	return filepath.Join("/run/user", strconv.Itoa(os.Getuid()), "chatd", "control.sock")
-}
-
 // SocketPath is the socket this client dials.
 func (c *Client) SocketPath() string {
 	if c.Socket != "" {
 		return c.Socket
 	}
-	return DefaultSocket()
+	return api.SocketPath()
 }
 
 func (c *Client) http() *http.Client {

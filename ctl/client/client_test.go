@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -108,23 +107,6 @@ func TestDaemonNotRunning(t *testing.T) {
 	}
 	if _, err := c.Watch(context.Background(), 0); !errors.Is(err, client.ErrDaemonNotRunning) {
 		t.Fatalf("Watch with no socket: got %v", err)
-	}
-}
-
-func TestDefaultSocket(t *testing.T) {
-	t.Setenv("CHATD_SOCKET", "")
-	t.Setenv("XDG_RUNTIME_DIR", "/run/user/1000")
-	if got := client.DefaultSocket(); got != "/run/user/1000/chatd/control.sock" {
-		t.Errorf("with XDG_RUNTIME_DIR: %s", got)
-	}
-	t.Setenv("CHATD_SOCKET", "/tmp/x.sock")
-	if got := (&client.Client{}).SocketPath(); got != "/tmp/x.sock" {
-		t.Errorf("with CHATD_SOCKET: %s", got)
-	}
-	t.Setenv("CHATD_SOCKET", "")
-	t.Setenv("XDG_RUNTIME_DIR", "")
-	if got, want := client.DefaultSocket(), fmt.Sprintf("/run/user/%d/chatd/control.sock", os.Getuid()); got != want {
-		t.Errorf("fallback: %s, want %s", got, want)
 	}
 }
 

@@ -16,12 +16,11 @@ import (
 // ErrWatcherClosed is returned by Next after Close.
 var ErrWatcherClosed = errors.New("event watcher closed")
 
-// Reconnect pacing, and how long a stream may stay silent (no event, no
-// heartbeat) before the daemon is presumed dead and the Watcher redials.
+// Reconnect pacing; a stream silent for api.HeartbeatSilence (no event, no
+// heartbeat) means the daemon is presumed dead and the Watcher redials.
 const (
-	minBackoff    = 100 * time.Millisecond
-	maxBackoff    = 2 * time.Second
-	streamSilence = 3*15*time.Second + 5*time.Second
+	minBackoff = 100 * time.Millisecond
+	maxBackoff = 2 * time.Second
 )
 
 // Watcher follows the event stream. Next is for one goroutine; Close may be
@@ -82,7 +81,7 @@ func (w *Watcher) Next() (api.Event, error) {
 		}
 		w.mu.Lock()
 		if w.tm != nil {
-			w.tm.Reset(streamSilence)
+			w.tm.Reset(api.HeartbeatSilence)
 		}
 		w.mu.Unlock()
 		ev, err := api.DecodeEventLine(sc.Bytes())
@@ -144,7 +143,7 @@ func (w *Watcher) connect() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.body, w.sc = resp.Body, sc
-	w.tm = time.AfterFunc(streamSilence, w.silent)
+	w.tm = time.AfterFunc(api.HeartbeatSilence, w.silent)
 	return nil
 }
 

@@ -5,7 +5,7 @@
 //
 //	config file     $XDG_CONFIG_HOME/chatd/chatd.toml  (~/.config/chatd/chatd.toml)
 //	data directory  $XDG_DATA_HOME/chatd/              (~/.local/share/chatd/)
-//	control socket  $XDG_RUNTIME_DIR/chatd/control.sock
+//	control socket  $CHATD_SOCKET, else $XDG_RUNTIME_DIR/chatd/control.sock (api.SocketPath)
 //
 // A missing default config file is not an error; a missing file named
 // explicitly with --config is.
@@ -17,10 +17,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/p2pchat/p2pchat/ctl/api"
 )
 
 // Duration is a time.Duration that reads from TOML strings such as "15s".
@@ -107,7 +108,7 @@ func Default() Config {
 		Tracker:       "http://127.0.0.1:7070",
 		Listen:        "0.0.0.0:7171",
 		DataDir:       DefaultDataDir(),
-		ControlSocket: DefaultControlSocket(),
+		ControlSocket: api.SocketPath(),
 		LogLevel:      "info",
 		LogFormat:     "console",
 		Presence: Presence{
@@ -134,16 +135,6 @@ func Default() Config {
 // DefaultPath is the config file read when --config is not given.
 func DefaultPath() string {
 	return filepath.Join(xdgDir("XDG_CONFIG_HOME", ".config"), "chatd", "chatd.toml")
-}
-
-// DefaultControlSocket is $XDG_RUNTIME_DIR/chatd/control.sock, falling back
-// to /run/user/UID when XDG_RUNTIME_DIR is unset.
-func DefaultControlSocket() string {
-	dir := os.Getenv("XDG_RUNTIME_DIR")
-	if dir == "" {
-		dir = filepath.Join("/run/user", strconv.Itoa(os.Getuid()))
-	}
-	return filepath.Join(dir, "chatd", "control.sock")
 }
 
 func xdgDir(env, fallback string) string {

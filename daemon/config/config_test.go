@@ -70,3 +70,11 @@ func TestExampleConfigMatchesDefaults(t *testing.T) {
 		t.Fatalf("configs/chatd.toml disagrees with Default():\nfile:    %+v\ndefault: %+v", c, Default())
 	}
 }
+
+// $CHATD_SOCKET moves chatd's socket as it moves chatctl's (api.SocketPath).
+func TestControlSocketHonoursCHATD_SOCKET(t *testing.T) {
+	t.Setenv("CHATD_SOCKET", "/tmp/elsewhere.sock")
+	if got := Default().ControlSocket; got != "/tmp/elsewhere.sock" {
+		t.Fatalf("ControlSocket = %q with CHATD_SOCKET set", got)
+	}
+}

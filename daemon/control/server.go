@@ -37,9 +37,6 @@ type Backend interface {
 	WaitEvents(ctx context.Context, after int64) error
 }
 
-// DefaultHeartbeat is how often a quiet event stream gets a heartbeat line.
-const DefaultHeartbeat = 15 * time.Second
-
 // shutdownGrace bounds how long Serve waits for in-flight requests after
 // its context is cancelled.
 const shutdownGrace = 5 * time.Second
@@ -52,7 +49,7 @@ type Server struct {
 	// UID is the only user allowed to connect (normally os.Getuid()).
 	UID int
 	// Heartbeat is the event stream's keepalive interval; 0 means
-	// DefaultHeartbeat.
+	// api.HeartbeatInterval.
 	Heartbeat time.Duration
 }
 
@@ -97,7 +94,7 @@ func (s *Server) log() *zap.Logger {
 
 func (s *Server) heartbeat() time.Duration {
 	if s.Heartbeat <= 0 {
-		return DefaultHeartbeat
+		return api.HeartbeatInterval
 	}
 	return s.Heartbeat
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/p2pchat/p2pchat/ctl/api"
 )
 
 // FuzzReceiveRoundTrip checks that any body Receive accepts comes back
@@ -25,7 +27,7 @@ func FuzzReceiveRoundTrip(f *testing.F) {
 		ctx := t.Context()
 		m := Message{ID: newMessageID(), Body: body, SentAt: time.Unix(0, sentAt)}
 		fresh, err := s.Receive(ctx, "fuzz", []Message{m})
-		valid := utf8.Valid(body) && len(body) <= MaxBodySize
+		valid := utf8.Valid(body) && len(body) <= api.MaxBodyBytes
 		if !valid {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("invalid body accepted or wrong error: %v", err)

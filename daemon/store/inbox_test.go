@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/p2pchat/p2pchat/ctl/api"
 )
 
 func TestReceiveDedupe(t *testing.T) {
@@ -106,7 +108,7 @@ func TestHistoryPaging(t *testing.T) {
 func TestReceiveRejectsInvalidBatchWhole(t *testing.T) {
 	s, _ := openTest(t)
 	batch := incoming(3, "ok")
-	batch[2].Body = bytes.Repeat([]byte("a"), MaxBodySize+1)
+	batch[2].Body = bytes.Repeat([]byte("a"), api.MaxBodyBytes+1)
 	if _, err := s.Receive(ctxT(t), "alice", batch); err == nil {
 		t.Fatal("oversized message accepted")
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 	"unicode/utf8"
+
+	"github.com/p2pchat/p2pchat/ctl/api"
 )
 
 func checkOutgoing(peer string, body []byte) error {
@@ -15,8 +17,8 @@ func checkOutgoing(peer string, body []byte) error {
 }
 
 func checkBody(body []byte) error {
-	if len(body) > MaxBodySize {
-		return fmt.Errorf("body of %d bytes exceeds %d: %w", len(body), MaxBodySize, ErrInvalid)
+	if len(body) > api.MaxBodyBytes {
+		return fmt.Errorf("body of %d bytes exceeds %d: %w", len(body), api.MaxBodyBytes, ErrInvalid)
 	}
 	if !utf8.Valid(body) {
 		return fmt.Errorf("body is not UTF-8: %w", ErrInvalid)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/p2pchat/p2pchat/ctl/api"
 )
 
 func TestOutboxStateMachine(t *testing.T) {
@@ -137,7 +139,7 @@ func TestEnqueueValidates(t *testing.T) {
 	s, _ := openTest(t)
 	ctx := ctxT(t)
 	for name, body := range map[string][]byte{
-		"too large": bytes.Repeat([]byte("a"), MaxBodySize+1),
+		"too large": bytes.Repeat([]byte("a"), api.MaxBodyBytes+1),
 		"not utf-8": {0xff, 0xfe},
 	} {
 		if _, err := s.Enqueue(ctx, "bob", body, time.Now()); !errors.Is(err, ErrInvalid) {
@@ -153,8 +155,8 @@ func TestEnqueueValidates(t *testing.T) {
 	if p, _ := s.Pending(ctx, "bob", 0, 10); len(p) != 0 {
 		t.Errorf("rejected batches left %d messages behind", len(p))
 	}
-	if _, err := s.Enqueue(ctx, "bob", bytes.Repeat([]byte("a"), MaxBodySize), time.Now()); err != nil {
-		t.Errorf("Enqueue of exactly MaxBodySize: %v", err)
+	if _, err := s.Enqueue(ctx, "bob", bytes.Repeat([]byte("a"), api.MaxBodyBytes), time.Now()); err != nil {
+		t.Errorf("Enqueue of exactly api.MaxBodyBytes: %v", err)
 	}
 }
 

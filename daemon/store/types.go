@@ -28,16 +28,13 @@ const (
 	Received  State = "received"
 )
 
-// MaxBodySize is the largest message body the store accepts, in bytes.
-const MaxBodySize = 64 << 10
-
 // Message is one chat message in either direction.
 type Message struct {
 	Seq       int64    // local order, increasing in insertion order across the whole store
 	ID        [16]byte // random ID chosen by the sender, unique per (Peer, Direction)
 	Peer      string
 	Direction Direction
-	Body      []byte    // UTF-8 text, at most MaxBodySize bytes
+	Body      []byte    // UTF-8 text, at most api.MaxBodyBytes bytes
 	SentAt    time.Time // the sender's timestamp
 	StoredAt  time.Time // when this store committed it
 	State     State

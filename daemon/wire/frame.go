@@ -6,19 +6,21 @@ import (
 	"fmt"
 	"time"
 	"unicode/utf8"
+
+	"github.com/p2pchat/p2pchat/ctl/api"
 )
 
 // Limits of the protocol. Both sides enforce them: a sender refuses to
 // encode a frame over a limit and a receiver refuses to decode one.
 const (
-	HeaderLen   = 5         // type + length
-	MaxFrame    = 128 << 10 // largest payload
-	MaxBody     = 64 << 10  // largest message body
-	MaxName     = 64        // longest user name in a Hello, in bytes
-	MaxVersions = 16        // most versions a Hello lists
-	MaxAckIDs   = 4096      // most IDs in one Ack
-	MaxReason   = 256       // longest Bye reason, in bytes
-	msgFixedLen = 16 + 8    // id + sentAt
+	HeaderLen   = 5                // type + length
+	MaxFrame    = 128 << 10        // largest payload
+	MaxBody     = api.MaxBodyBytes // largest message body (the control API declares it)
+	MaxName     = 64               // longest user name in a Hello, in bytes
+	MaxVersions = 16               // most versions a Hello lists
+	MaxAckIDs   = 4096             // most IDs in one Ack
+	MaxReason   = 256              // longest Bye reason, in bytes
+	msgFixedLen = 16 + 8           // id + sentAt
 	idLen       = 16
 )
 
