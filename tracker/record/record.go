@@ -2,6 +2,7 @@ package record
 
 import (
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -22,7 +23,7 @@ const (
 type Record struct {
 	Name      string
 	PublicKey ed25519.PublicKey
-	Addrs     []string // "host:port", at most MaxAddrs
+	Addrs     []string // "host:port" or "relay://host:port/KEY", at most MaxAddrs
 	Seq       uint64
 	// Expires is signed and transmitted as whole Unix seconds; any fraction is
 	// dropped (Sign normalises it).
@@ -92,24 +93,39 @@ func (r Record) Validate() error {
 	return nil
 }
 
-// ValidateAddr checks one "host:port" address: a non-empty host of at most
-// MaxHostLen printable ASCII bytes and a decimal port 1-65535. Hosts may be
-// names or IP literals ("[2001:db8::1]:7000"); they are not resolved.
+// ValidateAddr checks one address: either "host:port" — a non-empty host of
+// at most MaxHostLen printable ASCII bytes and a decimal port 1-65535;
+// hosts may be names or IP literals ("[2001:db8::1]:7000") and are not
+// resolved — or a relay address "relay://host:port/KEY" (see
+// ParseRelayAddr). The error wraps ErrBadAddr.
 func ValidateAddr(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
+	if IsRelayAddr(addr) {
+		_, _, err := ParseRelayAddr(addr)
+		return err
+	}
+	if err := validateHostPort(addr); err != nil {
 		return fmt.Errorf("%w %s: %v", ErrBadAddr, quoteShort(addr), err)
 	}
+	return nil
+}
+
+// validateHostPort holds the host:port rules shared by direct and relay
+// addresses; its errors are bare reasons for the caller to wrap.
+func validateHostPort(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
 	if host == "" || len(host) > MaxHostLen {
-		return fmt.Errorf("%w %s: host must be 1 to %d bytes", ErrBadAddr, quoteShort(addr), MaxHostLen)
+		return fmt.Errorf("host must be 1 to %d bytes", MaxHostLen)
 	}
 	for i := 0; i < len(host); i++ {
 		if host[i] <= ' ' || host[i] > '~' {
-			return fmt.Errorf("%w %s: host must be printable ASCII", ErrBadAddr, quoteShort(addr))
+			return errors.New("host must be printable ASCII")
 		}
 	}
 	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
-		return fmt.Errorf("%w %s: port must be a number 1-65535", ErrBadAddr, quoteShort(addr))
+		return errors.New("port must be a number 1-65535")
 	}
 	return nil
 }
