@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/p2pchat/p2pchat/ctl/api"
+	"github.com/p2pchat/p2pchat/internal/backoff"
 )
 
 // ErrWatcherClosed is returned by Next after Close.
@@ -99,7 +100,7 @@ func (w *Watcher) Next() (api.Event, error) {
 // scanner returns the current stream, reconnecting with backoff if it was
 // dropped.
 func (w *Watcher) scanner() (*bufio.Scanner, error) {
-	backoff := minBackoff
+	bo := backoff.New(minBackoff, maxBackoff)
 	for {
 		if w.ctx.Err() != nil {
 			return nil, w.closedErr()
@@ -115,14 +116,7 @@ func (w *Watcher) scanner() (*bufio.Scanner, error) {
 		if errors.As(err, &ae) {
 			return nil, fmt.Errorf("watch events: %w", err) // the daemon refused; retrying will not help
 		}
-		if err == nil {
-			continue
-		}
-		select {
-		case <-w.ctx.Done():
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, maxBackoff)
+		bo.BackOff(w.ctx, err) // returns at once after a success
 	}
 }
 

@@ -4,13 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"syscall"
 	"time"
 
 	"github.com/libp2p/go-reuseport"
 	"go.uber.org/zap"
+
+	"github.com/p2pchat/p2pchat/internal/backoff"
 )
 
 // A dialer keeps trying to reach one peer, with exponential backoff and
@@ -50,9 +51,9 @@ func (m *Manager) startDialerLocked(peer string, delay time.Duration) {
 
 func (m *Manager) dialLoop(d *dialer, delay time.Duration) {
 	ctx := m.ctx
-	attempt := 0
+	bo := backoff.New(m.cfg.BackoffMin, m.cfg.BackoffMax)
 	for {
-		if delay > 0 && !m.sleep(ctx, d, jitter(delay)) {
+		if delay > 0 && !m.sleep(ctx, d, delay) {
 			m.dialerExit(d, true)
 			return
 		}
@@ -71,15 +72,12 @@ func (m *Manager) dialLoop(d *dialer, delay time.Duration) {
 		case err == nil:
 			// Normally the session is up and the dialler leaves. If it
 			// already ended, the peer hangs up on us: keep backing off.
-			attempt++
-			var stop bool
-			if stop, _ = m.dialerExit(d, false); stop {
+			if stop, _ := m.dialerExit(d, false); stop {
 				return
 			}
-			delay = backoff(m.cfg.BackoffMin, m.cfg.BackoffMax, attempt)
+			delay = bo.Next()
 		default:
-			attempt++
-			delay = backoff(m.cfg.BackoffMin, m.cfg.BackoffMax, attempt)
+			delay = bo.Next()
 			m.log.Info("cannot reach peer; will retry", zap.String("peer", d.peer),
 				zap.Error(err), zap.Duration("retry_in", delay))
 		}
@@ -180,21 +178,6 @@ func (m *Manager) dial(ctx context.Context, addr string) (net.Conn, error) {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
 	return conn, nil
-}
-
-// backoff is min·2^(attempt-1), capped at max.
-func backoff(lo, hi time.Duration, attempt int) time.Duration {
-	d := lo
-	for i := 1; i < attempt && d < hi; i++ {
-		d *= 2
-	}
-	return min(d, hi)
-}
-
-// jitter spreads retries over [d/2, d) so peers that failed together do
-// not retry together.
-func jitter(d time.Duration) time.Duration {
-	return d/2 + rand.N(d/2+1)
 }
 
 func isTemporary(err error) bool {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/libp2p/go-reuseport"
 	"go.uber.org/zap"
+
+	"github.com/p2pchat/p2pchat/internal/backoff"
 )
 
 // SessionInfo describes one established session.
@@ -153,7 +155,7 @@ func (m *Manager) goLocked(f func()) bool {
 }
 
 func (m *Manager) acceptLoop() error {
-	var delay time.Duration
+	bo := backoff.New(5*time.Millisecond, time.Second)
 	for {
 		conn, err := m.ln.Accept()
 		if err != nil {
@@ -164,7 +166,7 @@ func (m *Manager) acceptLoop() error {
 			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
 				// Out of file descriptors and the like: wait, as
 				// net/http does, rather than spin or give up.
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				delay := bo.Next()
 				m.log.Warn("accept peer connection; retrying", zap.Error(err), zap.Duration("in", delay))
 				time.Sleep(delay)
 				continue
@@ -172,7 +174,7 @@ func (m *Manager) acceptLoop() error {
 			m.cancel(err)
 			return fmt.Errorf("accept peer connections: %w", err)
 		}
-		delay = 0
+		bo.Reset()
 		m.accepted(conn)
 	}
 }
