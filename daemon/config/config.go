@@ -22,6 +22,9 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/p2pchat/p2pchat/ctl/api"
+	"github.com/p2pchat/p2pchat/daemon/peer"
+	"github.com/p2pchat/p2pchat/daemon/portmap"
+	"github.com/p2pchat/p2pchat/daemon/presence"
 )
 
 // Duration is a time.Duration that reads from TOML strings such as "15s".
@@ -102,7 +105,9 @@ type Peer struct {
 	BackoffMax       Duration `toml:"backoff_max"`
 }
 
-// Default returns the configuration used when nothing is set.
+// Default returns the configuration used when nothing is set. Durations
+// come from the packages that use them (peer, presence, portmap), so the
+// file, the flags and a Config built in code all get the same values.
 func Default() Config {
 	return Config{
 		Tracker:       "http://127.0.0.1:7070",
@@ -112,22 +117,22 @@ func Default() Config {
 		LogLevel:      "info",
 		LogFormat:     "console",
 		Presence: Presence{
-			RecordTTL:       Duration{time.Hour},
-			CheckInterval:   Duration{5 * time.Second},
-			ObserveInterval: Duration{30 * time.Second},
-			BackoffMax:      Duration{5 * time.Minute},
+			RecordTTL:       Duration{presence.DefaultRecordTTL},
+			CheckInterval:   Duration{presence.DefaultCheckInterval},
+			ObserveInterval: Duration{presence.DefaultObserveInterval},
+			BackoffMax:      Duration{presence.DefaultBackoffMax},
 		},
 		PortMap: PortMap{
 			Enabled:       true,
 			Protocols:     []string{"upnp", "pcp", "nat-pmp"},
-			CheckInterval: Duration{5 * time.Second},
+			CheckInterval: Duration{portmap.DefaultCheckInterval},
 		},
 		Peer: Peer{
-			KeepAlive:        Duration{15 * time.Second},
-			IdleTimeout:      Duration{5 * time.Minute},
-			HandshakeTimeout: Duration{10 * time.Second},
-			BackoffMin:       Duration{500 * time.Millisecond},
-			BackoffMax:       Duration{2 * time.Minute},
+			KeepAlive:        Duration{peer.DefaultKeepAlive},
+			IdleTimeout:      Duration{peer.DefaultIdleTimeout},
+			HandshakeTimeout: Duration{peer.DefaultHandshakeTimeout},
+			BackoffMin:       Duration{peer.DefaultBackoffMin},
+			BackoffMax:       Duration{peer.DefaultBackoffMax},
 		},
 	}
 }

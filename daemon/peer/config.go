@@ -11,6 +11,7 @@ import (
 
 	"github.com/p2pchat/p2pchat/daemon/identity"
 	"github.com/p2pchat/p2pchat/daemon/wire"
+	"github.com/p2pchat/p2pchat/internal/defaults"
 )
 
 // Resolver tells the manager whom it is dialling.
@@ -92,7 +93,7 @@ const (
 	DefaultKeepAlive        = 15 * time.Second
 	DefaultIdleTimeout      = 5 * time.Minute
 	DefaultHandshakeTimeout = 10 * time.Second
-	DefaultBackoffMin       = time.Second
+	DefaultBackoffMin       = 500 * time.Millisecond
 	DefaultBackoffMax       = 2 * time.Minute
 )
 
@@ -114,19 +115,12 @@ func (c *Config) setDefaults() error {
 	if c.Log == nil {
 		c.Log = zap.NewNop()
 	}
-	if c.ListenAddr == "" {
-		c.ListenAddr = ":0"
-	}
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&c.KeepAlive, DefaultKeepAlive)
-	def(&c.IdleTimeout, DefaultIdleTimeout)
-	def(&c.HandshakeTimeout, DefaultHandshakeTimeout)
-	def(&c.BackoffMin, DefaultBackoffMin)
-	def(&c.BackoffMax, DefaultBackoffMax)
+	defaults.Set(&c.ListenAddr, ":0")
+	defaults.Set(&c.KeepAlive, DefaultKeepAlive)
+	defaults.Set(&c.IdleTimeout, DefaultIdleTimeout)
+	defaults.Set(&c.HandshakeTimeout, DefaultHandshakeTimeout)
+	defaults.Set(&c.BackoffMin, DefaultBackoffMin)
+	defaults.Set(&c.BackoffMax, DefaultBackoffMax)
 	c.BackoffMax = max(c.BackoffMax, c.BackoffMin)
 	return nil
 }

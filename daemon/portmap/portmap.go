@@ -43,6 +43,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/p2pchat/p2pchat/internal/backoff"
+	"github.com/p2pchat/p2pchat/internal/defaults"
 )
 
 // Methods, as reported in Status.Method.
@@ -70,6 +71,15 @@ const (
 	DeleteBudget       = 2 * time.Second
 )
 
+// Defaults for zero Config fields.
+const (
+	DefaultCheckInterval = 5 * time.Second
+	DefaultProbeWindow   = 250 * time.Millisecond
+	DefaultProbeTimeout  = 3 * time.Second
+	DefaultBackoffMin    = 2 * time.Second
+	DefaultBackoffMax    = 5 * time.Minute
+)
+
 // Config configures a Service.
 type Config struct {
 	// InternalPort is the TCP port chatd listens on (required).
@@ -90,14 +100,12 @@ type Config struct {
 	// lifetime the gateway grants.
 	Lease time.Duration
 	// CheckInterval is how often the gateway is asked whether the mapping
-	// and the external address still stand (default 5s).
+	// and the external address still stand.
 	CheckInterval time.Duration
 	// ProbeWindow is how long discovery waits for the preferred protocol
-	// once one has answered (default 250ms); ProbeTimeout bounds a whole
-	// discovery round (default 3s).
+	// once one has answered; ProbeTimeout bounds a whole discovery round.
 	ProbeWindow, ProbeTimeout time.Duration
-	// BackoffMin and BackoffMax bound retries after failures (defaults 2s
-	// and 5m).
+	// BackoffMin and BackoffMax bound retries after failures.
 	BackoffMin, BackoffMax time.Duration
 	// Gateway returns the default gateway and the local address that faces
 	// it; nil reads the routing table. Tests point it at a fake gateway.
@@ -123,26 +131,13 @@ func (c *Config) fill() error {
 	if len(c.Protocols) == 0 {
 		return errors.New("portmap: no protocol to try")
 	}
-	for _, d := range []struct {
-		p *time.Duration
-		v time.Duration
-	}{
-		{&c.CheckInterval, 5 * time.Second},
-		{&c.ProbeWindow, 250 * time.Millisecond},
-		{&c.ProbeTimeout, 3 * time.Second},
-		{&c.BackoffMin, 2 * time.Second},
-		{&c.BackoffMax, 5 * time.Minute},
-	} {
-		if *d.p <= 0 {
-			*d.p = d.v
-		}
-	}
-	if c.ExternalPort == 0 {
-		c.ExternalPort = c.InternalPort
-	}
-	if c.Description == "" {
-		c.Description = "p2pchat chatd"
-	}
+	defaults.Set(&c.CheckInterval, DefaultCheckInterval)
+	defaults.Set(&c.ProbeWindow, DefaultProbeWindow)
+	defaults.Set(&c.ProbeTimeout, DefaultProbeTimeout)
+	defaults.Set(&c.BackoffMin, DefaultBackoffMin)
+	defaults.Set(&c.BackoffMax, DefaultBackoffMax)
+	defaults.Set(&c.ExternalPort, c.InternalPort)
+	defaults.Set(&c.Description, "p2pchat chatd")
 	if c.Gateway == nil {
 		c.Gateway = DefaultGateway
 	}

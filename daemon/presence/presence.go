@@ -29,6 +29,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/p2pchat/p2pchat/internal/backoff"
+	"github.com/p2pchat/p2pchat/internal/defaults"
 	"github.com/p2pchat/p2pchat/tracker/client"
 	"github.com/p2pchat/p2pchat/tracker/record"
 )
@@ -42,15 +43,14 @@ type Config struct {
 	// (0.0.0.0 or ::) publishes the interface addresses; a specific host
 	// publishes that address alone.
 	Listen netip.AddrPort
-	// RecordTTL is the lifetime written into each record (default 1h).
+	// RecordTTL is the lifetime written into each record.
 	RecordTTL time.Duration
-	// CheckInterval is how often local addresses are re-checked (default 5s).
+	// CheckInterval is how often local addresses are re-checked.
 	CheckInterval time.Duration
 	// ObserveInterval is how often the tracker is asked which address it
-	// sees us from, to notice a NAT's public address changing (default 30s).
+	// sees us from, to notice a NAT's public address changing.
 	ObserveInterval time.Duration
-	// BackoffMin and BackoffMax bound retries while the tracker fails
-	// (defaults 1s and 5m).
+	// BackoffMin and BackoffMax bound retries while the tracker fails.
 	BackoffMin, BackoffMax time.Duration
 	// Interfaces lists local addresses; nil means net.InterfaceAddrs.
 	Interfaces func() ([]netip.Addr, error)
@@ -76,6 +76,15 @@ type Status struct {
 	LastError    string
 }
 
+// Defaults for zero Config durations.
+const (
+	DefaultRecordTTL       = time.Hour
+	DefaultCheckInterval   = 5 * time.Second
+	DefaultObserveInterval = 30 * time.Second
+	DefaultBackoffMin      = time.Second
+	DefaultBackoffMax      = 5 * time.Minute
+)
+
 // ErrNameTaken means another key holds the name on the tracker: chatd cannot
 // announce itself until the user picks another name.
 var ErrNameTaken = errors.New("name is registered to another key")
@@ -99,16 +108,11 @@ func New(cfg Config) (*Presence, error) {
 	if len(cfg.Key) != ed25519.PrivateKeySize || cfg.Tracker == nil {
 		return nil, errors.New("presence: key and tracker client are required")
 	}
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&cfg.RecordTTL, time.Hour)
-	def(&cfg.CheckInterval, 5*time.Second)
-	def(&cfg.ObserveInterval, 30*time.Second)
-	def(&cfg.BackoffMin, time.Second)
-	def(&cfg.BackoffMax, 5*time.Minute)
+	defaults.Set(&cfg.RecordTTL, DefaultRecordTTL)
+	defaults.Set(&cfg.CheckInterval, DefaultCheckInterval)
+	defaults.Set(&cfg.ObserveInterval, DefaultObserveInterval)
+	defaults.Set(&cfg.BackoffMin, DefaultBackoffMin)
+	defaults.Set(&cfg.BackoffMax, DefaultBackoffMax)
 	if cfg.Interfaces == nil {
 		cfg.Interfaces = InterfaceAddrs
 	}

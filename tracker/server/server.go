@@ -44,6 +44,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/p2pchat/p2pchat/internal/defaults"
 	"github.com/p2pchat/p2pchat/tracker/store"
 )
 
@@ -108,44 +109,28 @@ func DefaultConfig() Config {
 
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	setDur(&c.MaxTTL, d.MaxTTL)
+	defaults.Set(&c.MaxTTL, d.MaxTTL)
 	if c.ReannounceFraction <= 0 || c.ReannounceFraction > 1 {
 		c.ReannounceFraction = d.ReannounceFraction
 	}
-	setDur(&c.ReannounceMin, d.ReannounceMin)
-	setDur(&c.ReannounceMax, d.ReannounceMax)
-	setDur(&c.PurgeGrace, d.PurgeGrace)
-	setDur(&c.PurgeInterval, d.PurgeInterval)
-	if c.RateLimit <= 0 {
-		c.RateLimit = d.RateLimit
-	}
-	setInt(&c.RateBurst, d.RateBurst)
-	setInt(&c.RateLimitSources, d.RateLimitSources)
-	if c.MaxBodyBytes <= 0 {
-		c.MaxBodyBytes = d.MaxBodyBytes
-	}
-	setDur(&c.ReadHeaderTimeout, d.ReadHeaderTimeout)
-	setDur(&c.ReadTimeout, d.ReadTimeout)
-	setDur(&c.WriteTimeout, d.WriteTimeout)
-	setDur(&c.IdleTimeout, d.IdleTimeout)
-	setDur(&c.ShutdownTimeout, d.ShutdownTimeout)
-	setInt(&c.MaxHeaderBytes, d.MaxHeaderBytes)
+	defaults.Set(&c.ReannounceMin, d.ReannounceMin)
+	defaults.Set(&c.ReannounceMax, d.ReannounceMax)
+	defaults.Set(&c.PurgeGrace, d.PurgeGrace)
+	defaults.Set(&c.PurgeInterval, d.PurgeInterval)
+	defaults.Set(&c.RateLimit, d.RateLimit)
+	defaults.Set(&c.RateBurst, d.RateBurst)
+	defaults.Set(&c.RateLimitSources, d.RateLimitSources)
+	defaults.Set(&c.MaxBodyBytes, d.MaxBodyBytes)
+	defaults.Set(&c.ReadHeaderTimeout, d.ReadHeaderTimeout)
+	defaults.Set(&c.ReadTimeout, d.ReadTimeout)
+	defaults.Set(&c.WriteTimeout, d.WriteTimeout)
+	defaults.Set(&c.IdleTimeout, d.IdleTimeout)
+	defaults.Set(&c.ShutdownTimeout, d.ShutdownTimeout)
+	defaults.Set(&c.MaxHeaderBytes, d.MaxHeaderBytes)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	return c
-}
-
-func setDur(p *time.Duration, def time.Duration) {
-	if *p <= 0 {
-		*p = def
-	}
-}
-
-func setInt(p *int, def int) {
-	if *p <= 0 {
-		*p = def
-	}
 }
 
 // Server serves the tracker API over one store. It does not own the store:

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/p2pchat/p2pchat/internal/defaults"
 	"github.com/p2pchat/p2pchat/tracker/record"
 	"github.com/p2pchat/p2pchat/tracker/store/storeopen"
 )
@@ -57,23 +58,16 @@ func DefaultConfig() Config {
 // WithDefaults fills zero fields from DefaultConfig.
 func (c Config) WithDefaults() Config {
 	d := DefaultConfig()
-	def(&c.Users, d.Users)
-	def(&c.Workers, d.Workers)
-	def(&c.Lookups, d.Lookups)
-	def(&c.Updates, d.Updates)
-	def(&c.TTL, d.TTL)
-	def(&c.PreloadDuration, d.PreloadDuration)
-	def(&c.Duration, d.Duration)
-	def(&c.Prefix, d.Prefix)
-	def(&c.Seed, d.Seed)
+	defaults.Set(&c.Users, d.Users)
+	defaults.Set(&c.Workers, d.Workers)
+	defaults.Set(&c.Lookups, d.Lookups)
+	defaults.Set(&c.Updates, d.Updates)
+	defaults.Set(&c.TTL, d.TTL)
+	defaults.Set(&c.PreloadDuration, d.PreloadDuration)
+	defaults.Set(&c.Duration, d.Duration)
+	defaults.Set(&c.Prefix, d.Prefix)
+	defaults.Set(&c.Seed, d.Seed)
 	return c
-}
-
-func def[T comparable](p *T, d T) {
-	var zero T
-	if *p == zero {
-		*p = d
-	}
 }
 
 // ErrNotLoopback is returned for a target that is not on this machine's
