@@ -1,0 +1,299 @@
+// Package wire is the relay's framing: the few messages a client and the
+// relay exchange before a connection is spliced (see package relay for the
+// protocol). Every frame is
+//
+//	version u8 (=1) || type u8 || length u16-BE || payload (length bytes)
+//
+// with length at most MaxPayload. Frames are read with exact reads, never
+// through a buffer, so the first byte after the last frame — the start of
+// the relayed stream — stays in the socket for the splice.
+package wire
+
+import (
+	"crypto/ed25519"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+)
+
+// Version is the protocol version in every frame header.
+const Version = 1
+
+// HeaderSize and MaxPayload bound a frame: nothing larger is ever read.
+const (
+	HeaderSize = 4
+	MaxPayload = 512
+)
+
+// NonceSize and TokenSize are the sizes of the handshake nonces and of the
+// token that pairs a caller with its target.
+const (
+	NonceSize = 32
+	TokenSize = 16
+)
+
+// Type says what a frame carries.
+type Type uint8
+
+// Frame types. C is the client, R the relay.
+const (
+	Reserve   Type = 1  // C→R: empty; this is a control connection
+	Challenge Type = 2  // R→C: relay key (32) || relay nonce (32)
+	Auth      Type = 3  // C→R: client key (32) || client nonce (32) || signature (64)
+	Reserved  Type = 4  // R→C: signature (64) || keepalive interval in ms (u32-BE)
+	Ping      Type = 5  // either way on a control connection: empty
+	Pong      Type = 6  // the answer to a Ping: empty
+	Incoming  Type = 7  // R→C: token (16) || caller's observed "ip:port"
+	Connect   Type = 8  // C→R: target key (32)
+	Accept    Type = 9  // C→R: token (16)
+	OK        Type = 10 // R→C: empty; the next byte is the relayed stream
+	Error     Type = 11 // R→C: code, then optionally ' ' and a detail
+	maxType   Type = Error
+)
+
+var typeNames = [...]string{"", "reserve", "challenge", "auth", "reserved", "ping", "pong",
+	"incoming", "connect", "accept", "ok", "error"}
+
+func (t Type) String() string {
+	if t == 0 || t > maxType {
+		return fmt.Sprintf("type(%d)", uint8(t))
+	}
+	return typeNames[t]
+}
+
+// Decoding errors.
+var (
+	ErrVersion   = errors.New("unsupported protocol version")
+	ErrTooLarge  = errors.New("frame too large")
+	ErrType      = errors.New("unknown frame type")
+	ErrMalformed = errors.New("malformed frame")
+)
+
+// Frame is one decoded frame.
+type Frame struct {
+	Type    Type
+	Payload []byte
+}
+
+// Append appends the encoding of a frame to b. It panics on a payload over
+// MaxPayload: that is a bug in the sender, never input.
+func Append(b []byte, t Type, payload []byte) []byte {
+	if len(payload) > MaxPayload {
+		panic(fmt.Sprintf("wire: %v payload of %d bytes", t, len(payload)))
+	}
+	b = append(b, Version, byte(t))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(payload)))
+	return append(b, payload...)
+}
+
+// Write sends one frame in a single Write.
+func Write(w io.Writer, t Type, payload []byte) error {
+	if _, err := w.Write(Append(make([]byte, 0, HeaderSize+len(payload)), t, payload)); err != nil {
+		return fmt.Errorf("write %v frame: %w", t, err)
+	}
+	return nil
+}
+
+// Read reads exactly one frame from r.
+func Read(r io.Reader) (Frame, error) {
+	var h [HeaderSize]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return Frame{}, fmt.Errorf("read frame header: %w", err)
+	}
+	t, n, err := parseHeader(h)
+	if err != nil {
+		return Frame{}, fmt.Errorf("read frame: %w", err)
+	}
+	f := Frame{Type: t, Payload: make([]byte, n)}
+	if _, err := io.ReadFull(r, f.Payload); err != nil {
+		return Frame{}, fmt.Errorf("read %v frame payload: %w", t, err)
+	}
+	return f, nil
+}
+
+func parseHeader(h [HeaderSize]byte) (Type, int, error) {
+	if h[0] != Version {
+		return 0, 0, fmt.Errorf("%w %d (want %d)", ErrVersion, h[0], Version)
+	}
+	t := Type(h[1])
+	if t == 0 || t > maxType {
+		return 0, 0, fmt.Errorf("%w %d", ErrType, h[1])
+	}
+	n := int(binary.BigEndian.Uint16(h[2:]))
+	if n > MaxPayload {
+		return 0, 0, fmt.Errorf("%w: %v frame of %d bytes, at most %d", ErrTooLarge, t, n, MaxPayload)
+	}
+	return t, n, nil
+}
+
+// Expect checks that f has type t, turning an Error frame into a
+// *RefusedError and anything else into ErrMalformed.
+func Expect(f Frame, t Type) error {
+	if f.Type == t {
+		return nil
+	}
+	if f.Type == Error {
+		return ParseError(f.Payload)
+	}
+	return fmt.Errorf("%w: got %v, want %v", ErrMalformed, f.Type, t)
+}
+
+// ChallengeMsg is the relay's first message on a control connection.
+type ChallengeMsg struct {
+	RelayKey ed25519.PublicKey
+	Nonce    []byte
+}
+
+func (m ChallengeMsg) Encode() []byte {
+	return append(append(make([]byte, 0, 64), m.RelayKey...), m.Nonce...)
+}
+
+func ParseChallenge(p []byte) (ChallengeMsg, error) {
+	if len(p) != ed25519.PublicKeySize+NonceSize {
+		return ChallengeMsg{}, fmt.Errorf("parse challenge: %w: %d bytes", ErrMalformed, len(p))
+	}
+	return ChallengeMsg{RelayKey: ed25519.PublicKey(p[:32]), Nonce: p[32:]}, nil
+}
+
+// AuthMsg is the client's answer to a challenge.
+type AuthMsg struct {
+	ClientKey ed25519.PublicKey
+	Nonce     []byte
+	Sig       []byte
+}
+
+func (m AuthMsg) Encode() []byte {
+	b := append(make([]byte, 0, 128), m.ClientKey...)
+	return append(append(b, m.Nonce...), m.Sig...)
+}
+
+func ParseAuth(p []byte) (AuthMsg, error) {
+	if len(p) != ed25519.PublicKeySize+NonceSize+ed25519.SignatureSize {
+		return AuthMsg{}, fmt.Errorf("parse auth: %w: %d bytes", ErrMalformed, len(p))
+	}
+	return AuthMsg{ClientKey: ed25519.PublicKey(p[:32]), Nonce: p[32:64], Sig: p[64:]}, nil
+}
+
+// ReservedMsg completes the reservation handshake.
+type ReservedMsg struct {
+	Sig         []byte
+	KeepAliveMS uint32
+}
+
+func (m ReservedMsg) Encode() []byte {
+	return binary.BigEndian.AppendUint32(append(make([]byte, 0, 68), m.Sig...), m.KeepAliveMS)
+}
+
+func ParseReserved(p []byte) (ReservedMsg, error) {
+	if len(p) != ed25519.SignatureSize+4 {
+		return ReservedMsg{}, fmt.Errorf("parse reserved: %w: %d bytes", ErrMalformed, len(p))
+	}
+	return ReservedMsg{Sig: p[:64], KeepAliveMS: binary.BigEndian.Uint32(p[64:])}, nil
+}
+
+// Token pairs a caller's connection with the target's.
+type Token [TokenSize]byte
+
+// IncomingMsg tells a reservation holder that someone wants to reach it.
+type IncomingMsg struct {
+	Token Token
+	From  netip.AddrPort
+}
+
+func (m IncomingMsg) Encode() []byte {
+	return append(append(make([]byte, 0, 64), m.Token[:]...), m.From.String()...)
+}
+
+func ParseIncoming(p []byte) (IncomingMsg, error) {
+	if len(p) < TokenSize {
+		return IncomingMsg{}, fmt.Errorf("parse incoming: %w: %d bytes", ErrMalformed, len(p))
+	}
+	var m IncomingMsg
+	copy(m.Token[:], p)
+	from, err := netip.ParseAddrPort(string(p[TokenSize:]))
+	if err != nil {
+		return IncomingMsg{}, fmt.Errorf("parse incoming: %w: address: %v", ErrMalformed, err)
+	}
+	m.From = from
+	return m, nil
+}
+
+// ParseConnect returns the target key of a Connect frame.
+func ParseConnect(p []byte) (ed25519.PublicKey, error) {
+	if len(p) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("parse connect: %w: %d bytes", ErrMalformed, len(p))
+	}
+	return ed25519.PublicKey(p), nil
+}
+
+// ParseAccept returns the token of an Accept frame.
+func ParseAccept(p []byte) (Token, error) {
+	var t Token
+	if len(p) != TokenSize {
+		return t, fmt.Errorf("parse accept: %w: %d bytes", ErrMalformed, len(p))
+	}
+	copy(t[:], p)
+	return t, nil
+}
+
+// Error codes. A refusal names one; a limit adds which one as the detail.
+const (
+	CodeNoReservation = "no_reservation" // the target holds no reservation here
+	CodeTimeout       = "timeout"        // the target did not accept within the join timeout
+	CodeLimit         = "limit"          // a limit was reached; the detail names it
+	CodeAuth          = "auth"           // the reservation signature did not verify
+	CodeUnknownToken  = "unknown_token"  // an accept for no pending join (late or forged)
+	CodeBadRequest    = "bad_request"    // a frame the relay did not expect
+	CodeReplaced      = "replaced"       // a newer reservation for the same key took over
+	CodeShutdown      = "shutdown"       // the relay is stopping
+)
+
+// RefusedError is an Error frame from the relay.
+type RefusedError struct {
+	Code   string
+	Detail string
+}
+
+func (e *RefusedError) Error() string {
+	if e.Detail == "" {
+		return "relay refused: " + e.Code
+	}
+	return "relay refused: " + e.Code + " (" + e.Detail + ")"
+}
+
+// ErrorPayload encodes an Error frame's payload.
+func ErrorPayload(code, detail string) []byte {
+	if detail == "" {
+		return []byte(code)
+	}
+	return []byte(code + " " + detail)
+}
+
+// ParseError decodes an Error frame's payload. A code is lowercase ASCII
+// letters and '_'; the detail is printable ASCII.
+func ParseError(p []byte) error {
+	code, detail, spaced := strings.Cut(string(p), " ")
+	if code == "" || (spaced && detail == "") || strings.IndexFunc(code, func(r rune) bool { return (r < 'a' || r > 'z') && r != '_' }) >= 0 ||
+		strings.IndexFunc(detail, func(r rune) bool { return r < ' ' || r > '~' }) >= 0 {
+		return fmt.Errorf("parse error frame: %w: %q", ErrMalformed, p)
+	}
+	return &RefusedError{Code: code, Detail: detail}
+}
+
+// reservationDomain separates reservation signatures from every other use
+// of an Ed25519 key. Each side also signs its role, so neither signature
+// can be reflected back as the other's (say, by a relay whose key is the
+// client's own).
+const reservationDomain = "p2pchat relay reservation v1\x00"
+
+// Transcript is what each side of a reservation signs: the domain, the
+// signer's role ("client" or "relay"), both keys and both nonces.
+func Transcript(role string, relayKey, clientKey ed25519.PublicKey, relayNonce, clientNonce []byte) []byte {
+	b := make([]byte, 0, len(reservationDomain)+len(role)+1+2*32+2*NonceSize)
+	b = append(append(append(b, reservationDomain...), role...), 0)
+	b = append(append(b, relayKey...), clientKey...)
+	return append(append(b, relayNonce...), clientNonce...)
+}
