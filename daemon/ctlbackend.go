@@ -40,7 +40,7 @@ func (d *Daemon) listenControl(o Options) error {
 }
 
 func (d *Daemon) serveControl(ctx context.Context) error {
-	srv := &control.Server{Backend: ctlBackend{d}, Log: d.log.Named("control"), UID: os.Getuid()}
+	srv := &control.Server{Backend: ctlBackend{d}, Log: d.log.Named("control"), UID: os.Getuid(), Version: d.version}
 	return srv.Serve(ctx, d.ctlLn)
 }
 

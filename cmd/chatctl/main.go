@@ -35,11 +35,12 @@ func run(args []string) int {
 		return repl.ExitOK
 	}
 	cfg := repl.Config{
-		Client: &client.Client{Socket: g.Socket}, // "" means $CHATD_SOCKET or the default
-		JSON:   g.JSON,
-		Stdin:  os.Stdin,
-		Stdout: os.Stdout,
-		Stderr: os.Stderr,
+		Client:  &client.Client{Socket: g.Socket}, // "" means $CHATD_SOCKET or the default
+		JSON:    g.JSON,
+		Stdin:   os.Stdin,
+		Stdout:  os.Stdout,
+		Stderr:  os.Stderr,
+		Version: version,
 	}
 	return repl.Run(context.Background(), cfg, fs.Args())
 }

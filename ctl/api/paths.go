@@ -5,6 +5,16 @@ import (
 	"strconv"
 )
 
+// Host is the only Host header the control API answers (a request made
+// through some other name, such as a DNS-rebinding web page via a local
+// proxy, is refused): http://chatd/v1/status, with curl
+// `curl --unix-socket SOCKET http://chatd/v1/status`.
+const Host = "chatd"
+
+// HeaderVersion carries chatd's version on every response, so chatctl can
+// say when the two differ after an upgrade.
+const HeaderVersion = "Chatd-Version"
+
 // Route paths. Names in paths are escaped with url.PathEscape; use the
 // helper functions below.
 const (

@@ -26,6 +26,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/p2pchat/p2pchat/ctl/api"
@@ -45,8 +46,16 @@ type Client struct {
 	// Dial, if set, replaces dialling Socket (for tests and proxies).
 	Dial func(ctx context.Context) (net.Conn, error)
 
-	once sync.Once
-	hc   *http.Client
+	once          sync.Once
+	hc            *http.Client
+	daemonVersion atomic.Value // string: the last api.HeaderVersion seen
+}
+
+// DaemonVersion is chatd's version as its last response said, or "" before
+// any response.
+func (c *Client) DaemonVersion() string {
+	v, _ := c.daemonVersion.Load().(string)
+	return v
 }
 
 // SocketPath is the socket this client dials.
@@ -60,9 +69,8 @@ func (c *Client) SocketPath() string {
 func (c *Client) http() *http.Client {
 	c.once.Do(func() {
 		c.hc = &http.Client{Transport: &http.Transport{
-			DialContext:       func(ctx context.Context, _, _ string) (net.Conn, error) { return c.dial(ctx) },
-			DisableKeepAlives: false,
-			MaxIdleConns:      2,
+			DialContext:  func(ctx context.Context, _, _ string) (net.Conn, error) { return c.dial(ctx) },
+			MaxIdleConns: 2,
 		}}
 	})
 	return c.hc
@@ -123,7 +131,7 @@ func (c *Client) send(ctx context.Context, method, path string, in any) (*http.R
 		}
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://chatd"+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, "http://"+api.Host+path, body)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
@@ -144,6 +152,9 @@ func (c *Client) send(ctx context.Context, method, path string, in any) (*http.R
 			return nil, fmt.Errorf("connect to chatd on %s: %w", c.SocketPath(), op.Err)
 		}
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if v := resp.Header.Get(api.HeaderVersion); v != "" {
+		c.daemonVersion.Store(v)
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()

@@ -2,6 +2,7 @@ package repl
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -16,6 +17,9 @@ type Config struct {
 	Stdin  *os.File  // a terminal or not: attach and the shell look
 	Stdout io.Writer // data
 	Stderr io.Writer // errors and hints
+	// Version is chatctl's own; when chatd answers with another, a
+	// command ends with a note saying so (an upgrade not yet restarted).
+	Version string
 }
 
 // env is the state one command runs with.
@@ -35,10 +39,17 @@ func Run(ctx context.Context, cfg Config, args []string) int {
 	if len(args) == 0 {
 		return e.shell(ctx)
 	}
+	code := ExitOK
 	if err := e.runCommand(ctx, args); err != nil {
-		return report(e.errw, e.prefix, err)
+		code = report(e.errw, e.prefix, err)
 	}
-	return ExitOK
+	if e.c == nil {
+		return code
+	}
+	if d := e.c.DaemonVersion(); cfg.Version != "" && d != "" && d != cfg.Version {
+		fmt.Fprintln(e.errw, versionNote(cfg.Version, d))
+	}
+	return code
 }
 
 // runCommand parses args and runs the command, with Ctrl-C cancelling it

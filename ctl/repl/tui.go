@@ -45,6 +45,12 @@ var hints = map[string]string{
 	api.CodeForbidden:           "run chatctl as the user that runs chatd",
 }
 
+// versionNote tells that chatctl and chatd differ, as after an upgrade
+// that has not restarted chatd yet.
+func versionNote(ctl, daemon string) string {
+	return fmt.Sprintf("chatctl: note: chatd is version %s and chatctl %s\nhint: restart chatd to finish an upgrade: systemctl --user restart chatd", daemon, ctl)
+}
+
 const hintNotRunning = "start it with 'systemctl --user start chatd'"
 
 // usageError is a mistake on the command line: exit 2 and show how.

@@ -13,8 +13,10 @@
 //
 // Every request is checked twice before it reaches a handler: the peer's UID,
 // read from the socket (SO_PEERCRED), must be Server.UID, and the request
-// must carry no Origin or Referer header, so that a web page cannot reach the
-// socket through a local proxy (the same rule as Tailscale's localapi).
+// must carry no Origin or Referer header and must be addressed to api.Host,
+// so that a web page cannot reach the socket through a local proxy (the
+// rules of Tailscale's localapi). Every response carries chatd's version in
+// api.HeaderVersion.
 //
 // Backend methods return *api.Error (or an error wrapping one) for anything
 // the user caused or can fix; the server sends it as is, with its HTTP

@@ -51,6 +51,8 @@ type Server struct {
 	// Heartbeat is the event stream's keepalive interval; 0 means
 	// api.HeartbeatInterval.
 	Heartbeat time.Duration
+	// Version is sent in every response's api.HeaderVersion.
+	Version string
 }
 
 // Serve answers requests on ln until ctx is cancelled, then shuts down:
@@ -116,10 +118,13 @@ func (s *Server) handler() http.Handler {
 	return s.checkAccess(mux)
 }
 
-// checkAccess refuses callers that are not the daemon's user, and requests
-// that a browser made (they carry Origin or Referer).
+// checkAccess refuses callers that are not the daemon's user, requests
+// that a browser made (they carry Origin or Referer) and requests for any
+// host but api.Host — the rules of Tailscale's localapi. Every answer
+// carries chatd's version.
 func (s *Server) checkAccess(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(api.HeaderVersion, s.Version)
 		cred, err := peerCred(r.Context())
 		if err != nil {
 			s.log().Warn("control request without peer credentials", zap.Error(err))
@@ -135,6 +140,12 @@ func (s *Server) checkAccess(next http.Handler) http.Handler {
 		}
 		if r.Header.Get("Origin") != "" || r.Header.Get("Referer") != "" {
 			s.writeError(w, r, &api.Error{Code: api.CodeForbidden, Message: "browser requests are not allowed"})
+			return
+		}
+		if r.Host != api.Host {
+			s.writeError(w, r, &api.Error{Code: api.CodeForbidden,
+				Message: fmt.Sprintf("requests for host %q are not allowed", r.Host),
+				Hint:    "address the socket as http://" + api.Host + "/"})
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -85,7 +85,7 @@ func Wait(ctx context.Context, cfg Config) (config.Account, error) {
 		return config.Account{}, fmt.Errorf("serve control socket: %T cannot be handed over", cfg.Listener)
 	}
 	b := &backend{cfg: cfg, id: id, log: log, started: time.Now(), done: make(chan config.Account, 1)}
-	srv := &control.Server{Backend: b, Log: log.Named("control"), UID: os.Getuid()}
+	srv := &control.Server{Backend: b, Log: log.Named("control"), UID: os.Getuid(), Version: cfg.Version}
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
 	kept := &keepOpen{deadliner: ln}
