@@ -35,11 +35,11 @@ func (d *Daemon) Send(ctx context.Context, to, body string) (store.Message, erro
 	if err := d.ensureContact(ctx, to); err != nil {
 		return store.Message{}, fmt.Errorf("send to %q: %w", to, err)
 	}
-	m, err := d.st.Enqueue(ctx, to, []byte(body), time.Now())
+	m, err := d.store.Enqueue(ctx, to, []byte(body), time.Now())
 	if err != nil {
 		return store.Message{}, fmt.Errorf("send to %q: %w", to, err)
 	}
-	d.pm.Notify(to)
+	d.peers.Notify(to)
 	return m, nil
 }
 
@@ -52,7 +52,7 @@ func (d *Daemon) AddContact(ctx context.Context, name string) (store.Contact, er
 	if name == d.cfg.Name {
 		return store.Contact{}, fmt.Errorf("add contact %q: that is you", name)
 	}
-	c, err := d.st.Contact(ctx, name)
+	c, err := d.store.Contact(ctx, name)
 	if err == nil || !errors.Is(err, store.ErrNotFound) {
 		return c, err
 	}
@@ -80,14 +80,14 @@ func (d *Daemon) ensureContact(ctx context.Context, name string) error {
 // VerifyContact marks a contact verified when fingerprint (as the user
 // typed it: case, spaces and dashes do not matter) is the pinned key's.
 func (d *Daemon) VerifyContact(ctx context.Context, name, fingerprint string) (store.Contact, error) {
-	c, err := d.st.Contact(ctx, name)
+	c, err := d.store.Contact(ctx, name)
 	if err != nil {
 		return c, fmt.Errorf("verify %q: %w", name, err)
 	}
 	if normFingerprint(fingerprint) != normFingerprint(record.Fingerprint(c.PublicKey)) {
 		return c, fmt.Errorf("verify %q: %w", name, ErrFingerprintMismatch)
 	}
-	if err := d.st.SetVerified(ctx, name, true); err != nil {
+	if err := d.store.SetVerified(ctx, name, true); err != nil {
 		return c, fmt.Errorf("verify %q: %w", name, err)
 	}
 	c.Verified = true
@@ -108,26 +108,26 @@ func normFingerprint(s string) string {
 
 // RemoveContact forgets a contact's pinned key; history stays.
 func (d *Daemon) RemoveContact(ctx context.Context, name string) error {
-	err := d.st.RemoveContact(ctx, name)
+	err := d.store.RemoveContact(ctx, name)
 	d.known.remove(name) // even on error: the store may have removed it
 	return err
 }
 
 // Contacts lists the contacts.
-func (d *Daemon) Contacts(ctx context.Context) ([]store.Contact, error) { return d.st.Contacts(ctx) }
+func (d *Daemon) Contacts(ctx context.Context) ([]store.Contact, error) { return d.store.Contacts(ctx) }
 
 // History returns up to limit messages with peer before beforeSeq (0: the
 // latest), oldest first.
 func (d *Daemon) History(ctx context.Context, peer string, limit int, beforeSeq int64) ([]store.Message, error) {
-	return d.st.History(ctx, peer, limit, beforeSeq)
+	return d.store.History(ctx, peer, limit, beforeSeq)
 }
 
 // Message returns one message by peer, direction and ID.
 func (d *Daemon) Message(ctx context.Context, peer string, dir store.Direction, id [16]byte) (store.Message, error) {
-	return d.st.Message(ctx, peer, dir, id)
+	return d.store.Message(ctx, peer, dir, id)
 }
 
 // Events returns committed events after the cursor, oldest first.
 func (d *Daemon) Events(ctx context.Context, after int64, limit int) ([]store.Event, error) {
-	return d.st.Events(ctx, after, limit)
+	return d.store.Events(ctx, after, limit)
 }

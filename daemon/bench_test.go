@@ -60,8 +60,8 @@ func waitOutboxEmpty(tb testing.TB, n *node, peer string) {
 	ctx, cancel := context.WithTimeout(context.Background(), benchWait)
 	defer cancel()
 	for {
-		ch := n.d.st.EventNotify()
-		p, err := n.d.st.Pending(ctx, peer, 0, 1)
+		ch := n.d.store.EventNotify()
+		p, err := n.d.store.Pending(ctx, peer, 0, 1)
 		if err != nil {
 			tb.Fatalf("%s outbox for %s: %v", n.name, peer, err)
 		}
@@ -87,14 +87,14 @@ func waitEvent(tb testing.TB, n *node, cursor *int64, match func(store.Event) bo
 	for {
 		// Nothing new: wait before reading, so the probe does not compete
 		// with the daemon for the CPU right after Send.
-		if n.d.st.LastEventID() <= *cursor {
-			if err := n.d.st.WaitEvents(ctx, *cursor); err != nil {
+		if n.d.store.LastEventID() <= *cursor {
+			if err := n.d.store.WaitEvents(ctx, *cursor); err != nil {
 				tb.Errorf("%s: waiting for an event: %v", n.name, err)
 				return time.Time{}
 			}
 			woke = time.Now()
 		}
-		evs, err := n.d.st.Events(ctx, *cursor, 256)
+		evs, err := n.d.store.Events(ctx, *cursor, 256)
 		if err != nil {
 			tb.Errorf("%s events: %v", n.name, err)
 			return time.Time{}
@@ -142,7 +142,7 @@ func benchThroughput(b *testing.B, senders int) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, senders)
-	cpu, st0 := cpuTime(), alice.d.st.Stats()
+	cpu, st0 := cpuTime(), alice.d.store.Stats()
 	b.ResetTimer()
 	start := time.Now()
 	for range senders {
@@ -165,7 +165,7 @@ func benchThroughput(b *testing.B, senders int) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 	b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/msg")
-	st := alice.d.st.Stats()
+	st := alice.d.store.Stats()
 	b.ReportMetric(float64(st.EnqueueRequests-st0.EnqueueRequests)/float64(st.EnqueueBatches-st0.EnqueueBatches), "sends/commit")
 	checkStored(b, bob, "alice", b.N+1, senders == 1)
 }
@@ -197,7 +197,7 @@ func BenchmarkSendToStored(b *testing.B) {
 	alice, bob := benchPair(b)
 	stored := make([]time.Duration, 0, b.N)
 	delivered := make([]time.Duration, 0, b.N)
-	bobCur, aliceCur := bob.d.st.LastEventID(), alice.d.st.LastEventID()
+	bobCur, aliceCur := bob.d.store.LastEventID(), alice.d.store.LastEventID()
 	var i int64
 	for b.Loop() {
 		i++
@@ -236,7 +236,7 @@ func BenchmarkConnectionSetup(b *testing.B) {
 		b.StopTimer()
 		name := fmt.Sprintf("bob%d", i)
 		bob := startNode(b, tr, name, b.TempDir())
-		aliceCur, bobCur := alice.d.st.LastEventID(), bob.d.st.LastEventID()
+		aliceCur, bobCur := alice.d.store.LastEventID(), bob.d.store.LastEventID()
 		b.StartTimer()
 		start := time.Now()
 		m := alice.send(name, "hello")
@@ -443,7 +443,7 @@ func runHub(spec string) int {
 		}
 		debug.FreeOSMemory()
 		runtime.ReadMemStats(&ms)
-		fmt.Printf("mem %d %d %d %d\n", ms.HeapAlloc, ms.StackInuse, readRSS(), len(d.pm.Sessions()))
+		fmt.Printf("mem %d %d %d %d\n", ms.HeapAlloc, ms.StackInuse, readRSS(), len(d.peers.Sessions()))
 	}
 	return 0
 }

@@ -58,14 +58,14 @@ var _ control.Backend = ctlBackend{}
 
 func (b ctlBackend) Status(ctx context.Context) (api.Status, error) {
 	d := b.d
-	p := d.pres.Status()
+	p := d.presence.Status()
 	st := api.Status{
 		Name:          d.cfg.Name,
 		Fingerprint:   d.id.Fingerprint(),
 		PublicKey:     base64.StdEncoding.EncodeToString(d.id.Public),
-		ListenAddr:    d.pm.Addr().String(),
+		ListenAddr:    d.peers.Addr().String(),
 		TrackerState:  "registering",
-		Sessions:      len(d.pm.Sessions()),
+		Sessions:      len(d.peers.Sessions()),
 		Version:       d.version,
 		UptimeSeconds: time.Since(d.started).Seconds(),
 	}
@@ -86,7 +86,7 @@ func (b ctlBackend) Status(ctx context.Context) (api.Status, error) {
 			st.PublicAddrs = []string{pub.String()}
 		}
 	}
-	st.EventCursor = d.st.LastEventID()
+	st.EventCursor = d.store.LastEventID()
 	return st, nil
 }
 
@@ -103,9 +103,9 @@ func (b ctlBackend) Message(ctx context.Context, peer, id string) (api.Message, 
 	if n, err := hex.Decode(mid[:], []byte(id)); err != nil || n != 16 || len(id) != 32 {
 		return api.Message{}, &api.Error{Code: api.CodeBadRequest, Message: fmt.Sprintf("message id %q is not 32 hex digits", id)}
 	}
-	m, err := b.d.st.Message(ctx, peer, store.Out, mid)
+	m, err := b.d.store.Message(ctx, peer, store.Out, mid)
 	if errors.Is(err, store.ErrNotFound) {
-		m, err = b.d.st.Message(ctx, peer, store.In, mid)
+		m, err = b.d.store.Message(ctx, peer, store.In, mid)
 	}
 	if err != nil {
 		return api.Message{}, apiError(err)
@@ -131,7 +131,7 @@ func (b ctlBackend) Contacts(ctx context.Context) ([]api.Contact, error) {
 		return nil, apiError(err)
 	}
 	online := map[string]bool{}
-	for _, s := range b.d.pm.Sessions() {
+	for _, s := range b.d.peers.Sessions() {
 		online[s.Peer] = true
 	}
 	out := make([]api.Contact, len(cs))
@@ -174,7 +174,7 @@ func (b ctlBackend) Events(ctx context.Context, after int64, limit int) ([]api.E
 }
 
 func (b ctlBackend) WaitEvents(ctx context.Context, after int64) error {
-	return b.d.st.WaitEvents(ctx, after)
+	return b.d.store.WaitEvents(ctx, after)
 }
 
 func apiMessage(m store.Message) api.Message {

@@ -73,14 +73,14 @@ type Daemon struct {
 	version string
 	started time.Time
 
-	id      *identity.Identity
-	st      *store.Store
-	tracker *client.Client // lookups, from an ephemeral port
-	annTr   *client.Client // announces, from the listening port
-	pm      *peer.Manager
-	pres    *presence.Presence
-	portmap *portmap.Service // nil when off: disabled, or listening on loopback
-	ctlLn   net.Listener
+	id        *identity.Identity
+	store     *store.Store
+	tracker   *client.Client // lookups, from an ephemeral port
+	announcer *client.Client // announces, from the listening port
+	peers     *peer.Manager
+	presence  *presence.Presence
+	portmap   *portmap.Service // nil when off: disabled, or listening on loopback
+	ctlLn     net.Listener
 
 	mu         sync.Mutex         // guards records and mismatched
 	records    map[string]lastRec // newest record seen per contact, for a tracker that is down or lies
@@ -131,12 +131,12 @@ func New(o Options) (_ *Daemon, err error) {
 	if created {
 		log.Info("created identity key", zap.String("fingerprint", d.id.Fingerprint()))
 	}
-	if d.st, err = store.Open(filepath.Join(cfg.DataDir, "chatd.db"), log.Named("store")); err != nil {
+	if d.store, err = store.Open(filepath.Join(cfg.DataDir, "chatd.db"), log.Named("store")); err != nil {
 		return nil, err
 	}
 	d.tracker = client.New(cfg.Tracker, nil)
 	pc := cfg.Peer
-	d.pm, err = peer.NewManager(peer.Config{
+	d.peers, err = peer.NewManager(peer.Config{
 		Identity: d.id, Name: cfg.Name, ListenAddr: cfg.Listen,
 		Resolver: d, Authorizer: d, Handler: d, Log: log.Named("peer"),
 		KeepAlive: pc.KeepAlive.Duration, IdleTimeout: pc.IdleTimeout.Duration,
@@ -146,12 +146,12 @@ func New(o Options) (_ *Daemon, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen for peers on %s: %w", cfg.Listen, err)
 	}
-	listen, err := netip.ParseAddrPort(d.pm.Addr().String())
+	listen, err := netip.ParseAddrPort(d.peers.Addr().String())
 	if err != nil {
 		return nil, fmt.Errorf("parse listen address: %w", err)
 	}
 	listen = netip.AddrPortFrom(listen.Addr().Unmap(), listen.Port())
-	d.annTr = client.New(cfg.Tracker, presence.HTTPClient(listen))
+	d.announcer = client.New(cfg.Tracker, presence.HTTPClient(listen))
 	var mapped func() netip.AddrPort
 	if cfg.PortMap.Enabled && !listen.Addr().IsLoopback() {
 		if d.portmap, err = portmap.New(portmap.Config{
@@ -161,16 +161,16 @@ func New(o Options) (_ *Daemon, err error) {
 			Protocols:     cfg.PortMap.Protocols,
 			Lease:         cfg.PortMap.Lease.Duration,
 			CheckInterval: cfg.PortMap.CheckInterval.Duration,
-			OnChange:      func(portmap.Status) { d.pres.Kick() },
+			OnChange:      func(portmap.Status) { d.presence.Kick() },
 			Log:           log.Named("portmap"),
 		}); err != nil {
 			return nil, err
 		}
 		mapped = d.portmap.Public
 	}
-	d.pres, err = presence.New(presence.Config{
+	d.presence, err = presence.New(presence.Config{
 		Name: cfg.Name, Key: d.id.Private,
-		Tracker:         d.annTr,
+		Tracker:         d.announcer,
 		Listen:          listen,
 		RecordTTL:       cfg.Presence.RecordTTL.Duration,
 		CheckInterval:   cfg.Presence.CheckInterval.Duration,
@@ -205,8 +205,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			}
 		})
 	}
-	run("peer sessions", d.pm.Run)
-	run("tracker presence", d.pres.Run)
+	run("peer sessions", d.peers.Run)
+	run("tracker presence", d.presence.Run)
 	if d.portmap != nil {
 		run("port mapping", d.portmap.Run) // deletes the mapping on the way out
 	}
@@ -215,10 +215,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	d.resumeOutbox(ctx)
 	d.log.Info("chatd running", zap.String("name", d.cfg.Name),
-		zap.Stringer("listen", d.pm.Addr()), zap.String("fingerprint", d.id.Fingerprint()))
+		zap.Stringer("listen", d.peers.Addr()), zap.String("fingerprint", d.id.Fingerprint()))
 	d.mainLoop(ctx)
 	d.notify.Stopping()
-	d.pm.Close()
+	d.peers.Close()
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
@@ -229,13 +229,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 // resumeOutbox asks for sessions to every peer with undelivered messages,
 // so a restart picks up where it stopped.
 func (d *Daemon) resumeOutbox(ctx context.Context) {
-	peers, err := d.st.PendingPeers(ctx)
+	peers, err := d.store.PendingPeers(ctx)
 	if err != nil {
 		d.log.Warn("read outbox", zap.Error(err))
 		return
 	}
 	for _, p := range peers {
-		d.pm.Notify(p)
+		d.peers.Notify(p)
 	}
 }
 
@@ -247,16 +247,16 @@ func (d *Daemon) Close() error {
 		if d.ctlLn != nil {
 			d.ctlLn.Close()
 		}
-		if d.pm != nil {
-			d.pm.Close()
+		if d.peers != nil {
+			d.peers.Close()
 		}
-		for _, c := range []*client.Client{d.tracker, d.annTr} {
+		for _, c := range []*client.Client{d.tracker, d.announcer} {
 			if c != nil {
 				c.HTTP.CloseIdleConnections()
 			}
 		}
-		if d.st != nil {
-			err = d.st.Close()
+		if d.store != nil {
+			err = d.store.Close()
 		}
 	})
 	return err
@@ -266,7 +266,7 @@ func (d *Daemon) Close() error {
 func (d *Daemon) Fingerprint() string { return d.id.Fingerprint() }
 
 // PeerAddr is the address peer sessions are accepted on.
-func (d *Daemon) PeerAddr() net.Addr { return d.pm.Addr() }
+func (d *Daemon) PeerAddr() net.Addr { return d.peers.Addr() }
 
 // Presence reports the tracker presence state.
-func (d *Daemon) Presence() presence.Status { return d.pres.Status() }
+func (d *Daemon) Presence() presence.Status { return d.presence.Status() }

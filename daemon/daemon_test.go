@@ -3,10 +3,10 @@ package daemon
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,7 +41,7 @@ func TestMessagesBothWays(t *testing.T) {
 			t.Fatalf("%s contacts = %+v, %v; want one unverified contact", n.name, cs, err)
 		}
 	}
-	c, _ := alice.d.st.Contact(context.Background(), "bob")
+	c, _ := alice.d.store.Contact(context.Background(), "bob")
 	if !bytes.Equal(c.PublicKey, bob.d.id.Public) {
 		t.Fatal("alice pinned a key that is not bob's")
 	}
@@ -122,7 +122,7 @@ func TestManyContactsAtOnce(t *testing.T) {
 		}
 		want(t, in, seqBodies("in", "from "+s.name, 0, per)...)
 	}
-	if got := len(hub.d.pm.Sessions()); got != n {
+	if got := len(hub.d.peers.Sessions()); got != n {
 		t.Errorf("hub has %d sessions, want one per contact (%d)", got, n)
 	}
 }
@@ -136,16 +136,27 @@ func TestPeerOfflineThenBack(t *testing.T) {
 	alice.send("bob", "hello 0")
 	waitFor(t, "first message", func() bool { return len(bob.bodies("alice")) == 1 })
 
+	bobAddr := bob.d.PeerAddr().String()
 	bob.stop()
+	// Bob's record still names his old address; whatever answers there
+	// now hangs up at once, so every attempt alice makes is seen and fails.
+	away := newRefuser(t, bobAddr)
 	var sent []store.Message
 	for i := 1; i <= 20; i++ {
 		sent = append(sent, alice.send("bob", fmt.Sprintf("hello %d", i)))
 	}
-	// While bob is away nothing is delivered and nothing is lost.
-	time.Sleep(300 * time.Millisecond)
-	if st := alice.state("bob", sent[len(sent)-1]); st == store.Delivered {
-		t.Fatalf("message to an offline peer marked %s", st)
+	// While bob is away nothing is delivered and nothing is lost: checked
+	// once alice has tried, failed and tried again three times.
+	waitFor(t, "alice tries bob's old address three times", func() bool { return away.accepted() >= 3 })
+	for _, m := range sent {
+		if st := alice.state("bob", m); st != store.Queued {
+			t.Fatalf("message %q to an offline peer is %s, want %s", m.Body, st, store.Queued)
+		}
 	}
+	if p, err := alice.d.store.Pending(context.Background(), "bob", 0, 100); err != nil || len(p) != len(sent) {
+		t.Fatalf("outbox holds %d messages (%v), want all %d", len(p), err, len(sent))
+	}
+	away.close()
 
 	bob = startNode(t, tr, "bob", bobDir) // new port, re-announced
 	waitFor(t, "queued messages arrive", func() bool { return len(bob.bodies("alice")) >= 21 })
@@ -180,47 +191,85 @@ func TestRestartsMidConversation(t *testing.T) {
 	// Exactly once, in send order, despite resends after each restart.
 	want(t, bob.bodies("alice"), seqBodies("in", "m", 0, total)...)
 	waitFor(t, "outbox drains", func() bool {
-		p, _ := alice.d.st.Pending(context.Background(), "bob", 0, 10)
+		p, _ := alice.d.store.Pending(context.Background(), "bob", 0, 10)
 		return len(p) == 0
 	})
 }
 
+// The tracker says a pinned contact has a new key, and someone holds that
+// key and listens at the record's address: alice must not follow the
+// record. Mallory runs as "bob" with the new key (registered on her own
+// tracker, where she also copied alice's record so that she would accept
+// alice), and the real tracker's record for bob is rotated to her key and
+// address (a rotation signed by bob's old key, which the tracker accepts).
 func TestTrackerKeySwapRefused(t *testing.T) {
 	checkGoroutines(t)
+	ctx := context.Background()
 	tr := trackertest.New(t)
-	alice := startNode(t, tr, "alice", t.TempDir())
+	lt := newLyingTracker(t, tr.URL, "bob") // honest; counts alice's lookups of bob
+	aliceCfg := testConfig(tr, "alice", t.TempDir())
+	aliceCfg.Tracker = lt.URL
+	alice := startNodeConfig(t, aliceCfg)
 	bob := startNode(t, tr, "bob", t.TempDir())
 	alice.send("bob", "before")
 	waitFor(t, "first contact", func() bool { return len(bob.bodies("alice")) == 1 })
 	bob.stop()
 
-	// The tracker now says bob has another key (a legitimate-looking
-	// rotation, signed by the old key: the tracker accepts it).
-	newPub, newPriv, _ := ed25519.GenerateKey(rand.Reader)
-	old, _, err := tr.Client().Lookup(context.Background(), "bob")
+	evil := trackertest.New(t)
+	aliceRec, _, err := tr.Client().Lookup(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := evil.Client().Register(ctx, aliceRec); err != nil {
+		t.Fatalf("copy alice's record: %v", err)
+	}
+	mallory := startNode(t, evil, "bob", t.TempDir())
+	toMallory := newTCPCounter(t, mallory.d.PeerAddr().String())
+
+	old, _, err := tr.Client().Lookup(ctx, "bob")
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec := old.Record
-	rec.PublicKey, rec.Seq = newPub, old.Seq+1
-	signed, err := record.Sign(rec, newPriv)
+	rec.PublicKey, rec.Addrs, rec.Seq = mallory.d.id.Public, []string{toMallory.addr()}, old.Seq+1
+	signed, err := record.Sign(rec, mallory.d.id.Private)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.Client().Rotate(context.Background(), signed, record.SignRotation(rec, bob.d.id.Private)); err != nil {
+	if _, err := tr.Client().Rotate(ctx, signed, record.SignRotation(rec, bob.d.id.Private)); err != nil {
 		t.Fatalf("rotate on tracker: %v", err)
 	}
 
+	before := lt.lookups("")
 	m := alice.send("bob", "after")
-	waitFor(t, "key mismatch reported", func() bool { return hasEvent(t, alice, store.EventKeyMismatch, "bob") })
+	// Alice looks bob up before every dial: three lookups of the swapped
+	// record are three chances to dial mallory.
+	waitFor(t, "alice looks up the swapped record three times, or mallory receives", func() bool {
+		return lt.lookups("") >= before+3 || len(mallory.bodies("alice")) > 0
+	})
+	if got := mallory.bodies("alice"); len(got) != 0 {
+		t.Fatalf("the holder of the tracker's new key received %q", got)
+	}
+	// Not even a connection: a record whose key is not the pin gives
+	// nothing to dial (the handshake would refuse mallory too, but by
+	// then she has seen alice's key and address).
+	if n := toMallory.accepted(); n != 0 {
+		t.Fatalf("alice dialled the address of the tracker's new key %d times", n)
+	}
+	if _, err := mallory.d.store.Contact(ctx, "alice"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("mallory has alice as a contact (%v): a session reached her", err)
+	}
 	if st := alice.state("bob", m); st == store.Delivered {
 		t.Fatal("message delivered despite a changed key")
 	}
-	c, _ := alice.d.st.Contact(context.Background(), "bob")
+	if !hasEvent(t, alice, store.EventKeyMismatch, "bob") {
+		t.Error("the key change was not reported as a key_mismatch event")
+	}
+	c, _ := alice.d.store.Contact(ctx, "bob")
 	if !bytes.Equal(c.PublicKey, bob.d.id.Public) {
 		t.Fatal("the pinned key was replaced by the tracker's new key")
 	}
-	if _, err := alice.d.AddContact(context.Background(), "carol"); !errors.Is(err, ErrUnknownUser) {
+	if _, err := alice.d.AddContact(ctx, "carol"); !errors.Is(err, ErrUnknownUser) {
 		t.Fatalf("unknown user: %v", err)
 	}
 }
@@ -244,11 +293,22 @@ func TestImpostorRefused(t *testing.T) {
 	if _, err := evil.Client().Register(context.Background(), aliceRec); err != nil {
 		t.Fatalf("copy alice's record: %v", err)
 	}
-	mallory := startNode(t, evil, "bob", t.TempDir())
-	mallory.send("alice", "i am bob, trust me")
+	lt := newLyingTracker(t, evil.URL, "alice") // honest; counts mallory's lookups of alice
+	malloryCfg := testConfig(evil, "bob", t.TempDir())
+	malloryCfg.Tracker = lt.URL
+	mallory := startNodeConfig(t, malloryCfg)
+	fake := mallory.send("alice", "i am bob, trust me")
 	waitFor(t, "alice reports the impostor", func() bool { return hasEvent(t, alice, store.EventKeyMismatch, "bob") })
-	time.Sleep(200 * time.Millisecond)
+	// Mallory looks alice up before every dial: two more lookups mean an
+	// attempt has ended (refused) and she has tried again.
+	after := lt.lookups("")
+	waitFor(t, "mallory retries twice, or alice accepts her message", func() bool {
+		return lt.lookups("") >= after+2 || len(alice.bodies("bob")) > 1
+	})
 	want(t, alice.bodies("bob"), "out:hi")
+	if st := mallory.state("alice", fake); st == store.Delivered {
+		t.Fatal("the impostor's message is marked delivered")
+	}
 	// The real bob still gets through.
 	bob.send("alice", "the real bob")
 	waitFor(t, "real bob's message", func() bool { return len(alice.bodies("bob")) == 2 })
@@ -271,6 +331,110 @@ func TestRefusesInsecureOrCorruptKey(t *testing.T) {
 	if _, err := New(Options{Config: testConfig(tr, "alice", dir), NoControl: true}); err == nil {
 		t.Fatal("corrupt key accepted")
 	}
+}
+
+// refuser listens on addr and closes every connection at once, counting
+// them.
+type refuser struct {
+	ln   net.Listener
+	done chan struct{}
+	mu   sync.Mutex
+	n    int
+}
+
+func newRefuser(t *testing.T, addr string) *refuser {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen on the stopped peer's address: %v", err)
+	}
+	r := &refuser{ln: ln, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			r.mu.Lock()
+			r.n++
+			r.mu.Unlock()
+			c.Close()
+		}
+	}()
+	t.Cleanup(r.close)
+	return r
+}
+
+func (r *refuser) accepted() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n
+}
+
+// close stops listening (so the address is free again) and waits for the
+// accept loop; safe to call twice.
+func (r *refuser) close() {
+	r.ln.Close()
+	<-r.done
+}
+
+// tcpCounter forwards TCP connections to target and counts them: a
+// positive record of who tried to reach an address.
+type tcpCounter struct {
+	ln net.Listener
+	mu sync.Mutex
+	n  int
+}
+
+func newTCPCounter(t *testing.T, target string) *tcpCounter {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &tcpCounter{ln: ln}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.mu.Lock()
+			c.n++
+			c.mu.Unlock()
+			wg.Go(func() { forward(in, target) })
+		}
+	})
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	return c
+}
+
+func (c *tcpCounter) addr() string { return c.ln.Addr().String() }
+
+func (c *tcpCounter) accepted() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// forward copies between in and a new connection to target until either
+// side closes.
+func forward(in net.Conn, target string) {
+	defer in.Close()
+	out, err := net.DialTimeout("tcp", target, 5*time.Second)
+	if err != nil {
+		return
+	}
+	defer out.Close()
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(out, in); done <- struct{}{} }()
+	go func() { io.Copy(in, out); done <- struct{}{} }()
+	<-done
+	in.Close()
+	out.Close()
+	<-done
 }
 
 func hasEvent(t testing.TB, n *node, typ, peer string) bool {

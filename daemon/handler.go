@@ -24,14 +24,14 @@ func (d *Daemon) Deliver(ctx context.Context, from string, msgs []wire.Msg) erro
 	for i, m := range msgs {
 		in[i] = store.Message{ID: m.ID, Peer: from, Direction: store.In, Body: m.Body, SentAt: m.SentAt}
 	}
-	_, err := d.st.Receive(ctx, from, in)
+	_, err := d.store.Receive(ctx, from, in)
 	return err
 }
 
 // Pending returns the next undelivered outgoing messages for a peer, in
 // send order.
 func (d *Daemon) Pending(ctx context.Context, to string, afterSeq int64, limit int) ([]peer.OutMsg, error) {
-	ms, err := d.st.Pending(ctx, to, afterSeq, limit)
+	ms, err := d.store.Pending(ctx, to, afterSeq, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -44,12 +44,12 @@ func (d *Daemon) Pending(ctx context.Context, to string, afterSeq int64, limit i
 
 // Sent marks messages as written to a session.
 func (d *Daemon) Sent(ctx context.Context, to string, ids [][16]byte) error {
-	return d.st.MarkSent(ctx, to, ids)
+	return d.store.MarkSent(ctx, to, ids)
 }
 
 // Acked marks messages delivered: the peer has stored them.
 func (d *Daemon) Acked(ctx context.Context, to string, ids [][16]byte) error {
-	_, err := d.st.MarkDelivered(ctx, to, ids)
+	_, err := d.store.MarkDelivered(ctx, to, ids)
 	return err
 }
 
@@ -63,10 +63,10 @@ func (d *Daemon) PeerState(name string, up bool, remoteAddr string) {
 		Online bool   `json:"online"`
 		Addr   string `json:"addr,omitempty"`
 	}{up, remoteAddr})
-	if _, err := d.st.AppendEvent(ctx, store.Event{Type: "presence", Peer: name, Data: data}); err != nil {
+	if _, err := d.store.AppendEvent(ctx, store.Event{Type: "presence", Peer: name, Data: data}); err != nil {
 		d.log.Warn("record presence event", zap.String("peer", name), zap.Error(err))
 	}
-	if err := d.st.TouchContact(ctx, name, time.Now()); err != nil {
+	if err := d.store.TouchContact(ctx, name, time.Now()); err != nil {
 		d.log.Debug("touch contact", zap.String("peer", name), zap.Error(err))
 	}
 }

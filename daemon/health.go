@@ -81,7 +81,7 @@ func (d *Daemon) mainLoop(ctx context.Context) {
 func (d *Daemon) checkHealth(ctx context.Context, limit time.Duration) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	cs, err := d.st.Contacts(ctx)
+	cs, err := d.store.Contacts(ctx)
 	if err != nil {
 		return "", fmt.Errorf("read contacts: %w", err)
 	}
@@ -90,7 +90,7 @@ func (d *Daemon) checkHealth(ctx context.Context, limit time.Duration) (string, 
 		return "", fmt.Errorf("read status: %w", err)
 	}
 	online := map[string]bool{}
-	for _, s := range d.pm.Sessions() {
+	for _, s := range d.peers.Sessions() {
 		online[s.Peer] = true
 	}
 	n := 0

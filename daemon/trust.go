@@ -37,7 +37,7 @@ var (
 // record with another key is refused and reported. When the tracker is
 // unreachable, a pinned contact is dialled at its last known addresses.
 func (d *Daemon) Resolve(ctx context.Context, name string) (ed25519.PublicKey, []string, error) {
-	c, cerr := d.st.Contact(ctx, name)
+	c, cerr := d.store.Contact(ctx, name)
 	if cerr != nil && !errors.Is(cerr, store.ErrNotFound) {
 		return nil, nil, fmt.Errorf("resolve %q: %w", name, cerr)
 	}
@@ -77,7 +77,7 @@ type lastRec struct {
 // may act as name: the pinned key must match, or, for a first contact, the
 // tracker's signed record must carry pub, and then pub is pinned.
 func (d *Daemon) Authorize(ctx context.Context, name string, pub ed25519.PublicKey) error {
-	c, err := d.st.Contact(ctx, name)
+	c, err := d.store.Contact(ctx, name)
 	if err == nil {
 		if !bytes.Equal(c.PublicKey, pub) {
 			d.reportMismatch(ctx, name, c.PublicKey, pub, "connecting peer")
@@ -118,7 +118,7 @@ func (d *Daemon) lookup(ctx context.Context, name string) (record.Signed, error)
 // pin records pub as name's key (trust on first use) and emits a contact
 // event when it is new.
 func (d *Daemon) pin(ctx context.Context, name string, pub ed25519.PublicKey) (store.Contact, error) {
-	c, created, err := d.st.PinContact(ctx, name, pub)
+	c, created, err := d.store.PinContact(ctx, name, pub)
 	if errors.Is(err, store.ErrKeyMismatch) {
 		d.reportMismatch(ctx, name, c.PublicKey, pub, "tracker record")
 		return c, fmt.Errorf("pin %q: %w", name, ErrKeyMismatch)
@@ -148,7 +148,7 @@ func (d *Daemon) reportMismatch(ctx context.Context, name string, pinned, offere
 		zap.String("peer", name), zap.String("source", source),
 		zap.String("pinned", pfp), zap.String("offered", ofp))
 	data, _ := json.Marshal(map[string]string{"pinned": pfp, "offered": ofp, "source": source})
-	if _, err := d.st.AppendEvent(ctx, store.Event{Type: "key_mismatch", Peer: name, Data: data}); err != nil {
+	if _, err := d.store.AppendEvent(ctx, store.Event{Type: "key_mismatch", Peer: name, Data: data}); err != nil {
 		d.log.Warn("record key mismatch event", zap.Error(err))
 	}
 }

@@ -68,34 +68,22 @@ func load(path string) (*Identity, error) {
 			path, st.Mode().Perm(), ErrInsecurePermissions, path)
 	}
 	// A PEM Ed25519 key is about 120 bytes; anything much larger is not ours.
-	data := make([]byte, 4096)
-	n, err := readFull(f, data)
+	data, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
 	if err != nil {
 		return nil, fmt.Errorf("read identity key %s: %w", path, err)
 	}
-	id, err := ParseKey(data[:n])
+	if len(data) > maxKeyFile {
+		return nil, fmt.Errorf("read identity key %s: larger than %d bytes: %w", path, maxKeyFile, ErrCorrupt)
+	}
+	id, err := ParseKey(data)
 	if err != nil {
 		return nil, fmt.Errorf("load identity key %s: %w", path, err)
 	}
 	return id, nil
 }
 
-// readFull reads until EOF or buf is full; a full buffer means the file is
-// too large to be a key.
-func readFull(f *os.File, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		m, err := f.Read(buf[n:])
-		n += m
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return n, nil
-			}
-			return n, err
-		}
-	}
-	return n, fmt.Errorf("larger than %d bytes: %w", len(buf), ErrCorrupt)
-}
+// maxKeyFile bounds what is read of a key file.
+const maxKeyFile = 4096
 
 // MarshalKey encodes id's private key in the key file format: one PEM
 // "PRIVATE KEY" block with a PKCS#8 body.

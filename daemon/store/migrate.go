@@ -10,7 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
-	schema "github.com/p2pchat/p2pchat/internal/migrate"
+	"github.com/p2pchat/p2pchat/internal/migrate"
 )
 
 //go:embed migrations/*.sql
@@ -27,17 +27,17 @@ func mustSub(f fs.FS, dir string) fs.FS {
 	return sub
 }
 
-// migrate brings the schema to the newest version in fsys with the
+// migrateSchema brings the schema to the newest version in fsys with the
 // project's migration runner. The version lives in PRAGMA user_version and
 // is bumped inside each migration's transaction, so a crash mid-way leaves
 // either the old or the new schema, never a mix.
-func migrate(ctx context.Context, db *sql.DB, fsys fs.FS, log *zap.Logger) error {
-	ms, err := schema.Load(fsys, ".")
+func migrateSchema(ctx context.Context, db *sql.DB, fsys fs.FS, log *zap.Logger) error {
+	ms, err := migrate.Load(fsys, ".")
 	if err != nil {
 		return err
 	}
-	err = schema.Run(ctx, userVersionDB{db}, ms, log)
-	if errors.Is(err, schema.ErrTooNew) {
+	err = migrate.Run(ctx, userVersionDB{db}, ms, log)
+	if errors.Is(err, migrate.ErrTooNew) {
 		return fmt.Errorf("%w (upgrade chatd or restore a backup): %w", ErrSchemaTooNew, err)
 	}
 	return err
@@ -52,7 +52,7 @@ func (u userVersionDB) Newest(ctx context.Context) (int, error) {
 	return v, err
 }
 
-func (u userVersionDB) Begin(ctx context.Context) (schema.Tx, error) {
+func (u userVersionDB) Begin(ctx context.Context) (migrate.Tx, error) {
 	tx, err := u.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
@@ -75,7 +75,7 @@ func (t userVersionTx) Exec(ctx context.Context, query string) error {
 	return err
 }
 
-func (t userVersionTx) MarkApplied(ctx context.Context, m schema.Migration) error {
+func (t userVersionTx) MarkApplied(ctx context.Context, m migrate.Migration) error {
 	// PRAGMA takes no bound parameters; the version is an int we parsed.
 	if _, err := t.tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.Version)); err != nil {
 		return fmt.Errorf("set schema version: %w", err)

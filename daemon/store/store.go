@@ -75,7 +75,7 @@ func (s *Store) open(abs string) error {
 	s.w.SetConnMaxLifetime(0)
 	s.w.SetConnMaxIdleTime(0)
 	ctx := context.Background()
-	if err := migrate(ctx, s.w, migrationFS, s.log); err != nil {
+	if err := migrateSchema(ctx, s.w, migrationFS, s.log); err != nil {
 		return err
 	}
 	if s.r, err = sql.Open("sqlite", dsn(abs, true)); err != nil {

@@ -11,7 +11,7 @@ import (
 	"testing/fstest"
 	"time"
 
-	schema "github.com/p2pchat/p2pchat/internal/migrate"
+	"github.com/p2pchat/p2pchat/internal/migrate"
 
 	"go.uber.org/zap"
 )
@@ -151,7 +151,7 @@ func TestMigrateAppliesOnlyNew(t *testing.T) {
 		"0002_b.sql": {Data: []byte("CREATE TABLE b (y); INSERT INTO a VALUES (2);")},
 	}
 	for _, fsys := range []fstest.MapFS{v1, v1, v2, v2} { // re-running must be a no-op
-		if err := migrate(ctx, db, fsys, zap.NewNop()); err != nil {
+		if err := migrateSchema(ctx, db, fsys, zap.NewNop()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -161,7 +161,7 @@ func TestMigrateAppliesOnlyNew(t *testing.T) {
 	if rows != 2 || version != 2 {
 		t.Fatalf("rows=%d version=%d, want each migration applied once (2, 2)", rows, version)
 	}
-	if err := migrate(ctx, db, v1, zap.NewNop()); !errors.Is(err, ErrSchemaTooNew) {
+	if err := migrateSchema(ctx, db, v1, zap.NewNop()); !errors.Is(err, ErrSchemaTooNew) {
 		t.Fatalf("older program on newer schema: %v, want ErrSchemaTooNew", err)
 	}
 }
@@ -178,7 +178,7 @@ func TestMigrationFailureRollsBack(t *testing.T) {
 		"0001_a.sql": {Data: []byte("CREATE TABLE a (x);")},
 		"0002_b.sql": {Data: []byte("CREATE TABLE b (y); THIS IS NOT SQL;")},
 	}
-	if err := migrate(ctx, db, bad, zap.NewNop()); err == nil {
+	if err := migrateSchema(ctx, db, bad, zap.NewNop()); err == nil {
 		t.Fatal("broken migration applied")
 	}
 	var version, tables int
@@ -195,11 +195,11 @@ func TestListMigrationsRejectsBadNumbering(t *testing.T) {
 		"duplicate": {"0001_a.sql": {}, "0001_b.sql": {}},
 		"bad name":  {"init.sql": {}},
 	} {
-		if _, err := schema.Load(fsys, "."); err == nil {
+		if _, err := migrate.Load(fsys, "."); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	ms, err := schema.Load(migrationFS, ".")
+	ms, err := migrate.Load(migrationFS, ".")
 	if err != nil || len(ms) == 0 {
 		t.Fatalf("embedded migrations: %v, %v", ms, err)
 	}
