@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/p2pchat/p2pchat/daemon/store"
 	"github.com/p2pchat/p2pchat/tracker/trackertest"
@@ -21,6 +20,9 @@ import (
 // lyingTracker sits between a daemon and the real tracker. It passes
 // everything through, remembers the honest lookup answers for one name, and
 // on demand serves a forged signature or replays an older honest answer.
+// It counts the lookups of that name it answered in each mode: a daemon
+// looks a contact up before every dial, so the count is how often the
+// daemon had the chance to act on an answer.
 type lyingTracker struct {
 	*httptest.Server
 	name string
@@ -29,11 +31,12 @@ type lyingTracker struct {
 	mode    string            // "", "forge", "replay"
 	answers map[uint64][]byte // honest lookup bodies by seq
 	replay  uint64            // the seq to replay
+	served  map[string]int    // lookups of name answered, by mode
 }
 
 func newLyingTracker(t *testing.T, upstream, name string) *lyingTracker {
 	u, _ := url.Parse(upstream)
-	lt := &lyingTracker{name: name, answers: map[uint64][]byte{}}
+	lt := &lyingTracker{name: name, answers: map[uint64][]byte{}, served: map[string]int{}}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	rp.ModifyResponse = lt.modify
 	lt.Server = httptest.NewServer(rp)
@@ -45,6 +48,13 @@ func (lt *lyingTracker) set(mode string, replaySeq uint64) {
 	lt.mu.Lock()
 	lt.mode, lt.replay = mode, replaySeq
 	lt.mu.Unlock()
+}
+
+// lookups is how many lookups of the name were answered in mode.
+func (lt *lyingTracker) lookups(mode string) int {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	return lt.served[mode]
 }
 
 func (lt *lyingTracker) modify(resp *http.Response) error {
@@ -63,6 +73,7 @@ func (lt *lyingTracker) modify(resp *http.Response) error {
 	seq := uint64(rec["seq"].(float64))
 	lt.mu.Lock()
 	lt.answers[seq] = body
+	lt.served[lt.mode]++
 	switch lt.mode {
 	case "forge":
 		sig, _ := base64.StdEncoding.DecodeString(rec["signature"].(string))
@@ -95,8 +106,13 @@ func TestTrackerThatLies(t *testing.T) {
 	deliveredAfterLie := func(mode string, body string) {
 		t.Helper()
 		lt.set(mode, 0)
+		before := lt.lookups(mode)
 		m := alice.send("bob", body)
-		time.Sleep(500 * time.Millisecond)
+		// Each lie alice is told is a dial she could make with it: after
+		// three, she has had her chance to believe one.
+		waitFor(t, "alice told the lie three times, or delivered", func() bool {
+			return lt.lookups(mode) >= before+3 || alice.state("bob", m) == store.Delivered
+		})
 		if st := alice.state("bob", m); st == store.Delivered {
 			t.Fatalf("%s: delivered while the tracker pointed elsewhere", mode)
 		}
