@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# lint.sh: gofmt and go vet must be clean.
+# lint.sh: gofmt, go vet and staticcheck (pinned in go.mod as a tool) must be clean.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 unformatted=$(gofmt -l $(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go'))
@@ -9,4 +9,5 @@ if [[ -n $unformatted ]]; then
   exit 1
 fi
 go vet ./...
-echo "lint: gofmt and go vet clean"
+go tool staticcheck ./...
+echo "lint: gofmt, go vet and staticcheck clean"

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/p2pchat/p2pchat/daemon"
@@ -33,7 +32,7 @@ var version = "dev"
 
 func main() {
 	if err := run(); err != nil {
-		fmt.Fprintf(os.Stderr, "chatd: %s\n", strings.ToLower(err.Error()[:1])+err.Error()[1:])
+		fmt.Fprintf(os.Stderr, "chatd: %v\n", err) // errors are lower case at their source
 		os.Exit(1)
 	}
 }

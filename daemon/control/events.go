@@ -43,14 +43,16 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if err := st.flush(); err != nil {
 		return
 	}
-	err = s.streamEvents(ctx, st, evs)
-	if err != nil && ctx.Err() == nil {
+	// streamEvents returns only when the stream ends: the client left,
+	// chatd is stopping (ctx), or the store failed.
+	if err := s.streamEvents(ctx, st, evs); ctx.Err() == nil {
 		s.log().Info("event stream ended", zap.Int64("after", st.after), zap.Error(err))
 	}
 }
 
 // streamEvents is the Events → write → WaitEvents loop, with a heartbeat
-// whenever a wait lasts a whole heartbeat interval.
+// whenever a wait lasts a whole heartbeat interval. It never returns nil:
+// only the error that ended the stream.
 func (s *Server) streamEvents(ctx context.Context, st *eventStream, evs []api.Event) error {
 	for {
 		if err := st.writeEvents(evs); err != nil {

@@ -40,7 +40,7 @@ func (s *session) receiveFrames() error {
 				s.m.log.Warn("record ack", s.logPeer(), errField(err))
 			}
 		case wire.Ping:
-			s.queue(wire.Pong{Nonce: f.Nonce})
+			s.queue(wire.Pong(f))
 		case wire.Pong:
 			// Any frame proves the peer alive; deadlineConn noted it.
 		case wire.Bye:

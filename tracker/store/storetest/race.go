@@ -76,7 +76,7 @@ func updateWalk(ctx context.Context, st store.Store, name string, wins []atomic.
 			wins[seq].Add(1)
 		case errors.Is(err, store.ErrStaleSeq):
 		default:
-			return fmt.Errorf("Update seq %d: %w", seq, err)
+			return fmt.Errorf("update seq %d: %w", seq, err)
 		}
 	}
 	return nil
