@@ -10,43 +10,30 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 )
 
 func isTerminal(f *os.File) bool {
-	if f == nil {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return f != nil && term.IsTerminal(int(f.Fd()))
 }
 
-// makeRaw turns off line buffering, echo and signal keys on the terminal,
-// keeping output processing, and returns how to undo it.
+// makeRaw puts the terminal in raw mode (golang.org/x/term) and returns
+// how to undo it. Output is written with explicit \r\n (see crlf).
 func makeRaw(f *os.File) (restore func(), err error) {
 	fd := int(f.Fd())
-	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	old, err := term.MakeRaw(fd)
 	if err != nil {
 		return nil, fmt.Errorf("raw mode: %w", err)
 	}
-	raw := *old
-	raw.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-	raw.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	raw.Cflag &^= unix.CSIZE | unix.PARENB
-	raw.Cflag |= unix.CS8
-	raw.Cc[unix.VMIN] = 1
-	raw.Cc[unix.VTIME] = 0
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &raw); err != nil {
-		return nil, fmt.Errorf("raw mode: %w", err)
-	}
-	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, old) }, nil
+	return func() { term.Restore(fd, old) }, nil
 }
 
 func termWidth(f *os.File) int {
-	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	w, _, err := term.GetSize(int(f.Fd()))
 	if err != nil {
 		return 0
 	}
-	return int(ws.Col)
+	return w
 }
 
 var errReaderClosed = errors.New("input closed")
