@@ -1,0 +1,245 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/p2pchat/p2pchat/relay"
+)
+
+func testKey(b byte) ed25519.PrivateKey {
+	return ed25519.NewKeyFromSeed(bytes.Repeat([]byte{b}, ed25519.SeedSize))
+}
+
+func pub(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.PublicKey) }
+
+var (
+	relayKey = testKey(100)
+	alice    = testKey(1)
+	bob      = testKey(2)
+	carol    = testKey(3)
+)
+
+// testRelay is a running relay on 127.0.0.1.
+type testRelay struct {
+	*Server
+	addr relay.Addr
+	stop func() // cancels Serve and waits for it to return nil
+}
+
+func startRelay(t *testing.T, mod func(*Config)) *testRelay {
+	t.Helper()
+	return startRelayOn(t, "127.0.0.1:0", mod)
+}
+
+func startRelayOn(t *testing.T, listen string, mod func(*Config)) *testRelay {
+	t.Helper()
+	cfg := Config{Key: relayKey, Log: zaptest.NewLogger(t)}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve(ctx, ln) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-errc:
+				if err != nil {
+					t.Errorf("Serve returned %v after cancel, want nil", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("Serve did not return after cancel")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return &testRelay{Server: s, addr: s.Addr(ln.Addr().String()), stop: stop}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func reserve(t *testing.T, r *testRelay, id ed25519.PrivateKey, dial relay.DialFunc) *relay.Reservation {
+	t.Helper()
+	res, err := relay.Reserve(ctxT(t), r.addr, id, dial)
+	if err != nil {
+		t.Fatalf("reserve: %v", err)
+	}
+	t.Cleanup(func() { res.Close() })
+	return res
+}
+
+// connectPair connects caller to the holder of res and returns both ends.
+func connectPair(t *testing.T, r *testRelay, res *relay.Reservation, target ed25519.PrivateKey, dial relay.DialFunc) (caller, callee net.Conn, in relay.Incoming) {
+	t.Helper()
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		c, err := relay.Connect(ctxT(t), r.addr, pub(target), dial)
+		done <- result{c, err}
+	}()
+	callee, in, err := res.Accept(ctxT(t))
+	if err != nil {
+		t.Fatalf("accept: %v", err)
+	}
+	got := <-done
+	if got.err != nil {
+		callee.Close()
+		t.Fatalf("connect: %v", got.err)
+	}
+	t.Cleanup(func() { got.c.Close(); callee.Close() })
+	return got.c, callee, in
+}
+
+// value reads a counter or gauge.
+func value(m prometheus.Metric) float64 {
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		panic(err)
+	}
+	if d.Counter != nil {
+		return d.Counter.GetValue()
+	}
+	return d.Gauge.GetValue()
+}
+
+func (r *testRelay) refusals(reason string) float64 {
+	return value(r.m.refusals.WithLabelValues(reason))
+}
+
+// eventually polls cond for up to 5 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// fromIP dials from a chosen loopback address, so tests can play several
+// source IPs (127.0.0.0/8 is all loopback on Linux).
+func fromIP(ip string) relay.DialFunc {
+	return (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext
+}
+
+// readAll reads until EOF within 5 s.
+func readAll(t *testing.T, c net.Conn) string {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return string(b)
+}
+
+// tap is a loopback TCP proxy in front of the relay that records every
+// byte the relay receives and sends: the relay's whole view.
+type tap struct {
+	ln   net.Listener
+	to   string
+	mu   sync.Mutex
+	seen bytes.Buffer
+	wg   sync.WaitGroup
+}
+
+func newTap(t *testing.T, to string) *tap {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := &tap{ln: ln, to: to}
+	tp.wg.Add(1)
+	go tp.serve()
+	t.Cleanup(func() { ln.Close(); tp.wg.Wait() })
+	return tp
+}
+
+func (tp *tap) serve() {
+	defer tp.wg.Done()
+	for {
+		c, err := tp.ln.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.Dial("tcp", tp.to)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		tp.wg.Add(1)
+		go tp.pair(c, up)
+	}
+}
+
+// pair copies both ways, passing half-closes on, and closes both when done.
+func (tp *tap) pair(a, b net.Conn) {
+	defer tp.wg.Done()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); tp.copy(b, a) }()
+	go func() { defer wg.Done(); tp.copy(a, b) }()
+	wg.Wait()
+	a.Close()
+	b.Close()
+}
+
+func (tp *tap) copy(dst, src net.Conn) {
+	buf := make([]byte, 4096)
+	for {
+		n, err := src.Read(buf)
+		tp.mu.Lock()
+		tp.seen.Write(buf[:n])
+		tp.mu.Unlock()
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				src.Close()
+				return
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	dst.(*net.TCPConn).CloseWrite()
+}
+
+// dial sends connections through the tap.
+func (tp *tap) dial(ctx context.Context, network, _ string) (net.Conn, error) {
+	return (&net.Dialer{}).DialContext(ctx, network, tp.ln.Addr().String())
+}
+
+func (tp *tap) saw(marker []byte) bool {
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	return bytes.Contains(tp.seen.Bytes(), marker)
+}
