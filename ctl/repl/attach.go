@@ -23,7 +23,7 @@ const attachHistory = 20
 // serialises what they print, so a sent message's line always comes
 // before its receipt.
 type attachSession struct {
-	e    *env
+	con  *console
 	peer string
 
 	mu     sync.Mutex
@@ -32,25 +32,25 @@ type attachSession struct {
 	update func(key, line string) bool
 }
 
-func runAttach(ctx context.Context, e *env, a *args) error {
+func runAttach(ctx context.Context, con *console, a *args) error {
 	if a.json {
 		return errAttachJSON
 	}
-	s := &attachSession{e: e, peer: a.pos[0], mine: map[string]string{}}
-	st, err := e.c.Status(ctx)
+	s := &attachSession{con: con, peer: a.pos[0], mine: map[string]string{}}
+	st, err := con.c.Status(ctx)
 	if err != nil {
 		return err
 	}
-	hist, err := e.c.History(ctx, s.peer, attachHistory, 0)
+	hist, err := con.c.History(ctx, s.peer, attachHistory, 0)
 	if err != nil {
 		return err
 	}
-	w, err := e.c.Watch(ctx, st.EventCursor)
+	w, err := con.c.Watch(ctx, st.EventCursor)
 	if err != nil {
 		return err
 	}
 	defer w.Close()
-	if out, ok := e.out.(*os.File); ok && isTerminal(e.in) && isTerminal(out) {
+	if out, ok := con.out.(*os.File); ok && isTerminal(con.in) && isTerminal(out) {
 		return s.runTerminal(ctx, w, hist, out)
 	}
 	return s.runLines(ctx, w, hist)
@@ -59,7 +59,7 @@ func runAttach(ctx context.Context, e *env, a *args) error {
 // runTerminal is attach on a terminal: raw mode and our own line editor,
 // so incoming lines can appear above the line being typed.
 func (s *attachSession) runTerminal(ctx context.Context, w *client.Watcher, hist []api.Message, out *os.File) error {
-	restore, err := makeRaw(s.e.in)
+	restore, err := makeRaw(s.con.in)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (s *attachSession) runLines(ctx context.Context, w *client.Watcher, hist []
 	s.print = func(_, line string) {
 		outMu.Lock()
 		defer outMu.Unlock()
-		fmt.Fprintln(s.e.out, line)
+		fmt.Fprintln(s.con.out, line)
 	}
 	s.update = func(string, string) bool { return false }
 	s.intro(hist)
@@ -109,7 +109,7 @@ func (s *attachSession) runLines(ctx context.Context, w *client.Watcher, hist []
 // loop follows events on a goroutine it owns, and feeds input lines to
 // s.input until the input ends, /quit, or ctx is done.
 func (s *attachSession) loop(ctx context.Context, w *client.Watcher, next func(*bufio.Reader) (string, bool, error)) error {
-	in := s.e.in
+	in := s.con.in
 	if in == nil {
 		in = os.Stdin
 	}
@@ -236,7 +236,7 @@ func (s *attachSession) input(ctx context.Context, line string) bool {
 	defer s.mu.Unlock()
 	// Sending under mu keeps the receipt from being handled before the
 	// message's own line is on screen.
-	m, err := s.e.c.Send(ctx, s.peer, line)
+	m, err := s.con.c.Send(ctx, s.peer, line)
 	if err != nil {
 		s.print("", msgSendFailed(err)) // stay: systemd may be restarting chatd
 		return false
@@ -259,7 +259,7 @@ func (s *attachSession) slash(ctx context.Context, words []string) bool {
 			s.say(usageSlashVerify)
 			return false
 		}
-		c, err := s.e.c.VerifyContact(ctx, s.peer, words[1])
+		c, err := s.con.c.VerifyContact(ctx, s.peer, words[1])
 		if err != nil {
 			s.say(oneLine(err.Error()))
 			return false
@@ -281,7 +281,7 @@ func (s *attachSession) history(ctx context.Context, args []string) {
 		}
 		n = v
 	}
-	hist, err := s.e.c.History(ctx, s.peer, n, 0)
+	hist, err := s.con.c.History(ctx, s.peer, n, 0)
 	if err != nil {
 		s.say(oneLine(err.Error()))
 		return

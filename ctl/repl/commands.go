@@ -20,7 +20,7 @@ type command struct {
 	names    bool // the first argument is a contact name (for completion)
 	summary  string
 	hidden   bool // left out of help and completion
-	run      func(ctx context.Context, e *env, a *args) error
+	run      func(ctx context.Context, con *console, a *args) error
 }
 
 func (c *command) allows(flag string) bool {
@@ -83,32 +83,32 @@ func commandNames() []string {
 	return names
 }
 
-func runSend(ctx context.Context, e *env, a *args) error {
+func runSend(ctx context.Context, con *console, a *args) error {
 	to, body := a.pos[0], strings.Join(a.pos[1:], " ")
 	var cursor int64
 	if a.wait { // before sending, so that the receipt cannot slip past
-		st, err := e.c.Status(ctx)
+		st, err := con.c.Status(ctx)
 		if err != nil {
 			return err
 		}
 		cursor = st.EventCursor
 	}
-	m, err := e.c.Send(ctx, to, body)
+	m, err := con.c.Send(ctx, to, body)
 	if err != nil {
 		return err
 	}
 	if !a.wait {
-		return e.print(a, m, m.ID)
+		return con.print(a, m, m.ID)
 	}
 	if !a.json {
-		fmt.Fprintln(e.out, m.ID) // now, so a script has it even on timeout
+		fmt.Fprintln(con.out, m.ID) // now, so a script has it even on timeout
 	}
 	wctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	d, err := e.c.WaitDelivered(wctx, to, m.ID, cursor)
+	d, err := con.c.WaitDelivered(wctx, to, m.ID, cursor)
 	if errors.Is(err, api.ErrNotDelivered) {
 		if a.json {
-			e.printJSON(m)
+			con.printJSON(m)
 		}
 		return errNotDelivered(m.ID)
 	}
@@ -116,69 +116,69 @@ func runSend(ctx context.Context, e *env, a *args) error {
 		return err
 	}
 	if a.json {
-		return e.printJSON(d)
+		return con.printJSON(d)
 	}
 	return nil
 }
 
-func runHistory(ctx context.Context, e *env, a *args) error {
+func runHistory(ctx context.Context, con *console, a *args) error {
 	limit := a.limit
 	if limit == 0 {
 		limit = 50
 	}
-	ms, err := e.c.History(ctx, a.pos[0], limit, 0)
+	ms, err := con.c.History(ctx, a.pos[0], limit, 0)
 	if err != nil {
 		return err
 	}
 	if a.json {
-		return e.printJSON(ms)
+		return con.printJSON(ms)
 	}
 	if len(ms) == 0 {
-		fmt.Fprintln(e.out, msgNoHistory(a.pos[0]))
+		fmt.Fprintln(con.out, msgNoHistory(a.pos[0]))
 	}
 	for _, m := range ms {
-		fmt.Fprintln(e.out, formatMessage(m, true))
+		fmt.Fprintln(con.out, formatMessage(m, true))
 	}
 	return nil
 }
 
-func runContacts(ctx context.Context, e *env, a *args) error {
-	cs, err := e.c.Contacts(ctx)
+func runContacts(ctx context.Context, con *console, a *args) error {
+	cs, err := con.c.Contacts(ctx)
 	if err != nil {
 		return err
 	}
 	if a.json {
-		return e.printJSON(cs)
+		return con.printJSON(cs)
 	}
-	writeContacts(e.out, cs)
+	writeContacts(con.out, cs)
 	return nil
 }
 
-func runAdd(ctx context.Context, e *env, a *args) error {
-	c, err := e.c.AddContact(ctx, a.pos[0])
+func runAdd(ctx context.Context, con *console, a *args) error {
+	c, err := con.c.AddContact(ctx, a.pos[0])
 	if err != nil {
 		return err
 	}
-	return e.print(a, c, msgAdded(c))
+	return con.print(a, c, msgAdded(c))
 }
 
-func runVerify(ctx context.Context, e *env, a *args) error {
-	c, err := e.c.VerifyContact(ctx, a.pos[0], a.pos[1])
+func runVerify(ctx context.Context, con *console, a *args) error {
+	c, err := con.c.VerifyContact(ctx, a.pos[0], a.pos[1])
 	if err != nil {
 		return err
 	}
-	return e.print(a, c, msgVerified(c))
+	return con.print(a, c, msgVerified(c))
 }
 
-func runRemove(ctx context.Context, e *env, a *args) error {
-	if err := e.c.RemoveContact(ctx, a.pos[0]); err != nil {
+func runRemove(ctx context.Context, con *console, a *args) error {
+	if err := con.c.RemoveContact(ctx, a.pos[0]); err != nil {
 		return err
 	}
-	return e.print(a, map[string]string{"removed": a.pos[0]}, msgRemoved(a.pos[0]))
+	return con.print(a, map[string]string{"removed": a.pos[0]}, msgRemoved(a.pos[0]))
 }
 
-func runWhoami(ctx context.Context, e *env, a *args) error {
-	st, err := e.c.Status(ctx)
+func runWhoami(ctx context.Context, con *console, a *args) error {
+	st, err := con.c.Status(ctx)
 	if err != nil {
 		return err
 	}
@@ -186,22 +186,22 @@ func runWhoami(ctx context.Context, e *env, a *args) error {
 		Name        string `json:"name"`
 		Fingerprint string `json:"fingerprint"`
 	}{st.Name, st.Fingerprint}
-	return e.print(a, who, msgWhoami(st.Name, st.Fingerprint))
+	return con.print(a, who, msgWhoami(st.Name, st.Fingerprint))
 }
 
-func runStatus(ctx context.Context, e *env, a *args) error {
-	st, err := e.c.Status(ctx)
+func runStatus(ctx context.Context, con *console, a *args) error {
+	st, err := con.c.Status(ctx)
 	if err != nil {
 		return err
 	}
 	if a.json {
-		return e.printJSON(st)
+		return con.printJSON(st)
 	}
-	writeStatus(e.out, st)
+	writeStatus(con.out, st)
 	return nil
 }
 
-func runHelp(ctx context.Context, e *env, a *args) error {
-	Page().WriteHelp(e.out)
+func runHelp(ctx context.Context, con *console, a *args) error {
+	Page().WriteHelp(con.out)
 	return nil
 }

@@ -12,8 +12,8 @@ import (
 // every command and flag chatctl has; contact names come from chatd at
 // completion time through the hidden __complete-names command.
 
-func runCompletion(ctx context.Context, e *env, a *args) error {
-	return WriteCompletion(e.out, a.pos[0])
+func runCompletion(ctx context.Context, con *console, a *args) error {
+	return WriteCompletion(con.out, a.pos[0])
 }
 
 // WriteCompletion writes the completion script for shell (bash or zsh).

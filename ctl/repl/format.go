@@ -12,22 +12,22 @@ import (
 	"github.com/p2pchat/p2pchat/ctl/api"
 )
 
-func (e *env) print(a *args, v any, human string) error {
+func (con *console) print(a *args, v any, human string) error {
 	if a.json {
-		return e.printJSON(v)
+		return con.printJSON(v)
 	}
-	_, err := fmt.Fprintln(e.out, human)
+	_, err := fmt.Fprintln(con.out, human)
 	return err
 }
 
 // printJSON writes v as indented JSON: the field names are the API's, so
 // the output is as stable as the API.
-func (e *env) printJSON(v any) error {
+func (con *console) printJSON(v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode output: %w", err)
 	}
-	_, err = fmt.Fprintf(e.out, "%s\n", b)
+	_, err = fmt.Fprintf(con.out, "%s\n", b)
 	return err
 }
 

@@ -5,12 +5,12 @@ import (
 	"fmt"
 )
 
-func runInit(ctx context.Context, e *env, a *args) error {
-	res, err := e.c.Init(ctx, a.pos[0], a.tracker)
+func runInit(ctx context.Context, con *console, a *args) error {
+	res, err := con.c.Init(ctx, a.pos[0], a.tracker)
 	if err != nil {
 		return err
 	}
-	return e.print(a, res, msgInit(res))
+	return con.print(a, res, msgInit(res))
 }
 
 // completeNamesCmd prints the contact names, one a line, for the
@@ -18,9 +18,9 @@ func runInit(ctx context.Context, e *env, a *args) error {
 // be asked, so that completion stays quiet.
 const completeNamesCmd = "__complete-names"
 
-func runCompleteNames(ctx context.Context, e *env, a *args) error {
-	for _, n := range e.contactNames() {
-		fmt.Fprintln(e.out, n)
+func runCompleteNames(ctx context.Context, con *console, a *args) error {
+	for _, n := range con.contactNames() {
+		fmt.Fprintln(con.out, n)
 	}
 	return nil
 }

@@ -22,8 +22,8 @@ type Config struct {
 	Version string
 }
 
-// env is the state one command runs with.
-type env struct {
+// console is the state one command runs with.
+type console struct {
 	c      *client.Client
 	json   bool
 	in     *os.File
@@ -35,26 +35,26 @@ type env struct {
 // Run runs one command (args) or, with no args, the interactive shell, and
 // returns the process exit code.
 func Run(ctx context.Context, cfg Config, args []string) int {
-	e := &env{c: cfg.Client, json: cfg.JSON, in: cfg.Stdin, out: cfg.Stdout, errw: cfg.Stderr, prefix: "chatctl: "}
+	con := &console{c: cfg.Client, json: cfg.JSON, in: cfg.Stdin, out: cfg.Stdout, errw: cfg.Stderr, prefix: "chatctl: "}
 	if len(args) == 0 {
-		return e.shell(ctx)
+		return con.shell(ctx)
 	}
 	code := ExitOK
-	if err := e.runCommand(ctx, args); err != nil {
-		code = report(e.errw, e.prefix, err)
+	if err := con.runCommand(ctx, args); err != nil {
+		code = report(con.errw, con.prefix, err)
 	}
-	if e.c == nil {
+	if con.c == nil {
 		return code
 	}
-	if d := e.c.DaemonVersion(); cfg.Version != "" && d != "" && d != cfg.Version {
-		fmt.Fprintln(e.errw, versionNote(cfg.Version, d))
+	if d := con.c.DaemonVersion(); cfg.Version != "" && d != "" && d != cfg.Version {
+		fmt.Fprintln(con.errw, versionNote(cfg.Version, d))
 	}
 	return code
 }
 
 // runCommand parses args and runs the command, with Ctrl-C cancelling it
 // rather than the whole process (the shell continues after).
-func (e *env) runCommand(ctx context.Context, args []string) error {
+func (con *console) runCommand(ctx context.Context, args []string) error {
 	cmd, ok := commands[args[0]]
 	if !ok {
 		return errUnknownCommand(args[0])
@@ -63,8 +63,8 @@ func (e *env) runCommand(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	a.json = a.json || e.json
+	a.json = a.json || con.json
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
-	return cmd.run(ctx, e, a)
+	return cmd.run(ctx, con, a)
 }

@@ -13,19 +13,19 @@ import (
 )
 
 // shell is bare chatctl: a liner prompt that runs the same commands.
-func (e *env) shell(ctx context.Context) int {
+func (con *console) shell(ctx context.Context) int {
 	ln := liner.NewLiner()
 	defer ln.Close()
 	ln.SetCtrlCAborts(true)
 	ln.SetTabCompletionStyle(liner.TabPrints)
-	ln.SetWordCompleter(e.complete)
+	ln.SetWordCompleter(con.complete)
 	histPath := historyFile()
 	loadHistory(ln, histPath)
 	defer saveHistory(ln, histPath)
 
-	e.prefix = "" // errors read "unknown user", not "chatctl: unknown user", inside the shell
-	if isTerminal(e.in) {
-		fmt.Fprintln(e.out, shellIntro)
+	con.prefix = "" // errors read "unknown user", not "chatctl: unknown user", inside the shell
+	if isTerminal(con.in) {
+		fmt.Fprintln(con.out, shellIntro)
 	}
 	last := ExitOK
 	for {
@@ -34,14 +34,14 @@ func (e *env) shell(ctx context.Context) int {
 			continue
 		}
 		if err != nil { // io.EOF is Ctrl-D or the end of piped input
-			if isTerminal(e.in) {
-				fmt.Fprintln(e.out)
+			if isTerminal(con.in) {
+				fmt.Fprintln(con.out)
 			}
 			return last
 		}
 		words, err := splitWords(line)
 		if err != nil {
-			last = report(e.errw, e.prefix, usagef("%v", err))
+			last = report(con.errw, con.prefix, usagef("%v", err))
 			continue
 		}
 		if len(words) == 0 {
@@ -52,15 +52,15 @@ func (e *env) shell(ctx context.Context) int {
 			return last
 		}
 		last = ExitOK
-		if err := e.runCommand(ctx, words); err != nil {
-			last = report(e.errw, e.prefix, err)
+		if err := con.runCommand(ctx, words); err != nil {
+			last = report(con.errw, con.prefix, err)
 		}
 	}
 }
 
 // complete completes command names in the first word and contact names in
 // the second, for commands that take one.
-func (e *env) complete(line string, pos int) (head string, completions []string, tail string) {
+func (con *console) complete(line string, pos int) (head string, completions []string, tail string) {
 	before := line[:pos]
 	start := strings.LastIndexAny(before, " \t") + 1
 	head, word, tail := before[:start], before[start:], line[pos:]
@@ -71,7 +71,7 @@ func (e *env) complete(line string, pos int) (head string, completions []string,
 		candidates = append(commandNames(), "quit")
 	case 1:
 		if cmd, ok := commands[fields[0]]; ok && cmd.names {
-			candidates = e.contactNames()
+			candidates = con.contactNames()
 		}
 	}
 	for _, c := range candidates {
@@ -82,10 +82,10 @@ func (e *env) complete(line string, pos int) (head string, completions []string,
 	return head, completions, tail
 }
 
-func (e *env) contactNames() []string {
+func (con *console) contactNames() []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	cs, err := e.c.Contacts(ctx)
+	cs, err := con.c.Contacts(ctx)
 	if err != nil {
 		return nil
 	}
