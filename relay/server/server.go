@@ -32,8 +32,8 @@ type Server struct {
 	log    *zap.Logger
 	pub    ed25519.PublicKey
 	m      *metrics
-	global *rate.Limiter // nil: no global bandwidth cap
-	quit   chan struct{} // closed when Serve begins to stop
+	global *rate.Limiter   // nil: no global bandwidth cap
+	quit   chan struct{}   // closed when Serve begins to stop
 	base   context.Context // cancelled with quit: ends limiter waits
 	cancel context.CancelFunc
 	wg     sync.WaitGroup

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto/ed25519"
 	"errors"
 	"io"
@@ -397,5 +396,3 @@ func TestConfigRefusesNoKey(t *testing.T) {
 		t.Fatal("negative limit accepted")
 	}
 }
-
-var _ = context.Background
