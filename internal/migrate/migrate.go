@@ -40,6 +40,10 @@ type Migration struct {
 
 // DB is a database that migrations can run against.
 type DB interface {
+	// Newest is the newest applied version (0 for a fresh database), read
+	// before anything is applied: Run refuses a schema newer than it knows,
+	// so an older program never writes to a newer database.
+	Newest(ctx context.Context) (int, error)
 	// Begin starts a transaction holding a lock that excludes other
 	// migrators (other processes opening the same database), with the
 	// applied-versions table created if missing.
@@ -64,12 +68,6 @@ var ErrBadName = errors.New("migration file name must be NNNN_description.sql")
 // ErrTooNew is returned by Run when the database has a newer schema than
 // the migrations it was given: an older program must not write to it.
 var ErrTooNew = errors.New("database schema is newer than this program knows")
-
-// Versioned is implemented by a DB that can tell its newest applied
-// version cheaply; Run then refuses a schema newer than it knows.
-type Versioned interface {
-	Newest(ctx context.Context) (int, error)
-}
 
 // Load reads dir in fsys and returns its migrations in version order. It
 // refuses duplicate versions and gaps, both of which mean a merge mistake.
@@ -132,14 +130,12 @@ func Run(ctx context.Context, db DB, ms []Migration, log *zap.Logger) error {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	if v, ok := db.(Versioned); ok {
-		newest, err := v.Newest(ctx)
-		if err != nil {
-			return fmt.Errorf("read schema version: %w", err)
-		}
-		if newest > len(ms) {
-			return fmt.Errorf("schema version %d, newest known %d: %w", newest, len(ms), ErrTooNew)
-		}
+	newest, err := db.Newest(ctx)
+	if err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if newest > len(ms) {
+		return fmt.Errorf("schema version %d, newest known %d: %w", newest, len(ms), ErrTooNew)
 	}
 	for _, m := range ms {
 		applied, err := apply(ctx, db, m)

@@ -17,6 +17,16 @@ const migrationLock int64 = 0x7032706368617431
 
 type migrator struct{ pool *pgxpool.Pool }
 
+func (m migrator) Newest(ctx context.Context) (int, error) {
+	var exists bool
+	if err := m.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil || !exists {
+		return 0, err
+	}
+	var v int
+	err := m.pool.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}
+
 func (m migrator) Begin(ctx context.Context) (migrate.Tx, error) {
 	tx, err := m.pool.Begin(ctx)
 	if err != nil {

@@ -13,6 +13,17 @@ import (
 // up front: two processes opening a fresh file at once take turns.
 type migrator struct{ db *sql.DB }
 
+func (m migrator) Newest(ctx context.Context) (int, error) {
+	var tables int
+	err := m.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&tables)
+	if err != nil || tables == 0 {
+		return 0, err
+	}
+	var v int
+	err = m.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}
+
 func (m migrator) Begin(ctx context.Context) (migrate.Tx, error) {
 	tx, err := m.db.BeginTx(ctx, nil)
 	if err != nil {
