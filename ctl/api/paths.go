@@ -24,6 +24,14 @@ const (
 	PathEvents   = "/v1/events"
 )
 
+// History pages: HistoryPath's limit defaults to DefaultHistoryPage and
+// is capped at MaxHistoryPage, so that one request cannot make chatd load a
+// whole conversation; a client that wants more pages back with before.
+const (
+	DefaultHistoryPage = 50
+	MaxHistoryPage     = 1000
+)
+
 // HistoryPath is the path for the messages with peer: at most limit of them
 // (0 for the server's default), older than seq before (0 for the newest).
 func HistoryPath(peer string, limit int, before int64) string {

@@ -37,6 +37,26 @@ func (c *Client) History(ctx context.Context, peer string, limit int, before int
 	return ms, err
 }
 
+// LastMessages returns the newest n messages with peer, oldest first,
+// paging back api.MaxHistoryPage at a time.
+func (c *Client) LastMessages(ctx context.Context, peer string, n int) ([]api.Message, error) {
+	var all []api.Message
+	var before int64
+	for len(all) < n {
+		page := min(n-len(all), api.MaxHistoryPage)
+		ms, err := c.History(ctx, peer, page, before)
+		if err != nil {
+			return nil, err
+		}
+		all = append(ms, all...)
+		if len(ms) < page {
+			break
+		}
+		before = ms[0].Seq
+	}
+	return all, nil
+}
+
 // Contacts lists the pinned contacts.
 func (c *Client) Contacts(ctx context.Context) ([]api.Contact, error) {
 	var cs []api.Contact

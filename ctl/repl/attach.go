@@ -281,7 +281,7 @@ func (s *attachSession) history(ctx context.Context, args []string) {
 		}
 		n = v
 	}
-	hist, err := s.con.c.History(ctx, s.peer, n, 0)
+	hist, err := s.con.c.LastMessages(ctx, s.peer, n)
 	if err != nil {
 		s.say(oneLine(err.Error()))
 		return

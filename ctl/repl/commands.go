@@ -124,9 +124,9 @@ func runSend(ctx context.Context, con *console, a *args) error {
 func runHistory(ctx context.Context, con *console, a *args) error {
 	limit := a.limit
 	if limit == 0 {
-		limit = 50
+		limit = api.DefaultHistoryPage
 	}
-	ms, err := con.c.History(ctx, a.pos[0], limit, 0)
+	ms, err := con.c.LastMessages(ctx, a.pos[0], limit)
 	if err != nil {
 		return err
 	}

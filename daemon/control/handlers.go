@@ -9,13 +9,6 @@ import (
 	"github.com/p2pchat/p2pchat/ctl/api"
 )
 
-// History limits: a page is small by default and bounded so that one
-// request cannot make the daemon load a whole conversation.
-const (
-	defaultHistoryLimit = 50
-	maxHistoryLimit     = 1000
-)
-
 func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
 	st, err := s.Backend.Status(r.Context())
 	if err != nil {
@@ -87,13 +80,13 @@ func (s *Server) serveHistory(w http.ResponseWriter, r *http.Request) {
 
 func historyParams(r *http.Request) (limit int, before int64, err error) {
 	q := r.URL.Query()
-	limit = defaultHistoryLimit
+	limit = api.DefaultHistoryPage
 	if v := q.Get("limit"); v != "" {
 		limit, err = strconv.Atoi(v)
 		if err != nil || limit < 1 {
 			return 0, 0, badRequest("limit %q is not a positive number", v)
 		}
-		limit = min(limit, maxHistoryLimit)
+		limit = min(limit, api.MaxHistoryPage)
 	}
 	if v := q.Get("before"); v != "" {
 		before, err = strconv.ParseInt(v, 10, 64)
