@@ -2,6 +2,7 @@ package peer
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -18,8 +19,12 @@ const callIdle = 100 * time.Millisecond
 // than a quarter used, stay several KiB larger for the session's whole
 // life. Workers are shared and kept while calls keep coming, so their
 // grown stacks are reused rather than grown anew for every call.
+//
+// Workers end after callIdle without work or when the manager's context
+// ends; Run waits for them (wait) before it returns.
 type callPool struct {
 	jobs chan *call // unbuffered: a send succeeds only when a worker waits
+	wg   sync.WaitGroup
 }
 
 type call struct {
@@ -36,10 +41,13 @@ func (p *callPool) do(ctx context.Context, f func() error) error {
 	select {
 	case p.jobs <- c:
 	default:
-		go p.work(ctx, c)
+		p.wg.Go(func() { p.work(ctx, c) })
 	}
 	return <-c.done
 }
+
+// wait returns once every worker has exited; ctx must be done.
+func (p *callPool) wait() { p.wg.Wait() }
 
 func (p *callPool) work(ctx context.Context, c *call) {
 	idle := time.NewTimer(callIdle)

@@ -114,6 +114,7 @@ func (m *Manager) Run(ctx context.Context) error {
 	m.mu.Unlock()
 	m.ln.Close()
 	m.wg.Wait()
+	m.calls.wait() // sessions are gone, so no new call starts a worker
 	m.mu.Lock()
 	for peer, t := range m.graceDown {
 		t.Stop()
