@@ -83,8 +83,14 @@ type Config struct {
 	BackoffMin       time.Duration // first reconnect delay
 	BackoffMax       time.Duration // longest reconnect delay
 
-	// Dial, if set, replaces the default dialer (TCP from the listening
-	// port with SO_REUSEPORT). laddr is the listener's address.
+	// Listener, if set, is served instead of binding ListenAddr (the
+	// transport is injectable, as wireguard-go's conn.Bind is: tests hand
+	// in a listener they already hold, so no port can be taken between
+	// choosing and binding it). The manager closes it.
+	Listener net.Listener
+	// Dial, if set, replaces the default dialer: TCP from the listening
+	// port with SO_REUSEPORT, or, with an injected Listener (whose port
+	// may not allow that), plain TCP. laddr is the listener's address.
 	Dial func(ctx context.Context, laddr net.Addr, addr string) (net.Conn, error)
 }
 

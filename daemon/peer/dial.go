@@ -173,6 +173,9 @@ func (m *Manager) dial(ctx context.Context, addr string) (net.Conn, error) {
 		return m.cfg.Dial(ctx, m.ln.Addr(), addr)
 	}
 	d := net.Dialer{Control: reuseport.Control, LocalAddr: m.ln.Addr()}
+	if m.cfg.Listener != nil {
+		d = net.Dialer{}
+	}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)

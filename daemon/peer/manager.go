@@ -65,9 +65,11 @@ func NewManager(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := reuseport.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+	ln := cfg.Listener
+	if ln == nil {
+		if ln, err = reuseport.Listen("tcp", cfg.ListenAddr); err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+		}
 	}
 	return &Manager{
 		cfg: cfg, log: cfg.Log, ln: ln,
