@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/p2pchat/p2pchat/internal/strictjson"
 )
 
 // HeartbeatLine is what the server writes on a quiet event stream.
@@ -47,20 +49,6 @@ func DecodeEventLine(line []byte) (Event, error) {
 	return ev, nil
 }
 
-// DecodeStrict decodes exactly one JSON value from r into v, refusing
-// unknown fields and trailing data: request bodies are small and written by
-// our own clients, so anything unexpected is a bug worth reporting.
-func DecodeStrict(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		if err == nil {
-			return errors.New("trailing data after the JSON value")
-		}
-		return err
-	}
-	return nil
-}
+// DecodeStrict decodes a request body: exactly one JSON value from r into
+// v, refusing unknown fields and trailing data (internal/strictjson).
+func DecodeStrict(r io.Reader, v any) error { return strictjson.Decode(r, v) }

@@ -9,6 +9,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/p2pchat/p2pchat/internal/strictjson"
 )
 
 // signedJSON is the wire form of Signed.
@@ -87,13 +89,8 @@ func DecodeSigned(data []byte) (Signed, error) {
 // unknown fields and trailing data. Errors wrap ErrBadJSON unless v's own
 // UnmarshalJSON returned a more precise sentinel.
 func DecodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := strictjson.Decode(bytes.NewReader(data), v); err != nil {
 		return wrapJSON(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("%w: trailing data after the JSON value", ErrBadJSON)
 	}
 	return nil
 }
