@@ -14,7 +14,7 @@ func TestDecode(t *testing.T) {
 		t.Fatalf("good input: %v %+v", err, v)
 	}
 	for in, want := range map[string]error{
-		``:               io.EOF,
+		``:                io.EOF,
 		`{"A":1} {"A":2}`: ErrTrailing,
 		`{"A":1} x`:       nil, // a syntax error from encoding/json
 		`{"B":1}`:         nil, // unknown field
