@@ -39,7 +39,7 @@ type File struct {
 // Defaults of the settings that are chat-relay's own; the relay's limits
 // come from server.DefaultConfig.
 const (
-	DefaultListen        = "0.0.0.0:7072"
+	DefaultListen        = ":7072" // every address, IPv4 and IPv6
 	DefaultMetricsListen = "127.0.0.1:7073"
 	keyFileName          = "relay.key"
 )

@@ -6,7 +6,7 @@
 // configs/relay.toml for every setting.
 //
 //	chat-relay --config /etc/chat-relay/relay.toml
-//	chat-relay --listen 0.0.0.0:7072 --public-addr relay.example.org:7072 --key ./relay.key
+//	chat-relay --listen :7072 --public-addr relay.example.org:7072 --key ./relay.key
 //
 // On start it prints its relay address (relay://HOST:PORT/KEY) on stdout
 // and logs it. It stops gracefully on SIGTERM or SIGINT and tells systemd

@@ -14,9 +14,12 @@ import (
 )
 
 // benchRelay is startRelay without per-line test logging.
-func benchRelay(b *testing.B) *testRelay {
+func benchRelay(b *testing.B, mod ...func(*Config)) *testRelay {
 	cfg := Config{Key: relayKey, Log: zap.NewNop(), IdleTimeout: time.Hour, SessionsPerTarget: 1 << 20,
 		SessionsPerSource: 1 << 20, MaxSessions: 1 << 20}
+	for _, m := range mod {
+		m(&cfg)
+	}
 	s, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -67,12 +70,19 @@ func inUse() uint64 {
 // too, so "B/session" includes two client-side TCP connections;
 // "client-B/session" measures what two such connections cost alone (a
 // direct loopback pair), and "relay-B/session" is the difference: the
-// relay's own share. Run it with -benchtime=1x.
+// relay's own share. "spliced" is the default (no bandwidth limit);
+// "limited" has a per-session rate, so each direction holds a buffer. Run
+// it with -benchtime=1x.
 func BenchmarkIdleSessionMemory(b *testing.B) {
+	b.Run("spliced", func(b *testing.B) { idleSessionMemory(b) })
+	b.Run("limited", func(b *testing.B) { idleSessionMemory(b, func(c *Config) { c.SessionRate = 1 << 20 }) })
+}
+
+func idleSessionMemory(b *testing.B, mod ...func(*Config)) {
 	const n = 1000
 	for range b.N {
 		b.StopTimer()
-		r := benchRelay(b)
+		r := benchRelay(b, mod...)
 		res, err := relay.Reserve(context.Background(), r.addr, bob, nil)
 		if err != nil {
 			b.Fatal(err)

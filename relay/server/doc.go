@@ -14,7 +14,7 @@
 // what it reads to the other side. Without a bandwidth limit that copy is
 // io.Copy between two *net.TCPConn, which Linux does with splice(2): the
 // bytes never enter user space and an idle session holds no buffer, only
-// the two goroutines' small stacks (about 12.5 KB per session in all,
+X
 // BenchmarkIdleSessionMemory) and, in the kernel, one pipe per direction
 // (four file descriptors besides the two sockets; size LimitNOFILE for
 // six per session). With a limit, each direction copies through an 8 KiB
