@@ -152,7 +152,7 @@ func New(o Options) (_ *Daemon, err error) {
 	}
 	listen = netip.AddrPortFrom(listen.Addr().Unmap(), listen.Port())
 	d.announcer = client.New(cfg.Tracker, presence.HTTPClient(listen))
-	var mapped func() netip.AddrPort
+	var extra func() []string
 	if cfg.PortMap.Enabled && !listen.Addr().IsLoopback() {
 		if d.portmap, err = portmap.New(portmap.Config{
 			InternalPort:  listen.Port(),
@@ -166,7 +166,7 @@ func New(o Options) (_ *Daemon, err error) {
 		}); err != nil {
 			return nil, err
 		}
-		mapped = d.portmap.Public
+		extra = d.extraAddrs
 	}
 	d.presence, err = presence.New(presence.Config{
 		Name: cfg.Name, Key: d.id.Private,
@@ -176,7 +176,7 @@ func New(o Options) (_ *Daemon, err error) {
 		CheckInterval:   cfg.Presence.CheckInterval.Duration,
 		ObserveInterval: cfg.Presence.ObserveInterval.Duration,
 		BackoffMax:      cfg.Presence.BackoffMax.Duration,
-		Mapped:          mapped,
+		Extra:           extra,
 		Log:             log.Named("presence"),
 	})
 	if err != nil {
@@ -222,6 +222,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
+	}
+	return nil
+}
+
+// extraAddrs are the addresses published beside the local and observed
+// ones: the router's public port mapping.
+func (d *Daemon) extraAddrs() []string {
+	if pub := d.portmap.Public(); pub.IsValid() {
+		return []string{pub.String()}
 	}
 	return nil
 }

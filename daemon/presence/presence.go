@@ -54,10 +54,11 @@ type Config struct {
 	BackoffMin, BackoffMax time.Duration
 	// Interfaces lists local addresses; nil means net.InterfaceAddrs.
 	Interfaces func() ([]netip.Addr, error)
-	// Mapped, if set, returns the address the router forwards to us (a
-	// public port mapping), or the zero AddrPort when there is none; it is
-	// published beside the others. Call Kick when it changes.
-	Mapped func() netip.AddrPort
+	// Extra, if set, returns addresses published beside the local and
+	// observed ones, and kept when the record is full: the router's public
+	// port mapping and relay reservations (relay://...). Call Kick when
+	// they change.
+	Extra func() []string
 	// OnChange, if set, is called (from Run's goroutine) after every
 	// successful announce.
 	OnChange func(Status)
@@ -266,20 +267,21 @@ func (p *Presence) addrs(observed netip.AddrPort) []string {
 			}
 		}
 	}
-	extra := []netip.AddrPort{observed}
-	if p.cfg.Mapped != nil {
-		extra = append(extra, p.cfg.Mapped())
-	}
-	for _, a := range extra {
-		if s := a.String(); a.IsValid() && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
+	if s := observed.String(); observed.IsValid() && !slices.Contains(out, s) {
+		out = append(out, s)
 	}
 	slices.Sort(out)
-	if len(out) > record.MaxAddrs {
-		out = out[:record.MaxAddrs]
+	var extra []string
+	if p.cfg.Extra != nil {
+		for _, s := range p.cfg.Extra() {
+			if !slices.Contains(out, s) && !slices.Contains(extra, s) {
+				extra = append(extra, s)
+			}
+		}
 	}
-	return out
+	extra = extra[:min(len(extra), record.MaxAddrs)]
+	out = out[:min(len(out), record.MaxAddrs-len(extra))]
+	return append(out, extra...)
 }
 
 // publishable reports whether ip is worth telling peers about when listening

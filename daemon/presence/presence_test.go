@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -282,10 +283,13 @@ func TestPublishesMappedAddressOnKick(t *testing.T) {
 		Name: "alice", Key: newKey(t), Tracker: tr.Client(),
 		Listen:        netip.MustParseAddrPort("127.0.0.1:7171"),
 		CheckInterval: time.Hour, ObserveInterval: time.Hour,
-		Mapped: func() netip.AddrPort {
+		Extra: func() []string {
 			mu.Lock()
 			defer mu.Unlock()
-			return mapped
+			if !mapped.IsValid() {
+				return nil
+			}
+			return []string{mapped.String(), "relay://198.51.100.30:7272/" + strings.Repeat("A", 43)}
 		},
 	})
 	if err != nil {
