@@ -12,6 +12,7 @@ import (
 
 	"github.com/p2pchat/p2pchat/ctl/api"
 	"github.com/p2pchat/p2pchat/ctl/client"
+	"github.com/p2pchat/p2pchat/internal/leakcheck"
 )
 
 // pagedHistory serves n messages (seq 1..n) the way chatd does: newest
@@ -50,7 +51,9 @@ func pagedHistory(t *testing.T, n int) string {
 
 // chatctl history --limit N pages through chatd's 1000-message pages.
 func TestLastMessagesPagesBack(t *testing.T) {
+	leakcheck.Check(t)
 	c := &client.Client{Socket: pagedHistory(t, 2500)}
+	t.Cleanup(c.CloseIdleConnections)
 	for _, tc := range []struct{ n, want int }{{10, 10}, {1000, 1000}, {2200, 2200}, {100000, 2500}} {
 		ms, err := c.LastMessages(context.Background(), "bob", tc.n)
 		if err != nil {
