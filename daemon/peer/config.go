@@ -82,6 +82,10 @@ type Config struct {
 	HandshakeTimeout time.Duration // TCP connect + preamble + TLS + Hello + Authorize
 	BackoffMin       time.Duration // first reconnect delay
 	BackoffMax       time.Duration // longest reconnect delay
+	// RelayDelay is how long direct addresses get before a relay is tried
+	// too (all at once when there is no direct address, or when every
+	// direct attempt has failed).
+	RelayDelay time.Duration
 
 	// Listener, if set, is served instead of binding ListenAddr (the
 	// transport is injectable, as wireguard-go's conn.Bind is: tests hand
@@ -101,6 +105,7 @@ const (
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultBackoffMin       = 500 * time.Millisecond
 	DefaultBackoffMax       = 2 * time.Minute
+	DefaultRelayDelay       = 300 * time.Millisecond
 )
 
 const (
@@ -127,6 +132,7 @@ func (c *Config) setDefaults() error {
 	defaults.Set(&c.HandshakeTimeout, DefaultHandshakeTimeout)
 	defaults.Set(&c.BackoffMin, DefaultBackoffMin)
 	defaults.Set(&c.BackoffMax, DefaultBackoffMax)
+	defaults.Set(&c.RelayDelay, DefaultRelayDelay)
 	c.BackoffMax = max(c.BackoffMax, c.BackoffMin)
 	return nil
 }

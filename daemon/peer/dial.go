@@ -2,9 +2,11 @@ package peer
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"syscall"
 	"time"
 
@@ -12,6 +14,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/p2pchat/p2pchat/internal/backoff"
+	"github.com/p2pchat/p2pchat/relay"
+	"github.com/p2pchat/p2pchat/tracker/record"
 )
 
 // A dialer keeps trying to reach one peer, with exponential backoff and
@@ -138,8 +142,8 @@ func (m *Manager) wantsDial(ctx context.Context, peer string) bool {
 	return len(out) > 0
 }
 
-// dialOnce resolves peer and tries its addresses in order until one gives
-// a session.
+// dialOnce resolves peer, connects through the best of its addresses that
+// answers (see connect) and runs the handshake.
 func (m *Manager) dialOnce(ctx context.Context, peer string) error {
 	rctx, cancel := context.WithTimeout(ctx, m.cfg.HandshakeTimeout)
 	key, addrs, err := m.cfg.Resolver.Resolve(rctx, peer)
@@ -150,20 +154,113 @@ func (m *Manager) dialOnce(ctx context.Context, peer string) error {
 	if len(addrs) == 0 {
 		return fmt.Errorf("resolve %q: no addresses", peer)
 	}
-	var errs []error
-	for _, addr := range addrs {
-		conn, err := m.dial(ctx, addr)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := m.setup(ctx, conn, peer, key); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		return nil
+	conn, path, err := m.connect(ctx, key, addrs)
+	if err != nil {
+		return fmt.Errorf("connect to %q: %w", peer, err)
 	}
-	return errors.Join(errs...)
+	return m.setup(ctx, conn, peer, key, path)
+}
+
+// attempt is one candidate's outcome.
+type attempt struct {
+	conn net.Conn
+	path Path
+	err  error
+}
+
+// connect races the candidates, happy-eyeballs style: every direct address
+// at once, the relays (relay://) after RelayDelay, or as soon as every
+// direct attempt has failed, so a peer reachable only through a relay is
+// not kept waiting. The first connection wins and the others are closed;
+// every attempt has ended when connect returns.
+func (m *Manager) connect(ctx context.Context, key ed25519.PublicKey, addrs []string) (net.Conn, Path, error) {
+	var direct []string
+	var relays []relay.Addr
+	for _, a := range addrs {
+		if !record.IsRelayAddr(a) {
+			direct = append(direct, a)
+		} else if ra, err := relay.ParseAddr(a); err == nil {
+			relays = append(relays, ra)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.HandshakeTimeout)
+	defer cancel()
+	results := make(chan attempt, len(direct)+len(relays))
+	relayGo := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, a := range direct {
+		wg.Go(func() {
+			c, err := m.dial(ctx, a)
+			results <- attempt{c, PathDirect, err}
+		})
+	}
+	for _, ra := range relays {
+		wg.Go(func() {
+			select {
+			case <-relayGo:
+			case <-ctx.Done():
+				results <- attempt{path: PathRelayed, err: ctx.Err()}
+				return
+			}
+			c, err := relay.Connect(ctx, ra, key, nil)
+			if err != nil {
+				err = fmt.Errorf("relay %s: %w", ra.HostPort, err)
+			}
+			results <- attempt{c, PathRelayed, err}
+		})
+	}
+	win, errs := m.firstConn(results, relayGo, len(direct), len(relays), cancel)
+	wg.Wait()
+	if win.conn == nil {
+		return nil, "", errors.Join(errs...)
+	}
+	return win.conn, win.path, nil
+}
+
+// firstConn collects the attempts of connect: it opens relayGo when the
+// relays' turn comes, keeps the first connection, cancels the rest and
+// closes any that connected anyway.
+func (m *Manager) firstConn(results <-chan attempt, relayGo chan struct{}, nDirect, nRelays int, cancel func()) (attempt, []error) {
+	delay := m.cfg.RelayDelay
+	if nDirect == 0 {
+		delay = 0
+	}
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	startRelays := func() {
+		select {
+		case <-relayGo:
+		default:
+			close(relayGo)
+		}
+	}
+	var win attempt
+	var errs []error
+	for left, directLeft := nDirect+nRelays, nDirect; left > 0; {
+		select {
+		case <-timer.C:
+			startRelays()
+		case a := <-results:
+			left--
+			if a.path == PathDirect {
+				directLeft--
+			}
+			switch {
+			case a.err != nil:
+				errs = append(errs, a.err)
+				if directLeft == 0 {
+					startRelays()
+				}
+			case win.conn == nil:
+				win = a
+				cancel()
+				startRelays() // waiting relays see the cancellation and give up
+			default:
+				a.conn.Close()
+			}
+		}
+	}
+	return win, errs
 }
 
 func (m *Manager) dial(ctx context.Context, addr string) (net.Conn, error) {

@@ -25,6 +25,8 @@ type SessionInfo struct {
 	Since      time.Time
 	Dialed     bool // we dialled (after a simultaneous open both sides did)
 	Version    uint16
+	Path       Path
+	RTT        time.Duration // the last measured round trip; 0 until the first Pong
 }
 
 // Manager owns the peer listener and every session and dialler.
@@ -178,11 +180,25 @@ func (m *Manager) acceptLoop() error {
 			return fmt.Errorf("accept peer connections: %w", err)
 		}
 		bo.Reset()
-		m.accepted(conn)
+		m.accepted(conn, PathDirect)
 	}
 }
 
-func (m *Manager) accepted(conn net.Conn) {
+// Serve runs the handshake of an incoming connection that reached us some
+// other way than the listener (a relay); the session it makes reports path.
+// It returns at once.
+func (m *Manager) Serve(conn net.Conn, path Path) {
+	m.mu.Lock()
+	ok := m.running && !m.closed
+	m.mu.Unlock()
+	if !ok {
+		conn.Close()
+		return
+	}
+	m.accepted(conn, path)
+}
+
+func (m *Manager) accepted(conn net.Conn, path Path) {
 	select {
 	case m.hsSlots <- struct{}{}:
 	default:
@@ -194,7 +210,7 @@ func (m *Manager) accepted(conn net.Conn) {
 	m.mu.Lock()
 	ok := m.goLocked(func() {
 		defer func() { <-m.hsSlots }()
-		m.setup(m.ctx, conn, "", nil)
+		m.setup(m.ctx, conn, "", nil, path)
 	})
 	m.mu.Unlock()
 	if !ok {
@@ -207,7 +223,7 @@ func (m *Manager) accepted(conn net.Conn) {
 // or a relay) and, if it succeeds, keeps it as the session with the peer.
 // peer is the contact it was made for, or "" if the other side started it.
 // It returns once the session is up or refused.
-func (m *Manager) AddConn(ctx context.Context, conn net.Conn, peer string) error {
+func (m *Manager) AddConn(ctx context.Context, conn net.Conn, peer string, path Path) error {
 	m.mu.Lock()
 	ok := m.running && !m.closed
 	if ok {
@@ -222,14 +238,14 @@ func (m *Manager) AddConn(ctx context.Context, conn net.Conn, peer string) error
 	ctx, cancel := mergeCancel(ctx, m.ctx)
 	defer cancel()
 	if peer == "" {
-		return m.setup(ctx, conn, "", nil)
+		return m.setup(ctx, conn, "", nil, path)
 	}
 	key, _, err := m.cfg.Resolver.Resolve(ctx, peer)
 	if err != nil {
 		conn.Close()
 		return fmt.Errorf("resolve %q: %w", peer, err)
 	}
-	return m.setup(ctx, conn, peer, key)
+	return m.setup(ctx, conn, peer, key, path)
 }
 
 // mergeCancel returns a context cancelled when either a or b is.
@@ -242,7 +258,7 @@ func mergeCancel(a, b context.Context) (context.Context, context.CancelFunc) {
 // setup turns a connected socket into a session: handshake, authorise,
 // register. peer and key are set when we dialled a known contact. Every
 // failure is logged here, once, and the connection closed.
-func (m *Manager) setup(ctx context.Context, conn net.Conn, peer string, key []byte) error {
+func (m *Manager) setup(ctx context.Context, conn net.Conn, peer string, key []byte, path Path) error {
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.HandshakeTimeout)
 	defer cancel()
 	l, err := handshake(ctx, conn, handshakeParams{
@@ -262,7 +278,7 @@ func (m *Manager) setup(ctx context.Context, conn net.Conn, peer string, key []b
 		conn.Close()
 		return err
 	}
-	s := newSession(m, l)
+	s := newSession(m, l, path)
 	if !m.register(s) {
 		l.w.WriteFrame(wireBye(errDuplicate.Error()))
 		l.w.Flush()
@@ -290,8 +306,11 @@ func (m *Manager) refused(conn net.Conn, peer string, err error) {
 // session for the peer wins the duplicate rule (or the manager is
 // stopping): then it returns false and the caller drops s.
 //
-// Duplicate rule: both ends derive the same connection ID from TLS, so
-// both keep the connection with the larger ID and close the other.
+// Duplicate rule: a direct connection beats a relayed one (an upgrade);
+// otherwise both ends derive the same connection ID from TLS, so both keep
+// the connection with the larger ID and close the other. Either way the
+// messages the closed session had not had acknowledged are sent again on
+// the kept one, in order, and the receiver drops what it already stored.
 func (m *Manager) register(s *session) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -299,7 +318,7 @@ func (m *Manager) register(s *session) bool {
 		return false
 	}
 	old := m.sessions[s.peer]
-	if old != nil && bytes.Compare(s.link.id[:], old.link.id[:]) < 0 {
+	if old != nil && (better(old.path, s.path) || old.path == s.path && bytes.Compare(s.link.id[:], old.link.id[:]) < 0) {
 		// The old session may be a corpse the kernel has not noticed
 		// (the peer restarted): a ping makes it fail fast if so.
 		old.queue(wirePing())
@@ -377,6 +396,7 @@ func (m *Manager) Sessions() []SessionInfo {
 	for _, s := range m.sessions {
 		out = append(out, SessionInfo{
 			Peer: s.peer, Since: s.since, Dialed: s.link.dialed, Version: s.link.version,
+			Path: s.path, RTT: time.Duration(s.rtt.Load()),
 			RemoteAddr: s.link.raw.RemoteAddr().String(), LocalAddr: s.link.raw.LocalAddr().String(),
 		})
 	}

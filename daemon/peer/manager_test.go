@@ -146,7 +146,7 @@ func TestDuplicateConnectionKeepsExactlyOne(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := alice.m.AddConn(context.Background(), conn, "bob"); err != nil {
+		if err := alice.m.AddConn(context.Background(), conn, "bob", PathDirect); err != nil {
 			t.Fatalf("AddConn: %v", err)
 		}
 		assertOneSharedSession(t, alice, bob)

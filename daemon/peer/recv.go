@@ -43,6 +43,7 @@ func (s *session) receiveFrames() error {
 			s.queue(wire.Pong(f))
 		case wire.Pong:
 			// Any frame proves the peer alive; deadlineConn noted it.
+			s.pong(f)
 		case wire.Bye:
 			return &ByeError{Reason: f.Reason}
 		default:

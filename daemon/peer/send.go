@@ -105,8 +105,7 @@ func (s *session) onTick() {
 	// Half a period, not a whole one: ticks and reads are not aligned, and
 	// the peer's answer must arrive well before the 3×KeepAlive limit.
 	if s.link.dc.sinceRead() >= cfg.KeepAlive/2 {
-		s.pingNonce++
-		s.queue(wire.Ping{Nonce: s.pingNonce})
+		s.ping()
 	}
 	if s.idleFor() < cfg.IdleTimeout {
 		return

@@ -45,18 +45,36 @@ type session struct {
 	// lastActivity is when a Msg or Ack last went either way (Unix
 	// nanoseconds); keepalives do not count, so idle sessions close.
 	lastActivity atomic.Int64
-	pingNonce    uint64 // sender goroutine only
+
+	path    Path
+	pingSeq atomic.Uint64 // nonce of the newest ping queued
+	pingAt  atomic.Int64  // when it was queued (Unix nanoseconds)
+	rtt     atomic.Int64  // the last measured round trip, 0 before the first
 }
 
-func newSession(m *Manager, l *link) *session {
+func newSession(m *Manager, l *link, path Path) *session {
 	s := &session{
-		m: m, peer: l.hello.Name, link: l, since: time.Now(),
+		m: m, peer: l.hello.Name, link: l, since: time.Now(), path: path,
 		notifyCh: make(chan struct{}, 1),
 		ctrlCh:   make(chan struct{}, 1),
 	}
 	s.ctx, s.cancel = context.WithCancelCause(m.ctx)
 	s.touch()
 	return s
+}
+
+// ping queues a Ping whose Pong measures the round trip.
+func (s *session) ping() {
+	n := s.pingSeq.Add(1)
+	s.pingAt.Store(time.Now().UnixNano())
+	s.queue(wire.Ping{Nonce: n})
+}
+
+// pong records the round trip if p answers the newest ping.
+func (s *session) pong(p wire.Pong) {
+	if p.Nonce == s.pingSeq.Load() {
+		s.rtt.Store(time.Now().UnixNano() - s.pingAt.Load())
+	}
 }
 
 func (s *session) touch() { s.lastActivity.Store(time.Now().UnixNano()) }
@@ -154,6 +172,7 @@ func (s *session) run() {
 	dc.writeTimeout.Store(int64(deadMultiplier * s.m.cfg.KeepAlive))
 	recvDone := make(chan error, 1)
 	go func() { recvDone <- s.receive() }()
+	s.ping() // the first round trip, for the path shown to the user
 	s.send()
 	err := <-recvDone
 	s.link.raw.Close()
