@@ -16,6 +16,7 @@ import (
 
 	"github.com/p2pchat/p2pchat/ctl/api"
 	"github.com/p2pchat/p2pchat/daemon/control"
+	"github.com/p2pchat/p2pchat/daemon/peer"
 	"github.com/p2pchat/p2pchat/daemon/store"
 	"github.com/p2pchat/p2pchat/tracker/record"
 )
@@ -81,6 +82,11 @@ func (b ctlBackend) Status(ctx context.Context) (api.Status, error) {
 		st.ObservedAddrs = []string{p.Observed.String()}
 	}
 	st.PortMap = d.portMapStatus()
+	rs := d.reach.Status()
+	st.Relay = api.Relay{State: rs.State, Relay: rs.Relay, Since: rs.Since.UTC(), LastError: rs.LastError}
+	for _, s := range d.peers.Sessions() {
+		st.Online = append(st.Online, api.OnlinePeer{Name: s.Peer, Session: *apiSession(s)})
+	}
 	if d.portmap != nil {
 		if pub := d.portmap.Public(); pub.IsValid() {
 			st.PublicAddrs = []string{pub.String()}
@@ -130,13 +136,17 @@ func (b ctlBackend) Contacts(ctx context.Context) ([]api.Contact, error) {
 	if err != nil {
 		return nil, apiError(err)
 	}
-	online := map[string]bool{}
+	sessions := map[string]peer.SessionInfo{}
 	for _, s := range b.d.peers.Sessions() {
-		online[s.Peer] = true
+		sessions[s.Peer] = s
 	}
 	out := make([]api.Contact, len(cs))
 	for i, c := range cs {
-		out[i] = apiContact(c, online[c.Name])
+		s, online := sessions[c.Name]
+		out[i] = apiContact(c, online)
+		if online {
+			out[i].Session = apiSession(s)
+		}
 	}
 	return out, nil
 }
@@ -184,6 +194,11 @@ func apiMessage(m store.Message) api.Message {
 	}
 }
 
+// apiSession is how an online contact is reached.
+func apiSession(s peer.SessionInfo) *api.Session {
+	return &api.Session{Path: string(s.Path), RemoteAddr: s.RemoteAddr, RTTMillis: float64(s.RTT.Microseconds()) / 1000}
+}
+
 func apiContact(c store.Contact, online bool) api.Contact {
 	return api.Contact{
 		Name: c.Name, Fingerprint: record.Fingerprint(c.PublicKey), Verified: c.Verified,
@@ -203,6 +218,7 @@ func apiEvent(e store.Event) api.Event {
 	var data struct {
 		Online  *bool  `json:"online"`
 		Addr    string `json:"addr"`
+		Path    string `json:"path"`
 		Pinned  string `json:"pinned"`
 		Offered string `json:"offered"`
 		Source  string `json:"source"`
@@ -211,7 +227,7 @@ func apiEvent(e store.Event) api.Event {
 	if err := json.Unmarshal(e.Data, &data); err != nil {
 		return out
 	}
-	out.Online, out.Addr, out.Detail = data.Online, data.Addr, data.Detail
+	out.Online, out.Addr, out.Path, out.Detail = data.Online, data.Addr, data.Path, data.Detail
 	if e.Type == store.EventKeyMismatch {
 		out.Detail = fmt.Sprintf("%s offered key %s but %s is pinned", data.Source, data.Offered, data.Pinned)
 	}

@@ -39,7 +39,9 @@ import (
 	"github.com/p2pchat/p2pchat/daemon/peer"
 	"github.com/p2pchat/p2pchat/daemon/portmap"
 	"github.com/p2pchat/p2pchat/daemon/presence"
+	"github.com/p2pchat/p2pchat/daemon/reach"
 	"github.com/p2pchat/p2pchat/daemon/store"
+	"github.com/p2pchat/p2pchat/relay"
 	"github.com/p2pchat/p2pchat/tracker/client"
 )
 
@@ -80,6 +82,7 @@ type Daemon struct {
 	peers     *peer.Manager
 	presence  *presence.Presence
 	portmap   *portmap.Service // nil when off: disabled, or listening on loopback
+	reach     *reach.Service   // relay reservations; off without relays
 	ctlLn     net.Listener
 
 	mu         sync.Mutex         // guards records and mismatched
@@ -152,7 +155,9 @@ func New(o Options) (_ *Daemon, err error) {
 	}
 	listen = netip.AddrPortFrom(listen.Addr().Unmap(), listen.Port())
 	d.announcer = client.New(cfg.Tracker, presence.HTTPClient(listen))
-	var extra func() []string
+	if d.reach, err = d.newReach(cfg, log); err != nil {
+		return nil, err
+	}
 	if cfg.PortMap.Enabled && !listen.Addr().IsLoopback() {
 		if d.portmap, err = portmap.New(portmap.Config{
 			InternalPort:  listen.Port(),
@@ -161,12 +166,14 @@ func New(o Options) (_ *Daemon, err error) {
 			Protocols:     cfg.PortMap.Protocols,
 			Lease:         cfg.PortMap.Lease.Duration,
 			CheckInterval: cfg.PortMap.CheckInterval.Duration,
-			OnChange:      func(portmap.Status) { d.presence.Kick() },
-			Log:           log.Named("portmap"),
+			OnChange: func(portmap.Status) {
+				d.presence.Kick()
+				d.reach.Kick() // a public mapping makes the relay unnecessary
+			},
+			Log: log.Named("portmap"),
 		}); err != nil {
 			return nil, err
 		}
-		extra = d.extraAddrs
 	}
 	d.presence, err = presence.New(presence.Config{
 		Name: cfg.Name, Key: d.id.Private,
@@ -176,7 +183,7 @@ func New(o Options) (_ *Daemon, err error) {
 		CheckInterval:   cfg.Presence.CheckInterval.Duration,
 		ObserveInterval: cfg.Presence.ObserveInterval.Duration,
 		BackoffMax:      cfg.Presence.BackoffMax.Duration,
-		Extra:           extra,
+		Extra:           d.extraAddrs,
 		Log:             log.Named("presence"),
 	})
 	if err != nil {
@@ -210,6 +217,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.portmap != nil {
 		run("port mapping", d.portmap.Run) // deletes the mapping on the way out
 	}
+	run("relay reservation", d.reach.Run)
 	if d.ctlLn != nil {
 		run("control socket", d.serveControl)
 	}
@@ -227,12 +235,48 @@ func (d *Daemon) Run(ctx context.Context) error {
 }
 
 // extraAddrs are the addresses published beside the local and observed
-// ones: the router's public port mapping.
+// ones: the router's public port mapping and the relay reservation.
 func (d *Daemon) extraAddrs() []string {
-	if pub := d.portmap.Public(); pub.IsValid() {
-		return []string{pub.String()}
+	var out []string
+	if pub := d.publicMapping(); pub.IsValid() {
+		out = append(out, pub.String())
 	}
-	return nil
+	return append(out, d.reach.Addrs()...)
+}
+
+// publicMapping is the router's public port mapping, if any.
+func (d *Daemon) publicMapping() netip.AddrPort {
+	if d.portmap == nil {
+		return netip.AddrPort{}
+	}
+	return d.portmap.Public()
+}
+
+// newReach sets up the relay reservation from the [relay] config.
+func (d *Daemon) newReach(cfg config.Config, log *zap.Logger) (*reach.Service, error) {
+	var relays []relay.Addr
+	if cfg.Relay.Reserve != config.ReserveNever {
+		for _, s := range cfg.Relay.Servers {
+			a, err := relay.ParseAddr(s)
+			if err != nil {
+				return nil, fmt.Errorf("relay server %q in the config: %w", s, err)
+			}
+			relays = append(relays, a)
+		}
+	}
+	return reach.New(reach.Config{
+		Relays: relays, Key: d.id.Private,
+		Need:     func() bool { return cfg.Relay.Reserve == config.ReserveAlways || d.needRelay() },
+		Serve:    func(c net.Conn) { d.peers.Serve(c, peer.PathRelayed) },
+		OnChange: func() { d.presence.Kick() },
+		Log:      log.Named("relay"),
+	})
+}
+
+// needRelay: without a public port mapping, or a tracker dial-back that got
+// through, nobody can be sure to dial us.
+func (d *Daemon) needRelay() bool {
+	return !d.publicMapping().IsValid()
 }
 
 // resumeOutbox asks for sessions to every peer with undelivered messages,

@@ -54,7 +54,7 @@ func (d *Daemon) Acked(ctx context.Context, to string, ids [][16]byte) error {
 }
 
 // PeerState records a session coming up or going down as a presence event.
-func (d *Daemon) PeerState(name string, up bool, remoteAddr string) {
+func (d *Daemon) PeerState(name string, up bool, remoteAddr string, path peer.Path) {
 	// The session that reports this may be stopping; the event must still
 	// be written, so it gets its own short deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -62,7 +62,8 @@ func (d *Daemon) PeerState(name string, up bool, remoteAddr string) {
 	data, _ := json.Marshal(struct {
 		Online bool   `json:"online"`
 		Addr   string `json:"addr,omitempty"`
-	}{up, remoteAddr})
+		Path   string `json:"path,omitempty"`
+	}{up, remoteAddr, string(path)})
 	if _, err := d.store.AppendEvent(ctx, store.Event{Type: "presence", Peer: name, Data: data}); err != nil {
 		d.log.Warn("record presence event", zap.String("peer", name), zap.Error(err))
 	}

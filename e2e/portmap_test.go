@@ -72,7 +72,9 @@ check_interval = "200ms"
 func recordAddrs(h *natlab.Host, trackerURL, name string) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	rec, _, err := client.New(trackerURL, h.HTTPClient()).Lookup(ctx, name)
+	hc := h.HTTPClient()
+	defer hc.CloseIdleConnections() // no keep-alive goroutine outlives the lookup
+	rec, _, err := client.New(trackerURL, hc).Lookup(ctx, name)
 	if err != nil {
 		return nil
 	}

@@ -30,13 +30,39 @@ type Status struct {
 	ObservedAddrs []string `json:"observed_addrs,omitempty"` // as the tracker saw us
 	PublicAddrs   []string `json:"public_addrs,omitempty"`   // mapped on the router, when public
 	PortMap       PortMap  `json:"port_map"`
-	TrackerState  string   `json:"tracker_state"` // e.g. "registered", "unreachable"
-	Sessions      int      `json:"sessions"`      // open peer sessions
-	Version       string   `json:"version"`
-	UptimeSeconds float64  `json:"uptime_seconds"`
+	Relay         Relay    `json:"relay"`
+	// Online lists the contacts with a session, and how each is reached.
+	Online        []OnlinePeer `json:"online,omitempty"`
+	TrackerState  string       `json:"tracker_state"` // e.g. "registered", "unreachable"
+	Sessions      int          `json:"sessions"`      // open peer sessions
+	Version       string       `json:"version"`
+	UptimeSeconds float64      `json:"uptime_seconds"`
 	// EventCursor is the ID of the newest committed event; pass it as the
 	// after cursor to watch only what happens from now on.
 	EventCursor int64 `json:"event_cursor"`
+}
+
+// Relay reservation states (Relay.State).
+const (
+	RelayOff       = "off"        // no relay configured (or reserve = "never")
+	RelayNotNeeded = "not needed" // directly reachable
+	RelayReserving = "reserving"
+	RelayReserved  = "reserved" // peers can reach us through Relay
+	RelayFailed    = "failed"   // retried with backoff; LastError says why
+)
+
+// Relay is the state of the relay reservation.
+type Relay struct {
+	State     string    `json:"state"`
+	Relay     string    `json:"relay,omitempty"` // relay://HOST:PORT/KEY
+	Since     time.Time `json:"since,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// OnlinePeer is a contact with a session.
+type OnlinePeer struct {
+	Name string `json:"name"`
+	Session
 }
 
 // Port mapping states (PortMap.State).
@@ -84,6 +110,20 @@ type Contact struct {
 	Online      bool      `json:"online"`
 	AddedAt     time.Time `json:"added_at"`
 	LastSeen    time.Time `json:"last_seen,omitzero"`
+	Session     *Session  `json:"session,omitempty"` // set while online
+}
+
+// Session paths, best first (Session.Path).
+const (
+	PathDirect  = "direct"  // a TCP connection between the two daemons (LAN, public or port-mapped address)
+	PathRelayed = "relayed" // through a relay; still end-to-end encrypted
+)
+
+// Session is how an online contact is reached.
+type Session struct {
+	Path       string  `json:"path"`
+	RemoteAddr string  `json:"remote_addr"`
+	RTTMillis  float64 `json:"rtt_ms,omitempty"` // the last measured round trip
 }
 
 // Event types.
@@ -106,6 +146,7 @@ type Event struct {
 	Message *Message  `json:"message,omitempty"`
 	Online  *bool     `json:"online,omitempty"`
 	Addr    string    `json:"addr,omitempty"`
+	Path    string    `json:"path,omitempty"` // with presence: the session's path; a second "online" with a better one is an upgrade
 	Detail  string    `json:"detail,omitempty"`
 }
 

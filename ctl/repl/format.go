@@ -100,7 +100,11 @@ func writeContacts(w io.Writer, cs []api.Contact) {
 		if !c.LastSeen.IsZero() {
 			seen = c.LastSeen.Local().Format("2006-01-02 15:04")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", clean(c.Name), c.Fingerprint, yesNo(c.Verified), yesNo(c.Online), seen)
+		online := yesNo(c.Online)
+		if c.Session != nil {
+			online = sessionLine(*c.Session)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", clean(c.Name), c.Fingerprint, yesNo(c.Verified), online, seen)
 	}
 	tw.Flush()
 }
@@ -122,8 +126,12 @@ func writeStatus(w io.Writer, st api.Status) {
 	row("observed as", orDash(strings.Join(st.ObservedAddrs, ", ")))
 	row("mapped as", orDash(strings.Join(st.PublicAddrs, ", ")))
 	row("port mapping", portMapLine(st.PortMap))
+	row("relay", relayLine(st.Relay))
 	row("tracker", st.TrackerState)
 	row("sessions", fmt.Sprint(st.Sessions))
+	for _, p := range st.Online {
+		row("  "+clean(p.Name), sessionLine(p.Session))
+	}
 	row("version", st.Version)
 	row("up for", (time.Duration(st.UptimeSeconds) * time.Second).String())
 	tw.Flush()
@@ -134,6 +142,32 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// sessionLine says how an online contact is reached, e.g.
+// "relayed via 11.0.0.20:7072, rtt 1.3 ms".
+func sessionLine(s api.Session) string {
+	out := s.Path + " " + s.RemoteAddr
+	if s.Path == api.PathRelayed {
+		out = s.Path + " via " + s.RemoteAddr
+	}
+	if s.RTTMillis > 0 {
+		out += fmt.Sprintf(", rtt %.1f ms", s.RTTMillis)
+	}
+	return out
+}
+
+// relayLine is the status line for the relay reservation.
+func relayLine(r api.Relay) string {
+	switch r.State {
+	case "", api.RelayOff:
+		return "off"
+	case api.RelayReserved:
+		return "reserved on " + r.Relay
+	case api.RelayFailed:
+		return "failed on " + r.Relay + ": " + r.LastError
+	}
+	return r.State
 }
 
 // portMapLine is the status line for the router port mapping, e.g.

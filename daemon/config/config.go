@@ -64,7 +64,24 @@ type Config struct {
 	Presence Presence `toml:"presence"`
 	Peer     Peer     `toml:"peer"`
 	PortMap  PortMap  `toml:"portmap"`
+	Relay    Relay    `toml:"relay"`
 }
+
+// Relay configures the relays of last resort.
+type Relay struct {
+	// Servers are relays chatd may hold a reservation on, relay://HOST:PORT/KEY.
+	Servers []string `toml:"servers"`
+	// Reserve is when to hold one: "auto" (while not directly reachable),
+	// "always" or "never".
+	Reserve string `toml:"reserve"`
+}
+
+// Relay reservation modes (Relay.Reserve).
+const (
+	ReserveAuto   = "auto"
+	ReserveAlways = "always"
+	ReserveNever  = "never"
+)
 
 // PortMap configures the port mapping on the home router (UPnP IGD, PCP,
 // NAT-PMP). It never runs when Listen is a loopback address.
@@ -122,6 +139,7 @@ func Default() Config {
 			ObserveInterval: Duration{presence.DefaultObserveInterval},
 			BackoffMax:      Duration{presence.DefaultBackoffMax},
 		},
+		Relay: Relay{Servers: []string{}, Reserve: ReserveAuto},
 		PortMap: PortMap{
 			Enabled:       true,
 			Protocols:     []string{"upnp", "pcp", "nat-pmp"},
@@ -182,6 +200,8 @@ func (c Config) Validate() error {
 		return errors.New("no data directory: set data_dir or pass --data-dir")
 	case c.ControlSocket == "":
 		return errors.New("no control socket path: set control_socket or pass --control-socket")
+	case c.Relay.Reserve != ReserveAuto && c.Relay.Reserve != ReserveAlways && c.Relay.Reserve != ReserveNever:
+		return fmt.Errorf("relay reserve %q: want auto, always or never", c.Relay.Reserve)
 	}
 	return nil
 }

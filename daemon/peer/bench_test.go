@@ -47,7 +47,7 @@ func (h *benchHandler) Acked(_ context.Context, _ string, ids [][16]byte) error 
 	h.acked.Add(int64(len(ids)))
 	return nil
 }
-func (h *benchHandler) PeerState(string, bool, string) {}
+func (h *benchHandler) PeerState(string, bool, string, Path) {}
 
 // acceptAll authorises everyone: the benchmarks measure sessions, not trust.
 type acceptAll struct{ dir *directory }

@@ -53,10 +53,10 @@ type Handler interface {
 	// Acked records that the peer has stored these messages; they leave
 	// the outbox. IDs may repeat or be unknown (resends are acked again).
 	Acked(ctx context.Context, peer string, ids [][16]byte) error
-	// PeerState reports a peer coming up (a session was established) or
-	// going down (its last session ended). Calls arrive in order, one at
-	// a time.
-	PeerState(peer string, up bool, remoteAddr string)
+	// PeerState reports a peer coming up (a session was established, or
+	// replaced by one on a better path: an upgrade) or going down (its
+	// last session ended). Calls arrive in order, one at a time.
+	PeerState(peer string, up bool, remoteAddr string, path Path)
 }
 
 // RefusalReporter may be implemented by a Handler to hear about refused

@@ -7,6 +7,7 @@ type event struct {
 	peer string
 	up   bool
 	addr string
+	path Path
 }
 
 // eventQueue hands PeerState reports to the Handler in order, one at a
@@ -53,7 +54,7 @@ func (e *eventQueue) run() {
 		e.q = nil
 		e.mu.Unlock()
 		for _, ev := range q {
-			e.h.PeerState(ev.peer, ev.up, ev.addr)
+			e.h.PeerState(ev.peer, ev.up, ev.addr, ev.path)
 		}
 		if len(q) == 0 {
 			if closed {

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/p2pchat/p2pchat/daemon/identity"
 	"github.com/p2pchat/p2pchat/daemon/wire"
+	"github.com/p2pchat/p2pchat/internal/leakcheck"
 )
 
 // memHandler is an in-memory Handler: an outbox per peer and a received
@@ -99,7 +99,7 @@ func (h *memHandler) Acked(ctx context.Context, peer string, ids [][16]byte) err
 	return nil
 }
 
-func (h *memHandler) PeerState(peer string, up bool, addr string) {
+func (h *memHandler) PeerState(peer string, up bool, addr string, path Path) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.states = append(h.states, fmt.Sprintf("%s %s", peer, map[bool]string{true: "up", false: "down"}[up]))
@@ -292,20 +292,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 // checkLeaks fails the test if goroutines started during it are still
 // running after every node has stopped. Call it first, so its cleanup runs
 // last.
-func checkLeaks(t *testing.T) {
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		var now int
-		for range 400 {
-			if now = runtime.NumGoroutine(); now <= before {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		buf := make([]byte, 1<<20)
-		t.Errorf("goroutine leak: %d before, %d after\n%s", before, now, buf[:runtime.Stack(buf, true)])
-	})
-}
+func checkLeaks(t *testing.T) { leakcheck.Check(t) }
 
 func sessionCount(n *node, peer string) int {
 	c := 0

@@ -335,7 +335,7 @@ func (m *Manager) register(s *session) bool {
 	if old != nil {
 		old.close(errReplaced, errDuplicate.Error())
 	}
-	m.events.push(event{peer: s.peer, up: true, addr: s.link.raw.RemoteAddr().String()})
+	m.events.push(event{peer: s.peer, up: true, addr: s.link.raw.RemoteAddr().String(), path: s.path})
 	if d := m.dialers[s.peer]; d != nil {
 		d.wake() // it looks, sees the session and leaves
 	}
@@ -351,7 +351,7 @@ func (m *Manager) unregister(s *session) {
 		return // replaced by a duplicate; the peer is still up
 	}
 	delete(m.sessions, s.peer)
-	down := event{peer: s.peer, up: false, addr: s.link.raw.RemoteAddr().String()}
+	down := event{peer: s.peer, up: false, addr: s.link.raw.RemoteAddr().String(), path: s.path}
 	var bye *ByeError
 	if errors.As(s.closeCause(), &bye) && bye.Reason == errDuplicate.Error() && m.graceDown[s.peer] == nil {
 		var t *time.Timer
