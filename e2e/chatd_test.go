@@ -90,6 +90,16 @@ type statusJSON struct {
 	ListenAddr   string      `json:"listen_addr"`
 	PublicAddrs  []string    `json:"public_addrs"`
 	PortMap      portMapJSON `json:"port_map"`
+	Relay        struct {
+		State string `json:"state"`
+		Relay string `json:"relay"`
+	} `json:"relay"`
+	Online []struct {
+		Name       string  `json:"name"`
+		Path       string  `json:"path"`
+		RemoteAddr string  `json:"remote_addr"`
+		RTTMillis  float64 `json:"rtt_ms"`
+	} `json:"online"`
 }
 
 type portMapJSON struct {

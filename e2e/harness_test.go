@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/p2pchat/p2pchat/internal/leakcheck"
 	"github.com/p2pchat/p2pchat/internal/testenv"
 )
 
@@ -46,6 +48,12 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		// Every test skips in newEnv; building the binaries would be wasted.
+		fmt.Println("e2e: -short: not building the binaries, every test skips")
+		return m.Run()
+	}
 	root, err := moduleRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
@@ -59,7 +67,7 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
-		"./cmd/chat-tracker", "./cmd/chatd", "./cmd/chatctl")
+		"./cmd/chat-tracker", "./cmd/chatd", "./cmd/chatctl", "./cmd/chat-relay")
 	build.Dir = root
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
@@ -141,6 +149,12 @@ backoff_max = "300ms"
 
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: e2e tests build and run the real binaries")
+	}
+	// The children are checked by TestMain (leftoverPIDs); this checks the
+	// goroutines the test itself starts (process waiters, pipes, proxies).
+	leakcheck.Check(t)
 	home := t.TempDir()
 	sockDir, err := os.MkdirTemp("", "e2e")
 	if err != nil {
