@@ -4,6 +4,7 @@
 //	c := client.New("https://tracker.example.org", nil)
 //	ann, err := c.Register(ctx, signed) // signed: a record.Signed from record.Sign
 //	rec, ann, err := c.Lookup(ctx, "bob")
+//	ann, err = c.Update(ctx, next, client.WithDialback()) // ann.Dialback: can peers dial us?
 //	switch {
 //	case errors.Is(err, client.ErrNotFound): // no such user
 //	case errors.Is(err, client.ErrExpired):  // rec is bob's last record, now stale
@@ -77,22 +78,28 @@ type Announce struct {
 	// ReannounceAfter is when to announce again (after a lookup: when the
 	// looked-up record is worth fetching again).
 	ReannounceAfter time.Duration
+	// Dialback is the answer to WithDialback: whether the tracker could
+	// connect back to Observed. DialbackNone when not asked for, or when
+	// the tracker does not know the check.
+	Dialback Dialback
 }
 
 type userResponse struct {
 	Record          *record.Signed `json:"record"`
 	ObservedAddr    string         `json:"observed_addr"`
 	ReannounceAfter int64          `json:"reannounce_after"`
+	Dialback        string         `json:"dialback"`
 }
 
 func (u userResponse) announce() Announce {
 	obs, _ := netip.ParseAddrPort(u.ObservedAddr)
-	return Announce{Observed: obs, ReannounceAfter: time.Duration(u.ReannounceAfter) * time.Second}
+	return Announce{Observed: obs, ReannounceAfter: time.Duration(u.ReannounceAfter) * time.Second,
+		Dialback: parseDialback(u.Dialback)}
 }
 
 // Register claims s.Name for s.PublicKey. ErrNameTaken if someone holds it.
-func (c *Client) Register(ctx context.Context, s record.Signed) (Announce, error) {
-	u, err := c.send(ctx, http.MethodPost, "/v1/users", s, http.StatusCreated)
+func (c *Client) Register(ctx context.Context, s record.Signed, opts ...AnnounceOption) (Announce, error) {
+	u, err := c.send(ctx, http.MethodPost, "/v1/users"+query(opts), s, http.StatusCreated)
 	if err != nil {
 		return Announce{}, fmt.Errorf("register %q: %w", s.Name, err)
 	}
@@ -101,8 +108,8 @@ func (c *Client) Register(ctx context.Context, s record.Signed) (Announce, error
 
 // Update replaces the caller's record with s, signed by the same key and
 // with a greater Seq (else ErrStaleSeq).
-func (c *Client) Update(ctx context.Context, s record.Signed) (Announce, error) {
-	u, err := c.send(ctx, http.MethodPut, "/v1/users/"+url.PathEscape(s.Name), updateRequest{Record: s}, http.StatusOK)
+func (c *Client) Update(ctx context.Context, s record.Signed, opts ...AnnounceOption) (Announce, error) {
+	u, err := c.send(ctx, http.MethodPut, "/v1/users/"+url.PathEscape(s.Name)+query(opts), updateRequest{Record: s}, http.StatusOK)
 	if err != nil {
 		return Announce{}, fmt.Errorf("update %q: %w", s.Name, err)
 	}
@@ -111,9 +118,9 @@ func (c *Client) Update(ctx context.Context, s record.Signed) (Announce, error) 
 
 // Rotate replaces the caller's record with s, signed by a new key;
 // rotationSig is record.SignRotation(s.Record, oldKey).
-func (c *Client) Rotate(ctx context.Context, s record.Signed, rotationSig []byte) (Announce, error) {
+func (c *Client) Rotate(ctx context.Context, s record.Signed, rotationSig []byte, opts ...AnnounceOption) (Announce, error) {
 	req := updateRequest{Record: s, RotationSignature: rotationSig}
-	u, err := c.send(ctx, http.MethodPut, "/v1/users/"+url.PathEscape(s.Name), req, http.StatusOK)
+	u, err := c.send(ctx, http.MethodPut, "/v1/users/"+url.PathEscape(s.Name)+query(opts), req, http.StatusOK)
 	if err != nil {
 		return Announce{}, fmt.Errorf("rotate key of %q: %w", s.Name, err)
 	}

@@ -47,6 +47,14 @@ type File struct {
 	RateLimitSources int     `toml:"rate_limit_sources"`
 	MaxBodyBytes     int64   `toml:"max_body_bytes"`
 
+	// DialbackTimeout 0 turns dial-backs off.
+	DialbackTimeout     time.Duration `toml:"dialback_timeout"`
+	DialbackRate        float64       `toml:"dialback_rate"`
+	DialbackBurst       int           `toml:"dialback_burst"`
+	DialbackGlobalRate  float64       `toml:"dialback_global_rate"`
+	DialbackGlobalBurst int           `toml:"dialback_global_burst"`
+	DialbackMaxInFlight int           `toml:"dialback_max_in_flight"`
+
 	ReadHeaderTimeout time.Duration `toml:"read_header_timeout"`
 	ReadTimeout       time.Duration `toml:"read_timeout"`
 	WriteTimeout      time.Duration `toml:"write_timeout"`
@@ -63,26 +71,32 @@ const DefaultListen = "127.0.0.1:7070"
 func Default() File {
 	d := server.DefaultConfig()
 	return File{
-		Listen:             DefaultListen,
-		LogFormat:          "json",
-		LogLevel:           "info",
-		TrustedProxies:     []string{},
-		MaxTTL:             d.MaxTTL,
-		ReannounceFraction: d.ReannounceFraction,
-		ReannounceMin:      d.ReannounceMin,
-		ReannounceMax:      d.ReannounceMax,
-		PurgeGrace:         d.PurgeGrace,
-		PurgeInterval:      d.PurgeInterval,
-		RateLimit:          d.RateLimit,
-		RateBurst:          d.RateBurst,
-		RateLimitSources:   d.RateLimitSources,
-		MaxBodyBytes:       d.MaxBodyBytes,
-		ReadHeaderTimeout:  d.ReadHeaderTimeout,
-		ReadTimeout:        d.ReadTimeout,
-		WriteTimeout:       d.WriteTimeout,
-		IdleTimeout:        d.IdleTimeout,
-		ShutdownTimeout:    d.ShutdownTimeout,
-		MaxHeaderBytes:     d.MaxHeaderBytes,
+		Listen:              DefaultListen,
+		LogFormat:           "json",
+		LogLevel:            "info",
+		TrustedProxies:      []string{},
+		MaxTTL:              d.MaxTTL,
+		ReannounceFraction:  d.ReannounceFraction,
+		ReannounceMin:       d.ReannounceMin,
+		ReannounceMax:       d.ReannounceMax,
+		PurgeGrace:          d.PurgeGrace,
+		PurgeInterval:       d.PurgeInterval,
+		RateLimit:           d.RateLimit,
+		RateBurst:           d.RateBurst,
+		RateLimitSources:    d.RateLimitSources,
+		MaxBodyBytes:        d.MaxBodyBytes,
+		DialbackTimeout:     d.DialbackTimeout,
+		DialbackRate:        d.DialbackRate,
+		DialbackBurst:       d.DialbackBurst,
+		DialbackGlobalRate:  d.DialbackGlobalRate,
+		DialbackGlobalBurst: d.DialbackGlobalBurst,
+		DialbackMaxInFlight: d.DialbackMaxInFlight,
+		ReadHeaderTimeout:   d.ReadHeaderTimeout,
+		ReadTimeout:         d.ReadTimeout,
+		WriteTimeout:        d.WriteTimeout,
+		IdleTimeout:         d.IdleTimeout,
+		ShutdownTimeout:     d.ShutdownTimeout,
+		MaxHeaderBytes:      d.MaxHeaderBytes,
 	}
 }
 
@@ -140,6 +154,9 @@ func (f File) Validate() error {
 	if f.ReannounceFraction <= 0 || f.ReannounceFraction > 1 {
 		errs = append(errs, fmt.Errorf("reannounce_fraction %v: want a number in (0, 1]", f.ReannounceFraction))
 	}
+	if f.DialbackTimeout < 0 {
+		errs = append(errs, fmt.Errorf("dialback_timeout %v: want a duration, or 0 to turn dial-backs off", f.DialbackTimeout))
+	}
 	if _, err := f.proxies(); err != nil {
 		errs = append(errs, err)
 	}
@@ -157,23 +174,30 @@ func (f File) Server() (server.Config, error) {
 	}
 	proxies, _ := f.proxies()
 	return server.Config{
-		MaxTTL:             f.MaxTTL,
-		ReannounceFraction: f.ReannounceFraction,
-		ReannounceMin:      f.ReannounceMin,
-		ReannounceMax:      f.ReannounceMax,
-		PurgeGrace:         f.PurgeGrace,
-		PurgeInterval:      f.PurgeInterval,
-		TrustedProxies:     proxies,
-		RateLimit:          f.RateLimit,
-		RateBurst:          f.RateBurst,
-		RateLimitSources:   f.RateLimitSources,
-		MaxBodyBytes:       f.MaxBodyBytes,
-		ReadHeaderTimeout:  f.ReadHeaderTimeout,
-		ReadTimeout:        f.ReadTimeout,
-		WriteTimeout:       f.WriteTimeout,
-		IdleTimeout:        f.IdleTimeout,
-		ShutdownTimeout:    f.ShutdownTimeout,
-		MaxHeaderBytes:     f.MaxHeaderBytes,
+		MaxTTL:              f.MaxTTL,
+		ReannounceFraction:  f.ReannounceFraction,
+		ReannounceMin:       f.ReannounceMin,
+		ReannounceMax:       f.ReannounceMax,
+		PurgeGrace:          f.PurgeGrace,
+		PurgeInterval:       f.PurgeInterval,
+		TrustedProxies:      proxies,
+		RateLimit:           f.RateLimit,
+		RateBurst:           f.RateBurst,
+		RateLimitSources:    f.RateLimitSources,
+		MaxBodyBytes:        f.MaxBodyBytes,
+		DialbackTimeout:     f.DialbackTimeout,
+		DisableDialback:     f.DialbackTimeout == 0,
+		DialbackRate:        f.DialbackRate,
+		DialbackBurst:       f.DialbackBurst,
+		DialbackGlobalRate:  f.DialbackGlobalRate,
+		DialbackGlobalBurst: f.DialbackGlobalBurst,
+		DialbackMaxInFlight: f.DialbackMaxInFlight,
+		ReadHeaderTimeout:   f.ReadHeaderTimeout,
+		ReadTimeout:         f.ReadTimeout,
+		WriteTimeout:        f.WriteTimeout,
+		IdleTimeout:         f.IdleTimeout,
+		ShutdownTimeout:     f.ShutdownTimeout,
+		MaxHeaderBytes:      f.MaxHeaderBytes,
 	}, nil
 }
 

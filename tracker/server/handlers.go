@@ -48,7 +48,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.log.Debug("registered", zap.String("name", rec.Name))
-	s.writeUser(w, r, http.StatusCreated, rec)
+	s.writeUser(w, r, http.StatusCreated, rec, s.dialbackFor(r))
 	return nil
 }
 
@@ -69,8 +69,17 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) error {
 		})
 		return nil
 	}
-	s.writeUser(w, r, http.StatusOK, rec)
+	s.writeUser(w, r, http.StatusOK, rec, "")
 	return nil
+}
+
+// dialbackFor runs the dial-back r asks for, once r has been accepted,
+// and returns the answer; "" if r asks for none.
+func (s *Server) dialbackFor(r *http.Request) string {
+	if !wantsDialback(r.URL) {
+		return ""
+	}
+	return s.dialback.run(r, s.clientAddr(r))
 }
 
 func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) error {
@@ -107,7 +116,7 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.Update(r.Context(), toStore(rec), signer); err != nil {
 		return err
 	}
-	s.writeUser(w, r, http.StatusOK, rec)
+	s.writeUser(w, r, http.StatusOK, rec, s.dialbackFor(r))
 	return nil
 }
 

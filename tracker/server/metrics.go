@@ -21,6 +21,10 @@ type metrics struct {
 	requests    *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
 	rateLimited prometheus.Counter
+	// dialbacks counts dial-backs by outcome (see dialback.go);
+	// dialbacksInFlight is how many are connecting now.
+	dialbacks         *prometheus.CounterVec
+	dialbacksInFlight prometheus.Gauge
 }
 
 func newMetrics(st store.Store) *metrics {
@@ -39,6 +43,14 @@ func newMetrics(st store.Store) *metrics {
 			Name: "tracker_rate_limited_total",
 			Help: "Requests refused with 429 by the per-source rate limit.",
 		}),
+		dialbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tracker_dialbacks_total",
+			Help: "Dial-backs to a caller's observed address by outcome: reachable, unreachable, cancelled, or skipped as disabled, no_address, rate_limited, global_limited, busy.",
+		}, []string{"outcome"}),
+		dialbacksInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "tracker_dialbacks_in_flight",
+			Help: "Dial-backs connecting now.",
+		}),
 	}
 	records := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tracker_records",
@@ -52,7 +64,7 @@ func newMetrics(st store.Store) *metrics {
 		}
 		return float64(n)
 	})
-	m.reg.MustRegister(m.requests, m.latency, m.rateLimited, records,
+	m.reg.MustRegister(m.requests, m.latency, m.rateLimited, m.dialbacks, m.dialbacksInFlight, records,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

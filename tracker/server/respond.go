@@ -15,6 +15,9 @@ type userResponse struct {
 	Record          *record.Signed `json:"record"`
 	ObservedAddr    string         `json:"observed_addr"`
 	ReannounceAfter int64          `json:"reannounce_after"` // seconds
+	// Dialback answers ?check=dialback on register and update (see
+	// dialback.go); absent otherwise.
+	Dialback string `json:"dialback,omitempty"`
 }
 
 // errorResponse is every error body. A 410 also carries the expired record
@@ -59,7 +62,9 @@ func (s *Server) announce(r *http.Request, exp time.Time) (string, int64) {
 	return s.clientAddr(r).String(), int64(after / time.Second)
 }
 
-func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, status int, rec record.Signed) {
+// writeUser answers with rec; dialback is the dial-back answer, "" when
+// none was asked for.
+func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, status int, rec record.Signed, dialback string) {
 	obs, after := s.announce(r, rec.Expires)
-	writeJSON(w, status, userResponse{Record: &rec, ObservedAddr: obs, ReannounceAfter: after})
+	writeJSON(w, status, userResponse{Record: &rec, ObservedAddr: obs, ReannounceAfter: after, Dialback: dialback})
 }

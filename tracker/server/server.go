@@ -18,6 +18,11 @@
 // (how chatd learns its NAT mapping), reannounce_after the seconds until the
 // caller should announce (or, after a lookup, look up) again.
 //
+// A register or update with ?check=dialback also answers "dialback":
+// "reachable", "unreachable" or "skipped": whether the tracker could open a
+// TCP connection back to observed_addr (and only there), which tells chatd
+// whether peers can dial it directly. See dialback.go for the limits.
+//
 // Names are first come, first served. A record that expires keeps its name
 // (lookups answer 410 with the record, and its owner may refresh it) until
 // it has been expired for PurgeGrace; deleted names keep a tombstone for
@@ -72,6 +77,19 @@ type Config struct {
 	RateLimitSources int
 	// MaxBodyBytes limits request bodies (413 beyond).
 	MaxBodyBytes int64
+	// Dial-backs (see dialback.go): DialbackTimeout bounds each attempt to
+	// connect to a caller's observed address; DisableDialback turns them
+	// off (every request for one is answered "skipped"). DialbackRate (per
+	// second) and DialbackBurst limit them per source (as RateLimit does),
+	// DialbackGlobalRate and DialbackGlobalBurst in all, and
+	// DialbackMaxInFlight bounds how many run at once.
+	DialbackTimeout     time.Duration
+	DisableDialback     bool
+	DialbackRate        float64
+	DialbackBurst       int
+	DialbackGlobalRate  float64
+	DialbackGlobalBurst int
+	DialbackMaxInFlight int
 	// http.Server limits.
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -98,12 +116,21 @@ func DefaultConfig() Config {
 		RateBurst:          20,
 		RateLimitSources:   10000,
 		MaxBodyBytes:       8 << 10,
-		ReadHeaderTimeout:  5 * time.Second,
-		ReadTimeout:        10 * time.Second,
-		WriteTimeout:       10 * time.Second,
-		IdleTimeout:        60 * time.Second,
-		ShutdownTimeout:    10 * time.Second,
-		MaxHeaderBytes:     8 << 10,
+		// One dial-back every 10 s per source (burst 6) leaves room for a
+		// household of daemons behind one address, each checking on its
+		// first announce and every few minutes after.
+		DialbackTimeout:     1500 * time.Millisecond,
+		DialbackRate:        0.1,
+		DialbackBurst:       6,
+		DialbackGlobalRate:  100,
+		DialbackGlobalBurst: 200,
+		DialbackMaxInFlight: 256,
+		ReadHeaderTimeout:   5 * time.Second,
+		ReadTimeout:         10 * time.Second,
+		WriteTimeout:        10 * time.Second,
+		IdleTimeout:         60 * time.Second,
+		ShutdownTimeout:     10 * time.Second,
+		MaxHeaderBytes:      8 << 10,
 	}
 }
 
@@ -121,6 +148,12 @@ func (c Config) withDefaults() Config {
 	defaults.Set(&c.RateBurst, d.RateBurst)
 	defaults.Set(&c.RateLimitSources, d.RateLimitSources)
 	defaults.Set(&c.MaxBodyBytes, d.MaxBodyBytes)
+	defaults.Set(&c.DialbackTimeout, d.DialbackTimeout)
+	defaults.Set(&c.DialbackRate, d.DialbackRate)
+	defaults.Set(&c.DialbackBurst, d.DialbackBurst)
+	defaults.Set(&c.DialbackGlobalRate, d.DialbackGlobalRate)
+	defaults.Set(&c.DialbackGlobalBurst, d.DialbackGlobalBurst)
+	defaults.Set(&c.DialbackMaxInFlight, d.DialbackMaxInFlight)
 	defaults.Set(&c.ReadHeaderTimeout, d.ReadHeaderTimeout)
 	defaults.Set(&c.ReadTimeout, d.ReadTimeout)
 	defaults.Set(&c.WriteTimeout, d.WriteTimeout)
@@ -136,12 +169,13 @@ func (c Config) withDefaults() Config {
 // Server serves the tracker API over one store. It does not own the store:
 // the caller closes it after Serve returns.
 type Server struct {
-	cfg     Config
-	store   store.Store
-	log     *zap.Logger
-	limiter *rateLimiter
-	metrics *metrics
-	handler http.Handler
+	cfg      Config
+	store    store.Store
+	log      *zap.Logger
+	limiter  *rateLimiter
+	dialback *dialbacker
+	metrics  *metrics
+	handler  http.Handler
 }
 
 // New returns a server over st.
@@ -163,6 +197,7 @@ func New(cfg Config, st store.Store, log *zap.Logger) (*Server, error) {
 		limiter: newRateLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitSources, cfg.Now),
 	}
 	s.metrics = newMetrics(st)
+	s.dialback = newDialbacker(cfg, log.Named("dialback"), s.metrics)
 	s.handler = s.routes()
 	return s, nil
 }
