@@ -30,6 +30,8 @@ func TestMain(m *testing.M) {
 		os.Exit(helperGetStatus(os.Args[len(os.Args)-1]))
 	case "systemd":
 		os.Exit(helperServeActivated())
+	case "serve-as-owner":
+		os.Exit(helperServeAsOwner(os.Args[len(os.Args)-1]))
 	}
 	os.Exit(m.Run())
 }
@@ -65,6 +67,7 @@ func helperServeActivated() int {
 }
 
 func TestRefusesOtherUID(t *testing.T) {
+	controltest.CheckGoroutines(t)
 	if os.Getuid() != 0 {
 		skipOrFail(t, "needs root to run a helper process as another user")
 	}
@@ -94,6 +97,7 @@ func TestRefusesOtherUID(t *testing.T) {
 }
 
 func TestServesSocketActivatedListener(t *testing.T) {
+	controltest.CheckGoroutines(t)
 	sock := filepath.Join(shortDir(t), "control.sock")
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 // local proxy, say) is refused; every answer, refusals included, is JSON
 // and carries chatd's version.
 func TestHostHeaderAndVersion(t *testing.T) {
+	controltest.CheckGoroutines(t)
 	sock := controltest.ServeWith(t, &control.Server{Backend: controltest.NewBackend("alice"),
 		Log: zaptest.NewLogger(t), UID: os.Getuid(), Version: "1.2.3"})
 	for _, host := range []string{"evil.example", "localhost", "chatd:80"} {

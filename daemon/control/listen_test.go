@@ -10,6 +10,7 @@ import (
 	"github.com/p2pchat/p2pchat/internal/testenv"
 
 	"github.com/p2pchat/p2pchat/daemon/control"
+	"github.com/p2pchat/p2pchat/daemon/control/controltest"
 )
 
 func shortDir(t *testing.T) string {
@@ -23,6 +24,7 @@ func shortDir(t *testing.T) string {
 }
 
 func TestListenMakesPrivateDirAndSocket(t *testing.T) {
+	controltest.CheckGoroutines(t)
 	sock := filepath.Join(shortDir(t), "run", "chatd", "control.sock")
 	ln, err := control.Listen(sock)
 	if err != nil {
@@ -41,6 +43,7 @@ func TestListenMakesPrivateDirAndSocket(t *testing.T) {
 }
 
 func TestListenReplacesStaleSocket(t *testing.T) {
+	controltest.CheckGoroutines(t)
 	sock := filepath.Join(shortDir(t), "control.sock")
 	old, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {
@@ -64,6 +67,7 @@ func TestListenReplacesStaleSocket(t *testing.T) {
 }
 
 func TestListenLeavesLiveDaemonAlone(t *testing.T) {
+	controltest.CheckGoroutines(t)
 	sock := filepath.Join(shortDir(t), "control.sock")
 	first, err := control.Listen(sock)
 	if err != nil {
@@ -82,6 +86,7 @@ func TestListenLeavesLiveDaemonAlone(t *testing.T) {
 }
 
 func TestListenRefusesToRemoveNonSocket(t *testing.T) {
+	controltest.CheckGoroutines(t)
 	sock := filepath.Join(shortDir(t), "control.sock")
 	if err := os.WriteFile(sock, []byte("precious"), 0o600); err != nil {
 		t.Fatal(err)
@@ -95,6 +100,7 @@ func TestListenRefusesToRemoveNonSocket(t *testing.T) {
 }
 
 func TestListenRefusesForeignOpenDir(t *testing.T) {
+	controltest.CheckGoroutines(t)
 	if os.Getuid() != 0 {
 		skipOrFail(t, "needs root to make a directory owned by another user")
 	}
@@ -113,6 +119,7 @@ func TestListenRefusesForeignOpenDir(t *testing.T) {
 }
 
 func TestListenerFromSystemdWithoutActivation(t *testing.T) {
+	controltest.CheckGoroutines(t)
 	t.Setenv("LISTEN_PID", "")
 	t.Setenv("LISTEN_FDS", "")
 	if _, err := control.ListenerFromSystemd(); !errors.Is(err, control.ErrNotSocketActivated) {

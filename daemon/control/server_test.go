@@ -55,6 +55,7 @@ func request(t *testing.T, sock, method, path, body string, hdr ...string) (int,
 }
 
 func TestRefusesBrowserRequests(t *testing.T) {
+	controltest.CheckGoroutines(t)
 	sock := controltest.Serve(t, controltest.NewBackend("alice"))
 	for _, h := range []string{"Origin", "Referer"} {
 		code, ae := request(t, sock, "GET", api.PathStatus, "", h, "http://evil.example")
@@ -68,6 +69,7 @@ func TestRefusesBrowserRequests(t *testing.T) {
 }
 
 func TestRequestValidation(t *testing.T) {
+	controltest.CheckGoroutines(t)
 	b := controltest.NewBackend("alice")
 	b.AddUser("bob")
 	sock := controltest.Serve(t, b)
@@ -111,6 +113,7 @@ func (failingBackend) Contacts(context.Context) ([]api.Contact, error) {
 }
 
 func TestInternalErrorsStayInternal(t *testing.T) {
+	controltest.CheckGoroutines(t)
 	sock := controltest.Serve(t, failingBackend{controltest.NewBackend("alice")})
 	status, ae := request(t, sock, "GET", api.PathContacts, "")
 	if status != http.StatusInternalServerError || ae.Code != api.CodeInternal {
@@ -122,6 +125,7 @@ func TestInternalErrorsStayInternal(t *testing.T) {
 }
 
 func TestEmptyListsAreArrays(t *testing.T) {
+	controltest.CheckGoroutines(t)
 	b := controltest.NewBackend("alice")
 	b.AddUser("bob")
 	sock := controltest.Serve(t, b)
@@ -139,6 +143,7 @@ func TestEmptyListsAreArrays(t *testing.T) {
 }
 
 func TestEventStreamHeartbeatAndShutdown(t *testing.T) {
+	controltest.CheckGoroutines(t)
 	controltest.CheckGoroutines(t)
 	b := controltest.NewBackend("alice")
 	dir := shortDir(t)

@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/p2pchat/p2pchat/internal/leakcheck"
 	"github.com/p2pchat/p2pchat/tracker/client"
 	"github.com/p2pchat/p2pchat/tracker/record"
 	"github.com/p2pchat/p2pchat/tracker/server"
@@ -71,6 +72,7 @@ func lookupAddrs(t *testing.T, c *client.Client, name string) []string {
 }
 
 func TestRegistersSpecificListenAddress(t *testing.T) {
+	leakcheck.Check(t)
 	tr := trackertest.New(t)
 	p, err := New(Config{
 		Name: "alice", Key: newKey(t), Tracker: tr.Client(),
@@ -98,6 +100,7 @@ func TestRegistersSpecificListenAddress(t *testing.T) {
 }
 
 func TestReannouncesWhenInterfacesChange(t *testing.T) {
+	leakcheck.Check(t)
 	tr := trackertest.New(t)
 	var mu sync.Mutex
 	ifs := []netip.Addr{netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("fe80::1")}
@@ -135,6 +138,7 @@ func TestReannouncesWhenInterfacesChange(t *testing.T) {
 // A tracker that is down at first: Presence backs off, reports the error,
 // and registers once the tracker comes up on the same address.
 func TestBacksOffUntilTrackerComesUp(t *testing.T) {
+	leakcheck.Check(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -180,6 +184,7 @@ func TestBacksOffUntilTrackerComesUp(t *testing.T) {
 }
 
 func TestNameTakenStops(t *testing.T) {
+	leakcheck.Check(t)
 	tr := trackertest.New(t)
 	owner, err := New(Config{Name: "alice", Key: newKey(t), Tracker: tr.Client(), Listen: netip.MustParseAddrPort("127.0.0.1:1")})
 	if err != nil {
@@ -201,6 +206,7 @@ func TestNameTakenStops(t *testing.T) {
 // A restarted daemon whose clock went backwards continues from the stored
 // seq instead of failing forever with stale seqs.
 func TestRestartWithClockBehind(t *testing.T) {
+	leakcheck.Check(t)
 	tr := trackertest.New(t)
 	key := newKey(t)
 	first, _ := New(Config{Name: "alice", Key: key, Tracker: tr.Client(), Listen: netip.MustParseAddrPort("127.0.0.1:1")})
@@ -221,6 +227,7 @@ func TestRestartWithClockBehind(t *testing.T) {
 }
 
 func TestNewRejectsBadConfig(t *testing.T) {
+	leakcheck.Check(t)
 	tr := trackertest.New(t)
 	if _, err := New(Config{Name: "Alice", Key: newKey(t), Tracker: tr.Client()}); !errors.Is(err, record.ErrBadName) {
 		t.Fatalf("bad name: %v", err)
@@ -233,6 +240,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 // A tracker that accepts connections and hangs up is retried with backoff,
 // not in a tight loop.
 func TestBrokenTrackerIsRetriedWithBackoff(t *testing.T) {
+	leakcheck.Check(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -276,6 +284,7 @@ func TestBrokenTrackerIsRetriedWithBackoff(t *testing.T) {
 // The router's port mapping is published as soon as the port mapper kicks,
 // and withdrawn the same way, without waiting for a check interval.
 func TestPublishesMappedAddressOnKick(t *testing.T) {
+	leakcheck.Check(t)
 	tr := trackertest.New(t)
 	var mu sync.Mutex
 	var mapped netip.AddrPort

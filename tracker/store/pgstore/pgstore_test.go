@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/p2pchat/p2pchat/internal/leakcheck"
 	"github.com/p2pchat/p2pchat/internal/testenv"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -21,7 +22,13 @@ const envURL = "P2PCHAT_TEST_POSTGRES"
 
 // testURL returns the database URL, skipping the test when none is set
 // (failing under CI, where a skipped PostgreSQL suite would hide breakage).
-func testURL(t testing.TB) string { return testenv.PostgresURL(t) }
+func testURL(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: the PostgreSQL store is tested against a real server")
+	}
+	return testenv.PostgresURL(t)
+}
 
 // freshSchema creates an empty schema that Cleanup drops, so tests and
 // packages running in parallel on one database never see each other's rows.
@@ -78,6 +85,7 @@ func openStore(url, schema string) (*pgstore.Store, error) {
 }
 
 func TestConformance(t *testing.T) {
+	leakcheck.Check(t)
 	testURL(t) // skip once, not in every subtest
 	storetest.Run(t, func(t *testing.T) store.Store {
 		url, schema := freshSchema(t)
@@ -88,6 +96,7 @@ func TestConformance(t *testing.T) {
 // Two Store instances (two pools) on one schema stand in for two tracker
 // processes sharing the database.
 func TestTwoProcesses(t *testing.T) {
+	leakcheck.Check(t)
 	url, schema := freshSchema(t)
 	a, b := openIn(t, url, schema), openIn(t, url, schema)
 	t.Run("RaceUpdates", func(t *testing.T) { storetest.RaceUpdates(t, a, b) })
@@ -97,6 +106,7 @@ func TestTwoProcesses(t *testing.T) {
 // Processes starting together on an empty database must not both run the
 // migrations (or fail on "relation already exists").
 func TestConcurrentOpenOfFreshSchema(t *testing.T) {
+	leakcheck.Check(t)
 	url, schema := freshSchema(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
@@ -120,6 +130,7 @@ func TestConcurrentOpenOfFreshSchema(t *testing.T) {
 }
 
 func TestReopenKeepsData(t *testing.T) {
+	leakcheck.Check(t)
 	url, schema := freshSchema(t)
 	st := openIn(t, url, schema)
 	if err := st.Create(t.Context(), storetest.NewRecord("alice", storetest.Key(1), 1)); err != nil {
@@ -134,6 +145,7 @@ func TestReopenKeepsData(t *testing.T) {
 }
 
 func TestOpenBadURL(t *testing.T) {
+	leakcheck.Check(t)
 	if _, err := pgstore.Open(t.Context(), "postgres://u:secret@127.0.0.1:1/x?sslmode=disable&connect_timeout=2", nil); err == nil {
 		t.Fatal("Open of a closed port succeeded")
 	}

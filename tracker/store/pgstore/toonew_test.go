@@ -4,11 +4,13 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/p2pchat/p2pchat/internal/leakcheck"
 	"github.com/p2pchat/p2pchat/internal/migrate"
 )
 
 // A database migrated by a newer chat-tracker is refused, not written to.
 func TestRefusesNewerSchema(t *testing.T) {
+	leakcheck.Check(t)
 	url, schema := freshSchema(t)
 	st, err := openStore(url, schema)
 	if err != nil {
