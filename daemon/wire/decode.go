@@ -25,6 +25,13 @@ func decode(t Type, p []byte, own bool) (Frame, error) {
 		return Pong{Nonce: n}, err
 	case TypeBye:
 		return decodeBye(p)
+	case TypeConnect:
+		return decodeConnect(p)
+	case TypeSync:
+		if len(p) != 0 {
+			return nil, malformed(t, "%d bytes, want none", len(p))
+		}
+		return Sync{}, nil
 	}
 	return nil, fmt.Errorf("%w %d", ErrUnknownType, uint8(t))
 }
@@ -113,4 +120,32 @@ func decodeBye(p []byte) (Frame, error) {
 		return nil, malformed(TypeBye, "reason is not UTF-8 of at most %d bytes", MaxReason)
 	}
 	return Bye{Reason: string(p)}, nil
+}
+
+func decodeConnect(p []byte) (Frame, error) {
+	if len(p) < 1 {
+		return nil, malformed(TypeConnect, "empty")
+	}
+	n := int(p[0])
+	if n > MaxAddrs {
+		return nil, malformed(TypeConnect, "%d addresses, want at most %d", n, MaxAddrs)
+	}
+	c := Connect{Addrs: make([]string, 0, n)}
+	rest := p[1:]
+	for range n {
+		if len(rest) < 2 {
+			return nil, malformed(TypeConnect, "truncated address length")
+		}
+		l := int(binary.BigEndian.Uint16(rest))
+		rest = rest[2:]
+		if l == 0 || l > MaxAddrLen || l > len(rest) || !utf8.Valid(rest[:l]) {
+			return nil, malformed(TypeConnect, "address is not UTF-8 of 1..%d bytes", MaxAddrLen)
+		}
+		c.Addrs = append(c.Addrs, string(rest[:l]))
+		rest = rest[l:]
+	}
+	if len(rest) != 0 {
+		return nil, malformed(TypeConnect, "%d bytes after the addresses", len(rest))
+	}
+	return c, nil
 }

@@ -20,6 +20,12 @@
 //	Pong  (5)  nonce uint64 (echoes the Ping)
 //	Bye   (6)  reason (the rest, UTF-8, ≤ MaxReason bytes)
 //
+// Version 2 adds, for the upgrade of a relayed session to a direct one:
+//
+//	Connect (7)  count uint8 (≤ MaxAddrs), then count × (len uint16,
+//	             address: UTF-8 host:port of 1..MaxAddrLen bytes)
+//	Sync    (8)  empty
+//
 // A session starts with both sides sending Hello; Negotiate picks the
 // highest version both support. Then either side sends Msg frames, which
 // the other acknowledges with Ack once it has stored them; Ping/Pong keep

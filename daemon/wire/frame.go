@@ -20,6 +20,8 @@ const (
 	MaxVersions = 16               // most versions a Hello lists
 	MaxAckIDs   = 4096             // most IDs in one Ack
 	MaxReason   = 256              // longest Bye reason, in bytes
+	MaxAddrs    = 16               // most addresses in a Connect
+	MaxAddrLen  = 300              // longest address in a Connect, in bytes
 	msgFixedLen = 16 + 8           // id + sentAt
 	idLen       = 16
 )
@@ -35,6 +37,9 @@ const (
 	TypePing  Type = 4
 	TypePong  Type = 5
 	TypeBye   Type = 6
+	// Version 2:
+	TypeConnect Type = 7
+	TypeSync    Type = 8
 )
 
 func (t Type) String() string {
@@ -51,6 +56,10 @@ func (t Type) String() string {
 		return "pong"
 	case TypeBye:
 		return "bye"
+	case TypeConnect:
+		return "connect"
+	case TypeSync:
+		return "sync"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
@@ -63,7 +72,7 @@ var (
 	ErrUnknownType   = errors.New("unknown frame type")
 )
 
-// Frame is one of Hello, Msg, Ack, Ping, Pong and Bye.
+// Frame is one of Hello, Msg, Ack, Ping, Pong, Bye, Connect and Sync.
 type Frame interface {
 	Type() Type
 	// payloadLen returns the encoded payload length, or an error if the
@@ -98,12 +107,25 @@ type Pong struct{ Nonce uint64 }
 // Bye announces that the sender closes the session, and why.
 type Bye struct{ Reason string }
 
-func (Hello) Type() Type { return TypeHello }
-func (Msg) Type() Type   { return TypeMsg }
-func (Ack) Type() Type   { return TypeAck }
-func (Ping) Type() Type  { return TypePing }
-func (Pong) Type() Type  { return TypePong }
-func (Bye) Type() Type   { return TypeBye }
+// Connect offers the sender's direct addresses (host:port, as in its
+// record, including the address the tracker observes) so the two sides of
+// a relayed session can try a direct connection; the receiver answers with
+// its own, and the round trip between the two is the RTT that times Sync.
+type Connect struct{ Addrs []string }
+
+// Sync tells the receiver to dial the addresses it was offered now; the
+// sender dials after half a round trip, so both SYNs cross the NATs at
+// about the same time.
+type Sync struct{}
+
+func (Hello) Type() Type   { return TypeHello }
+func (Msg) Type() Type     { return TypeMsg }
+func (Ack) Type() Type     { return TypeAck }
+func (Ping) Type() Type    { return TypePing }
+func (Pong) Type() Type    { return TypePong }
+func (Bye) Type() Type     { return TypeBye }
+func (Connect) Type() Type { return TypeConnect }
+func (Sync) Type() Type    { return TypeSync }
 
 // CheckBody reports whether body may be sent in a Msg: ErrBodyTooLarge if
 // not. Check at the point the user submits a message, long before sending.
@@ -173,6 +195,32 @@ func (b Bye) payloadLen() (int, error) {
 	}
 	return len(b.Reason), nil
 }
+
+func (c Connect) payloadLen() (int, error) {
+	if len(c.Addrs) > MaxAddrs {
+		return 0, fmt.Errorf("connect lists %d addresses, want at most %d", len(c.Addrs), MaxAddrs)
+	}
+	n := 1
+	for _, a := range c.Addrs {
+		if a == "" || len(a) > MaxAddrLen || !utf8.ValidString(a) {
+			return 0, fmt.Errorf("connect address is not UTF-8 of 1..%d bytes", MaxAddrLen)
+		}
+		n += 2 + len(a)
+	}
+	return n, nil
+}
+
+func (c Connect) appendPayload(b []byte) []byte {
+	b = append(b, byte(len(c.Addrs)))
+	for _, a := range c.Addrs {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(a)))
+		b = append(b, a...)
+	}
+	return b
+}
+
+func (Sync) payloadLen() (int, error)      { return 0, nil }
+func (Sync) appendPayload(b []byte) []byte { return b }
 
 // unixNano maps the zero Time to 0 so "unknown" survives a round trip
 // (time.Time{}.UnixNano() is out of int64 range).

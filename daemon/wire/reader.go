@@ -55,7 +55,7 @@ func (r *Reader) ReadFrame() (Frame, error) {
 		return nil, err
 	}
 	t, n := Type(hdr[0]), binary.BigEndian.Uint32(hdr[1:])
-	if t < TypeHello || t > TypeBye {
+	if t < TypeHello || t > TypeSync {
 		return nil, fmt.Errorf("%w %d", ErrUnknownType, uint8(t))
 	}
 	if n > MaxFrame {

@@ -5,15 +5,19 @@ import (
 	"fmt"
 )
 
-// Version1 is the protocol this package speaks: the frames listed in the
-// package doc.
-const Version1 uint16 = 1
+// Protocol versions. Version1 is Hello, Msg, Ack, Ping, Pong and Bye;
+// Version2 adds Connect and Sync, with which two daemons joined by a relay
+// coordinate a direct connection.
+const (
+	Version1 uint16 = 1
+	Version2 uint16 = 2
+)
 
 // ErrNoCommonVersion: the two sides share no protocol version.
 var ErrNoCommonVersion = errors.New("no common protocol version")
 
 // Versions returns the protocol versions this build speaks, for a Hello.
-func Versions() []uint16 { return []uint16{Version1} }
+func Versions() []uint16 { return []uint16{Version1, Version2} }
 
 // Negotiate returns the highest version in both lists.
 func Negotiate(ours, theirs []uint16) (uint16, error) {

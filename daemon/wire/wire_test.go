@@ -30,6 +30,9 @@ func sampleFrames() []Frame {
 		Pong{Nonce: 1<<64 - 1},
 		Bye{},
 		Bye{Reason: "shutting down"},
+		Connect{Addrs: []string{}},
+		Connect{Addrs: []string{"11.0.0.2:7171", "[2001:db8::1]:7171", "192.168.1.2:7171"}},
+		Sync{},
 	}
 }
 
