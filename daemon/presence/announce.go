@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/p2pchat/p2pchat/tracker/client"
@@ -16,9 +17,19 @@ import (
 // tracker does not know it yet. Seqs are derived from the clock (microseconds)
 // so that a restarted daemon needs no stored counter; when the tracker holds
 // a higher seq (clock stepped back) it continues from the stored one.
-func (p *Presence) announce(ctx context.Context, addrs []string) (client.Announce, error) {
+//
+// With dialback it asks the tracker to connect back to the observed
+// address; an answer about a connection that did not leave from the
+// listening port is dropped (Dialback none), since it is about another port.
+func (p *Presence) announce(ctx context.Context, addrs []string, dialback bool) (client.Announce, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	var opts []client.AnnounceOption
+	var fromListenPort atomic.Bool
+	if dialback {
+		opts = append(opts, client.WithDialback())
+		ctx = fromPort(ctx, p.cfg.Listen.Port(), &fromListenPort)
+	}
 	register := !p.Status().Registered
 	for attempt := 0; attempt < 4; attempt++ {
 		signed, err := p.sign(addrs)
@@ -27,12 +38,15 @@ func (p *Presence) announce(ctx context.Context, addrs []string) (client.Announc
 		}
 		var ann client.Announce
 		if register {
-			ann, err = p.cfg.Tracker.Register(ctx, signed)
+			ann, err = p.cfg.Tracker.Register(ctx, signed, opts...)
 		} else {
-			ann, err = p.cfg.Tracker.Update(ctx, signed)
+			ann, err = p.cfg.Tracker.Update(ctx, signed, opts...)
 		}
 		switch {
 		case err == nil:
+			if !fromListenPort.Load() {
+				ann.Dialback = client.DialbackNone
+			}
 			return ann, nil
 		case errors.Is(err, client.ErrNotFound):
 			register = true // deleted or purged: take the name again

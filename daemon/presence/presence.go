@@ -11,6 +11,10 @@
 // When the tracker is unreachable it backs off exponentially, and everything
 // else in the daemon keeps working.
 //
+// Some announces also ask the tracker to dial the observed address back
+// (reach.go says which); Status.Reachable says whether it got through,
+// which is how the daemon knows whether peers can dial it directly.
+//
 //	p, _ := presence.New(presence.Config{Name: "alice", Key: priv, Tracker: tc, Listen: addr})
 //	go p.Run(ctx) // until ctx is cancelled
 package presence
@@ -64,6 +68,13 @@ type Config struct {
 	OnChange func(Status)
 	Log      *zap.Logger
 	Now      func() time.Time
+
+	// DialbackInterval is how long the tracker's answer to "can you dial
+	// me back?" stands before an announce asks again (see reach.go).
+	DialbackInterval time.Duration
+	// OnReachability, if set, is called (from Run's goroutine) when
+	// Status.Reachable changes.
+	OnReachability func(Status)
 }
 
 // Status is what the daemon reports about its tracker presence.
@@ -75,6 +86,10 @@ type Status struct {
 	LastAnnounce time.Time
 	NextAnnounce time.Time
 	LastError    string
+	// Reachable is whether the tracker could connect back to Observed,
+	// as of ReachableAt (the last answer).
+	Reachable   Reachability
+	ReachableAt time.Time
 }
 
 // Defaults for zero Config durations.
@@ -114,6 +129,7 @@ func New(cfg Config) (*Presence, error) {
 	defaults.Set(&cfg.ObserveInterval, DefaultObserveInterval)
 	defaults.Set(&cfg.BackoffMin, DefaultBackoffMin)
 	defaults.Set(&cfg.BackoffMax, DefaultBackoffMax)
+	defaults.Set(&cfg.DialbackInterval, DefaultDialbackInterval)
 	if cfg.Interfaces == nil {
 		cfg.Interfaces = InterfaceAddrs
 	}
@@ -151,6 +167,7 @@ func (p *Presence) Run(ctx context.Context) error {
 		observed  netip.AddrPort // what the tracker last reported
 		due       time.Time      // when the record must be re-announced
 		observeAt time.Time      // when to ask the tracker what it sees
+		dialback  = reach{interval: p.cfg.DialbackInterval}
 	)
 	bo := backoff.New(p.cfg.BackoffMin, p.cfg.BackoffMax)
 	timer := time.NewTimer(0)
@@ -162,6 +179,7 @@ func (p *Presence) Run(ctx context.Context) error {
 		case <-timer.C:
 		case <-p.kick:
 			due = time.Time{}
+			dialback.recheck()
 		}
 		addrs := p.addrs(observed)
 		now := p.cfg.Now()
@@ -177,7 +195,7 @@ func (p *Presence) Run(ctx context.Context) error {
 		}
 		wait := p.cfg.CheckInterval
 		if published == nil || !slices.Equal(addrs, published) || !now.Before(due) {
-			ann, err := p.announce(ctx, addrs)
+			ann, err := p.announce(ctx, addrs, dialback.due(observed, now))
 			switch {
 			case ctx.Err() != nil:
 				return nil
@@ -199,7 +217,11 @@ func (p *Presence) Run(ctx context.Context) error {
 				published = addrs
 				observeAt = p.cfg.Now().Add(p.cfg.ObserveInterval)
 				due = p.cfg.Now().Add(reannounceIn(ann.ReannounceAfter, p.cfg.RecordTTL))
+				reachChanged := p.setReachability(dialback.answer(ann, p.cfg.Now()))
 				p.succeed(addrs, observed, due)
+				if reachChanged && p.cfg.OnReachability != nil {
+					p.cfg.OnReachability(p.Status())
+				}
 			}
 		}
 		if bo.Failures() > 0 {
