@@ -145,6 +145,7 @@ func New(o Options) (_ *Daemon, err error) {
 		KeepAlive: pc.KeepAlive.Duration, IdleTimeout: pc.IdleTimeout.Duration,
 		HandshakeTimeout: pc.HandshakeTimeout.Duration,
 		BackoffMin:       pc.BackoffMin.Duration, BackoffMax: pc.BackoffMax.Duration,
+		SelfAddrs:        func() []string { return d.presence.Status().Addrs },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listen for peers on %s: %w", cfg.Listen, err)

@@ -86,6 +86,16 @@ type Config struct {
 	// too (all at once when there is no direct address, or when every
 	// direct attempt has failed).
 	RelayDelay time.Duration
+	// SelfAddrs, if set, lists our direct addresses (the record's, without
+	// relays) to offer a peer over a relayed session, so the two can try a
+	// direct connection (see upgrade.go); nil turns the upgrade off.
+	SelfAddrs func() []string
+	// ReversalWait is how long the caller of a relayed session waits for
+	// the other side to dial it back before both punch.
+	ReversalWait time.Duration
+	// UpgradeBackoffMin and UpgradeBackoffMax pace the upgrade rounds
+	// while a session stays relayed.
+	UpgradeBackoffMin, UpgradeBackoffMax time.Duration
 
 	// Listener, if set, is served instead of binding ListenAddr (the
 	// transport is injectable, as wireguard-go's conn.Bind is: tests hand
@@ -100,12 +110,15 @@ type Config struct {
 
 // Defaults for zero Config durations.
 const (
-	DefaultKeepAlive        = 15 * time.Second
-	DefaultIdleTimeout      = 5 * time.Minute
-	DefaultHandshakeTimeout = 10 * time.Second
-	DefaultBackoffMin       = 500 * time.Millisecond
-	DefaultBackoffMax       = 2 * time.Minute
-	DefaultRelayDelay       = 300 * time.Millisecond
+	DefaultKeepAlive         = 15 * time.Second
+	DefaultIdleTimeout       = 5 * time.Minute
+	DefaultHandshakeTimeout  = 10 * time.Second
+	DefaultBackoffMin        = 500 * time.Millisecond
+	DefaultBackoffMax        = 2 * time.Minute
+	DefaultRelayDelay        = 300 * time.Millisecond
+	DefaultReversalWait      = time.Second
+	DefaultUpgradeBackoffMin = 10 * time.Second
+	DefaultUpgradeBackoffMax = 5 * time.Minute
 )
 
 const (
@@ -133,6 +146,9 @@ func (c *Config) setDefaults() error {
 	defaults.Set(&c.BackoffMin, DefaultBackoffMin)
 	defaults.Set(&c.BackoffMax, DefaultBackoffMax)
 	defaults.Set(&c.RelayDelay, DefaultRelayDelay)
+	defaults.Set(&c.ReversalWait, DefaultReversalWait)
+	defaults.Set(&c.UpgradeBackoffMin, DefaultUpgradeBackoffMin)
+	defaults.Set(&c.UpgradeBackoffMax, DefaultUpgradeBackoffMax)
 	c.BackoffMax = max(c.BackoffMax, c.BackoffMin)
 	return nil
 }

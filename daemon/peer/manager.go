@@ -55,6 +55,7 @@ type Manager struct {
 	// we have not finished setting up yet: their "down" is held back, so
 	// presence does not flap. guarded by mu.
 	graceDown map[string]*time.Timer
+	reversals map[string]time.Time // guarded by mu: peers asked to dial us back, until when
 }
 
 // NewManager checks cfg and binds the listener, so Addr is known before
@@ -84,6 +85,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		early:    make(map[string]bool),
 
 		graceDown: make(map[string]*time.Timer),
+		reversals: make(map[string]time.Time),
 	}, nil
 }
 
@@ -317,6 +319,7 @@ func (m *Manager) register(s *session) bool {
 	if m.closed {
 		return false
 	}
+	s.path = m.acceptedPathLocked(s.peer, s.path)
 	old := m.sessions[s.peer]
 	if old != nil && (better(old.path, s.path) || old.path == s.path && bytes.Compare(s.link.id[:], old.link.id[:]) < 0) {
 		// The old session may be a corpse the kernel has not noticed

@@ -46,6 +46,8 @@ func (s *session) receiveFrames() error {
 			s.pong(f)
 		case wire.Bye:
 			return &ByeError{Reason: f.Reason}
+		case wire.Connect, wire.Sync:
+			s.upgradeFrame(f)
 		default:
 			return fmt.Errorf("%w: unexpected %v frame", ErrProtocol, f.Type())
 		}

@@ -137,3 +137,35 @@ func TestRelayedSessionThenUpgrade(t *testing.T) {
 	})
 	waitFor(t, "acks", func() bool { return alice.h.unacked("bob") == 0 })
 }
+
+// Over a relayed session the two sides trade addresses; the side that held
+// the reservation can dial the caller (here everything is on loopback), so
+// the session moves to that reversed connection by itself.
+func TestRelayedSessionUpgradesByReversal(t *testing.T) {
+	checkLeaks(t)
+	ra := startRelay(t)
+	dir := newDirectory()
+	var aliceAddr string
+	offer := func(addr *string) nodeOpt {
+		return func(c *Config) { c.SelfAddrs = func() []string { return []string{*addr} } }
+	}
+	var bobAddr string
+	bob := newNode(t, dir, "bob", offer(&bobAddr))
+	bobAddr = bob.m.Addr().String()
+	reserve(t, bob, ra)
+	alice := newNode(t, dir, "alice", addrsFor("bob", ra.String()), offer(&aliceAddr),
+		func(c *Config) { c.ReversalWait = 2 * time.Second })
+	aliceAddr = alice.m.Addr().String()
+
+	alice.send("bob", "first through the relay")
+	waitFor(t, "bob to receive", func() bool { return len(bob.h.bodies("alice")) == 1 })
+	waitFor(t, "the session reversed on both sides", func() bool {
+		as, bs := alice.m.Sessions(), bob.m.Sessions()
+		return len(as) == 1 && len(bs) == 1 && as[0].Path == PathReversed && bs[0].Path == PathReversed
+	})
+	alice.send("bob", "second, directly")
+	waitFor(t, "bob to receive", func() bool { return len(bob.h.bodies("alice")) == 2 })
+	if got := alice.h.stateLog(); !slices.Equal(got, []string{"bob up", "bob up"}) {
+		t.Errorf("alice's presence reports %v; want up (relayed) then up again (the upgrade)", got)
+	}
+}

@@ -46,17 +46,19 @@ type session struct {
 	// nanoseconds); keepalives do not count, so idle sessions close.
 	lastActivity atomic.Int64
 
-	path    Path
-	pingSeq atomic.Uint64 // nonce of the newest ping queued
-	pingAt  atomic.Int64  // when it was queued (Unix nanoseconds)
-	rtt     atomic.Int64  // the last measured round trip, 0 before the first
+	path      Path
+	upgradeCh chan wire.Frame // cap 4: Connect and Sync for the upgrader
+	pingSeq   atomic.Uint64   // nonce of the newest ping queued
+	pingAt    atomic.Int64    // when it was queued (Unix nanoseconds)
+	rtt       atomic.Int64    // the last measured round trip, 0 before the first
 }
 
 func newSession(m *Manager, l *link, path Path) *session {
 	s := &session{
 		m: m, peer: l.hello.Name, link: l, since: time.Now(), path: path,
-		notifyCh: make(chan struct{}, 1),
-		ctrlCh:   make(chan struct{}, 1),
+		upgradeCh: make(chan wire.Frame, 4),
+		notifyCh:  make(chan struct{}, 1),
+		ctrlCh:    make(chan struct{}, 1),
 	}
 	s.ctx, s.cancel = context.WithCancelCause(m.ctx)
 	s.touch()
@@ -173,6 +175,7 @@ func (s *session) run() {
 	recvDone := make(chan error, 1)
 	go func() { recvDone <- s.receive() }()
 	s.ping() // the first round trip, for the path shown to the user
+	s.startUpgrader()
 	s.send()
 	err := <-recvDone
 	s.link.raw.Close()

@@ -1,0 +1,209 @@
+package peer
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/p2pchat/p2pchat/daemon/wire"
+	"github.com/p2pchat/p2pchat/internal/backoff"
+)
+
+// Upgrading a relayed session to a direct one, the way libp2p's DCUtR does
+// it, over the relayed (end-to-end TLS) session itself:
+//
+//	caller (dialled the relay)            target (held the reservation)
+//	Connect{our direct addresses} ──────▶
+//	                               ◀────── Connect{its direct addresses}
+//	  RTT = the Connect round trip         dials the caller's addresses at
+//	  waits ReversalWait                   once (connection reversal: works
+//	                                       when the caller can be dialled)
+//	Sync ───────────────────────────────▶  dials the caller's addresses
+//	  after RTT/2 dials the target's       (TCP simultaneous open from both
+//	  addresses                            listening ports, SO_REUSEPORT)
+//
+// Whichever connection comes up first is handed to AddConn and, being
+// better than relayed, replaces the relayed session (see register); the
+// messages in flight are sent again on the new one and the receiver drops
+// what it already has, so nothing is lost, repeated or reordered. The
+// caller tries PunchAttempts times, each with a fresh RTT, and then again
+// after a backoff for as long as the session stays relayed.
+
+// Tuning of the upgrade.
+const (
+	PunchAttempts   = 3
+	connectReplyMax = 5 * time.Second // longest wait for the target's Connect
+)
+
+// upgradeFrame hands a Connect or Sync from the receiver to the upgrader.
+func (s *session) upgradeFrame(f wire.Frame) {
+	select {
+	case s.upgradeCh <- f:
+	default: // an upgrader that is busy dialling misses nothing it needs
+	}
+}
+
+// startUpgrader runs the upgrade of a relayed session, on both sides, for
+// as long as the session lives; the manager waits for it.
+func (s *session) startUpgrader() {
+	m := s.m
+	if s.path != PathRelayed || s.link.version < wire.Version2 || m.cfg.SelfAddrs == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s.link.dialed {
+		m.goLocked(s.upgradeAsCaller)
+	} else {
+		m.goLocked(s.upgradeAsTarget)
+	}
+}
+
+// upgradeAsCaller drives the exchange (see the diagram above).
+func (s *session) upgradeAsCaller() {
+	cfg := &s.m.cfg
+	bo := backoff.New(cfg.UpgradeBackoffMin, cfg.UpgradeBackoffMax)
+	for s.ctx.Err() == nil {
+		for attempt := 1; attempt <= PunchAttempts && s.ctx.Err() == nil; attempt++ {
+			if s.tryUpgrade(attempt) {
+				return
+			}
+		}
+		if !sleepCtx(s.ctx, bo.Next()) {
+			return
+		}
+	}
+}
+
+// tryUpgrade is one Connect/Sync round; true means a direct session came up.
+func (s *session) tryUpgrade(attempt int) bool {
+	m := s.m
+	t0 := time.Now()
+	s.queue(wire.Connect{Addrs: m.selfAddrs()})
+	theirs, ok := s.awaitConnect(connectReplyMax)
+	if !ok {
+		return false
+	}
+	rtt := time.Since(t0)
+	m.expectReversal(s.peer, m.cfg.ReversalWait+rtt)
+	if !sleepCtx(s.ctx, m.cfg.ReversalWait) {
+		return s.replaced()
+	}
+	s.queue(wire.Sync{})
+	if !sleepCtx(s.ctx, rtt/2) {
+		return s.replaced()
+	}
+	err := m.dialDirect(s.ctx, s.peer, theirs.Addrs, PathPunched)
+	if err == nil {
+		m.log.Info("relayed session upgraded", zap.String("peer", s.peer), zap.String("path", string(PathPunched)),
+			zap.Int("attempt", attempt), zap.Duration("rtt", rtt))
+		return true
+	}
+	m.log.Debug("hole punch failed", zap.String("peer", s.peer), zap.Int("attempt", attempt), zap.Error(err))
+	return s.replaced()
+}
+
+// awaitConnect waits for the peer's Connect.
+func (s *session) awaitConnect(limit time.Duration) (wire.Connect, bool) {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	for {
+		select {
+		case f := <-s.upgradeCh:
+			if c, ok := f.(wire.Connect); ok {
+				return c, true
+			}
+		case <-t.C:
+			return wire.Connect{}, false
+		case <-s.ctx.Done():
+			return wire.Connect{}, false
+		}
+	}
+}
+
+// upgradeAsTarget answers the caller: its Connect with ours and a reversal
+// dial, its Sync with the simultaneous open.
+func (s *session) upgradeAsTarget() {
+	m := s.m
+	var theirs []string
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case f := <-s.upgradeCh:
+			switch f := f.(type) {
+			case wire.Connect:
+				theirs = f.Addrs
+				s.queue(wire.Connect{Addrs: m.selfAddrs()})
+				ctx, cancel := context.WithTimeout(s.ctx, m.cfg.ReversalWait)
+				if m.dialDirect(ctx, s.peer, theirs, PathReversed) == nil {
+					m.log.Info("relayed session upgraded", zap.String("peer", s.peer), zap.String("path", string(PathReversed)))
+				}
+				cancel()
+			case wire.Sync:
+				if m.dialDirect(s.ctx, s.peer, theirs, PathPunched) == nil {
+					m.log.Info("relayed session upgraded", zap.String("peer", s.peer), zap.String("path", string(PathPunched)))
+				}
+			}
+		}
+	}
+}
+
+// replaced reports whether the session is no longer the peer's session.
+func (s *session) replaced() bool {
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	return s.m.sessions[s.peer] != s
+}
+
+// dialDirect races the direct addresses in addrs from the listening port
+// and runs the handshake on the first to connect, as a session on path.
+func (m *Manager) dialDirect(ctx context.Context, peer string, addrs []string, path Path) error {
+	key, _, err := m.cfg.Resolver.Resolve(ctx, peer)
+	if err != nil {
+		return err
+	}
+	conn, _, err := m.connect(ctx, key, directOnly(addrs))
+	if err != nil {
+		return err
+	}
+	return m.AddConn(ctx, conn, peer, path)
+}
+
+// selfAddrs are the direct addresses we offer in a Connect.
+func (m *Manager) selfAddrs() []string {
+	addrs := directOnly(m.cfg.SelfAddrs())
+	return addrs[:min(len(addrs), wire.MaxAddrs)]
+}
+
+// expectReversal notes that peer may dial us back within d, so that the
+// session this makes is shown as reversed rather than a plain direct one.
+func (m *Manager) expectReversal(peer string, d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.reversals[peer] = time.Now().Add(d)
+}
+
+// acceptedPath is the path of an accepted direct session with peer: a
+// reversal we asked for, or plain direct. m.mu is held.
+func (m *Manager) acceptedPathLocked(peer string, path Path) Path {
+	if until, ok := m.reversals[peer]; ok && path == PathDirect {
+		delete(m.reversals, peer)
+		if time.Now().Before(until) {
+			return PathReversed
+		}
+	}
+	return path
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
