@@ -36,8 +36,8 @@ const (
 )
 
 // CheckParam is the query parameter that asks for checks, a comma-separated
-// list; CheckDialback asks for a dial-back. Unknown checks are ignored, so a
-// newer client can ask an older tracker for more.
+// list; CheckDialback asks for a dial-back. Unknown checks are ignored, so
+// a client may ask for checks that only newer trackers do.
 const (
 	CheckParam    = "check"
 	CheckDialback = "dialback"
@@ -58,10 +58,7 @@ const (
 
 // wantsDialback reports whether the request's query asks for a dial-back.
 func wantsDialback(u *url.URL) bool {
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil && len(q) == 0 {
-		return false
-	}
+	q, _ := url.ParseQuery(u.RawQuery) // keeps the well-formed pairs
 	for _, v := range q[CheckParam] {
 		for _, c := range strings.Split(v, ",") {
 			if strings.TrimSpace(c) == CheckDialback {
