@@ -6,11 +6,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/p2pchat/p2pchat/internal/groupcommit"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -20,9 +19,10 @@ import (
 const maxGroup = 512
 
 // enqueueReq is one caller's Enqueue, or another small write (op), waiting
-// for the committer.
+// for the committer (internal/groupcommit), which coalesces concurrent
+// writes: under load the cost of a commit is shared by many messages, and
+// when idle a lone request is committed at once.
 type enqueueReq struct {
-	ctx    context.Context
 	peer   string
 	body   []byte
 	sentAt time.Time
@@ -32,143 +32,62 @@ type enqueueReq struct {
 	// than once (alone, after a failed round), so it must only assign to
 	// what it reports.
 	op    func(w *wtx) error
-	after func()          // optional, with op: runs once op's transaction has committed
-	res   chan enqueueRes // buffered (1): the committer never blocks on a caller
+	after func() // optional, with op: runs once op's transaction has committed
+
+	msg Message // the result of an Enqueue
 }
 
-type enqueueRes struct {
-	msg Message
-	err error
-}
-
-// groupCommit coalesces concurrent Enqueue calls: one goroutine takes every
-// request waiting at that moment and writes them in a single transaction.
-// While it commits, new callers queue up for the next round, so under load
-// the cost of a commit is shared by many messages, and when idle a lone
-// request is committed at once.
 type groupCommit struct {
-	s       *Store
-	reqs    chan *enqueueReq
-	quit    chan struct{} // closed by stop: no new work
-	stopped chan struct{} // closed when the committer goroutine has exited
-	ctx     context.Context
-	cancel  context.CancelFunc
-	once    sync.Once
-
-	requests atomic.Int64 // requests taken by the committer
+	*groupcommit.Committer[enqueueReq]
+	s        *Store
+	requests atomic.Int64 // Enqueues taken by the committer
 	batches  atomic.Int64 // rounds: the transactions requests were grouped into
 }
 
 func startGroupCommit(s *Store) *groupCommit {
-	ctx, cancel := context.WithCancel(context.Background())
-	g := &groupCommit{
-		s:       s,
-		reqs:    make(chan *enqueueReq, maxGroup),
-		quit:    make(chan struct{}),
-		stopped: make(chan struct{}),
-		ctx:     ctx,
-		cancel:  cancel,
-	}
-	go g.run()
+	g := &groupCommit{s: s}
+	// A queue as long as a round: callers rarely block on the hand-over,
+	// and a test can see how many wait (Queued).
+	g.Committer = groupcommit.Start(groupcommit.Config[enqueueReq]{
+		Max: maxGroup, Queue: maxGroup, Closed: ErrClosed, Commit: g.round,
+	})
 	return g
 }
 
-// stop ends the committer after the round in progress and fails queued
-// requests with ErrClosed.
-func (g *groupCommit) stop() {
-	g.once.Do(func() {
-		close(g.quit)
-		g.cancel()
-		<-g.stopped
-	})
-}
-
-func (g *groupCommit) run() {
-	defer close(g.stopped)
-	batch := make([]*enqueueReq, 0, maxGroup)
-	for {
-		select {
-		case <-g.quit:
-			g.failQueued()
-			return
-		case r := <-g.reqs:
-			batch = append(batch[:0], r)
-		}
-		// Let callers that were just answered queue their next request
-		// before draining: on a busy machine this makes commits several
-		// times larger (and cheaper per message) at the cost of one yield.
-		runtime.Gosched()
-		batch = g.drain(batch)
-		g.requests.Add(int64(countEnqueues(batch)))
-		g.batches.Add(1)
-		g.commit(batch)
-	}
-}
-
-func countEnqueues(batch []*enqueueReq) int {
+func (g *groupCommit) round(ctx context.Context, batch []*groupcommit.Call[enqueueReq]) {
 	n := 0
-	for _, r := range batch {
-		if r.op == nil {
+	for _, c := range batch {
+		if c.Req.op == nil {
 			n++
 		}
 	}
-	return n
-}
-
-// drain adds the requests already waiting, without blocking.
-func (g *groupCommit) drain(batch []*enqueueReq) []*enqueueReq {
-	for len(batch) < maxGroup {
-		select {
-		case r := <-g.reqs:
-			batch = append(batch, r)
-		default:
-			return batch
-		}
-	}
-	return batch
-}
-
-func (g *groupCommit) failQueued() {
-	for {
-		select {
-		case r := <-g.reqs:
-			r.res <- enqueueRes{err: ErrClosed}
-		default:
-			return
-		}
-	}
+	g.requests.Add(int64(n))
+	g.batches.Add(1)
+	g.commit(ctx, batch)
 }
 
 // commit writes the batch in one transaction. If that fails, each request is
 // retried alone, so one bad request cannot fail its neighbours and every
-// caller learns its own outcome.
-func (g *groupCommit) commit(batch []*enqueueReq) {
-	live := batch[:0:0]
-	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.res <- enqueueRes{err: err} // nothing written for a caller who left
-			continue
-		}
-		live = append(live, r)
-	}
-	if len(live) == 0 {
-		return
-	}
+// caller learns its own outcome. (The tracker's store instead reruns the
+// batch without the one write that failed: its writes are single
+// statements that fail one by one, where here an Enqueue round is one
+// multi-row INSERT whose error does not say which message caused it.)
+func (g *groupCommit) commit(ctx context.Context, live []*groupcommit.Call[enqueueReq]) {
 	msgs := make([]Message, 0, len(live))
-	for _, r := range live {
-		if r.op == nil {
+	for _, c := range live {
+		if r := &c.Req; r.op == nil {
 			msgs = append(msgs, Message{ID: newMessageID(), Peer: r.peer, Body: r.body, SentAt: r.sentAt})
 		}
 	}
-	err := g.s.write(g.ctx, func(w *wtx) error {
+	err := g.s.write(ctx, func(w *wtx) error {
 		if len(msgs) > 0 {
 			if _, err := w.insertMessages(Out, msgs); err != nil {
 				return err
 			}
 		}
-		for _, r := range live {
-			if r.op != nil {
-				if err := r.op(w); err != nil {
+		for _, c := range live {
+			if c.Req.op != nil {
+				if err := c.Req.op(w); err != nil {
 					return err
 				}
 			}
@@ -179,50 +98,49 @@ func (g *groupCommit) commit(batch []*enqueueReq) {
 		// The outbox tail must see commits in Seq order: this round's
 		// Enqueues, then what its ops inserted or marked, in order.
 		g.s.tail.added(msgs)
-		for _, r := range live {
-			if r.after != nil {
-				r.after()
-			}
-		}
 		i := 0
-		for _, r := range live {
-			if r.op != nil {
-				r.res <- enqueueRes{}
+		for _, c := range live {
+			if c.Req.op != nil {
+				if c.Req.after != nil {
+					c.Req.after()
+				}
 				continue
 			}
-			r.res <- enqueueRes{msg: msgs[i]}
+			c.Req.msg = msgs[i]
 			i++
 		}
 		return
 	}
-	if g.ctx.Err() != nil {
+	if ctx.Err() != nil {
 		err = ErrClosed // stopped mid-round: nothing was committed
 	}
-	if len(live) == 1 || g.ctx.Err() != nil {
-		for _, r := range live {
-			r.res <- enqueueRes{err: err}
+	if len(live) == 1 || ctx.Err() != nil {
+		for _, c := range live {
+			c.Err = err
 		}
 		return
 	}
-	for _, r := range live {
-		g.commit([]*enqueueReq{r})
+	for _, c := range live {
+		if c.Err = c.Ctx.Err(); c.Err == nil { // nothing written for a caller who left
+			g.commit(ctx, []*groupcommit.Call[enqueueReq]{c})
+		}
 	}
 }
 
 // Enqueue stores one outgoing message in state queued with a fresh ID (see
-// newMessageID) and returns it once committed. Concurrent calls share transactions (group
-// commit). Once the committer has taken the request, Enqueue waits for the
-// outcome even if ctx ends, so that a nil error always means stored and an
-// error means not stored.
+// newMessageID) and returns it once committed. Concurrent calls share
+// transactions (group commit). Once the committer has taken the request,
+// Enqueue waits for the outcome even if ctx ends, so that a nil error
+// always means stored and an error means not stored.
 func (s *Store) Enqueue(ctx context.Context, peer string, body []byte, sentAt time.Time) (Message, error) {
 	if err := checkOutgoing(peer, body); err != nil {
 		return Message{}, fmt.Errorf("enqueue for %q: %w", peer, err)
 	}
-	res := s.gc.submit(&enqueueReq{ctx: ctx, peer: peer, body: body, sentAt: sentAt})
-	if res.err != nil {
-		return Message{}, fmt.Errorf("enqueue for %q: %w", peer, res.err)
+	r, err := s.gc.Do(ctx, enqueueReq{peer: peer, body: body, sentAt: sentAt})
+	if err != nil {
+		return Message{}, fmt.Errorf("enqueue for %q: %w", peer, err)
 	}
-	return res.msg, nil
+	return r.msg, nil
 }
 
 // writeShared runs op in the committer's next transaction, shared with
@@ -234,33 +152,8 @@ func (s *Store) Enqueue(ctx context.Context, peer string, body []byte, sentAt ti
 // after, if not nil, runs in the committer once the transaction has
 // committed, before writeShared returns.
 func (s *Store) writeShared(ctx context.Context, op func(w *wtx) error, after func()) error {
-	return s.gc.submit(&enqueueReq{ctx: ctx, op: op, after: after}).err
-}
-
-// submit hands r to the committer and waits for its outcome. Once the
-// committer has taken it, the outcome is awaited even if r.ctx ends, so a
-// nil error always means committed and an error means not.
-func (g *groupCommit) submit(r *enqueueReq) enqueueRes {
-	r.res = make(chan enqueueRes, 1)
-	select {
-	case g.reqs <- r:
-	case <-g.quit:
-		return enqueueRes{err: ErrClosed}
-	case <-r.ctx.Done():
-		return enqueueRes{err: r.ctx.Err()}
-	}
-	select {
-	case res := <-r.res:
-		return res
-	case <-g.stopped:
-		// The committer may have answered just before exiting.
-		select {
-		case res := <-r.res:
-			return res
-		default:
-			return enqueueRes{err: ErrClosed}
-		}
-	}
+	_, err := s.gc.Do(ctx, enqueueReq{op: op, after: after})
+	return err
 }
 
 // Stats are counters for monitoring the store.

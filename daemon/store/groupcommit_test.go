@@ -79,7 +79,7 @@ func TestGroupCommitCoalesces(t *testing.T) {
 		})
 	}
 	// Wait until every request reached the committer or its queue.
-	for s.gc.requests.Load()+int64(len(s.gc.reqs)) < n {
+	for s.gc.requests.Load()+int64(s.gc.Queued()) < n {
 		time.Sleep(time.Millisecond)
 	}
 	if err := conn.Close(); err != nil {
@@ -124,7 +124,7 @@ func TestEnqueueCancelledWhileQueued(t *testing.T) {
 		_, err := s.Enqueue(ctx, "bob", []byte("second"), time.Now())
 		second <- err
 	}()
-	for len(s.gc.reqs) < 1 {
+	for s.gc.Queued() < 1 {
 		time.Sleep(time.Millisecond)
 	}
 	cancel()

@@ -152,7 +152,7 @@ func prepareFile(abs string, log *zap.Logger) error {
 // than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.gc.stop()
+		s.gc.Stop()
 		s.ckpt.stop()
 		s.feed.close()
 		s.closeErr = s.closeDBs()
@@ -180,7 +180,7 @@ func (s *Store) closeDBs() error {
 // ErrClosed rather than a driver error.
 func (s *Store) closed() bool {
 	select {
-	case <-s.gc.quit:
+	case <-s.gc.Stopping():
 		return true
 	default:
 		return false

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/p2pchat/p2pchat/internal/groupcommit"
 	"github.com/p2pchat/p2pchat/tracker/store/internal/rowstate"
 )
 
@@ -18,132 +19,84 @@ const maxBatch = 256
 
 // writeReq is one Create, Update or Delete waiting for the committer.
 type writeReq struct {
-	ctx  context.Context
 	op   string // for errors: "create", "update", "delete"
 	name string
 	stmt *sql.Stmt
 	args []any
 	why  func(rowstate.Row) error // explains a write that matched no row
-	done chan error               // buffered 1: the committer never blocks on it
-
-	err error // the outcome within the current attempt
 }
 
-func newReq(ctx context.Context, op, name string, stmt *sql.Stmt, args []any, why func(rowstate.Row) error) *writeReq {
-	return &writeReq{ctx: ctx, op: op, name: name, stmt: stmt, args: args, why: why, done: make(chan error, 1)}
-}
+type writeCall = groupcommit.Call[writeReq]
 
 // Group commit: SQLite has one writer and a commit costs far more than a
-// conditional UPDATE, so the committer goroutine runs every write waiting
-// at the time in one transaction. Writers hand requests over an unbuffered
-// channel; while one transaction commits, the next writers park on the
-// channel, and the committer takes all of them at once.
+// conditional UPDATE, so the committer (internal/groupcommit) runs every
+// write waiting at the time in one transaction. Writers hand requests over
+// directly (no queue); while one transaction commits, the next writers
+// park on the hand-over, and the committer takes all of them at once.
 
 // startCommitter starts the goroutine that Close stops.
 func (s *Store) startCommitter() {
-	s.reqs = make(chan *writeReq)
-	s.quit = make(chan struct{})
-	s.committerDone = make(chan struct{})
-	go s.commitLoop()
+	s.committer = groupcommit.Start(groupcommit.Config[writeReq]{
+		Max: maxBatch, Closed: ErrClosed, Commit: s.runBatch,
+	})
 }
 
 // stopCommitter stops the committer and waits for it; later writes fail
 // with ErrClosed. A no-op if it never started.
 func (s *Store) stopCommitter() {
-	if s.quit == nil {
-		return
-	}
-	close(s.quit)
-	<-s.committerDone
-}
-
-// submit queues one write and waits for its outcome. A request the
-// committer has taken is always answered, so waiting ignores ctx: giving
-// up then would report failure for a write that may still commit.
-func (s *Store) submit(r *writeReq) error {
-	if err := r.ctx.Err(); err != nil {
-		return err
-	}
-	select {
-	case s.reqs <- r:
-	case <-s.quit:
-		return ErrClosed
-	case <-r.ctx.Done():
-		return r.ctx.Err()
-	}
-	return <-r.done
-}
-
-func (s *Store) commitLoop() {
-	defer close(s.committerDone)
-	batch := make([]*writeReq, 0, maxBatch)
-	for {
-		select {
-		case r := <-s.reqs:
-			batch = append(batch[:0], r)
-		case <-s.quit:
-			return
-		}
-	gather:
-		for len(batch) < maxBatch {
-			select {
-			case r := <-s.reqs:
-				batch = append(batch, r)
-			default:
-				break gather
-			}
-		}
-		s.runBatch(batch)
-		clear(batch) // drop references to answered requests
+	if s.committer != nil {
+		s.committer.Stop()
 	}
 }
 
-// runBatch applies batch in order in one transaction and answers every
-// request. A statement that fails with an error (not a write whose
-// conditions did not hold) may have ended the whole transaction, so the
-// batch restarts without it: one broken write never takes the others down.
-func (s *Store) runBatch(batch []*writeReq) {
+// runBatch applies batch in order in one transaction and sets every
+// request's outcome. A statement that fails with an error (not a write
+// whose conditions did not hold) may have ended the whole transaction, so
+// the batch restarts without it: one broken write never takes the others
+// down. (chatd's store instead retries each write alone after a failed
+// round: its round is one multi-row INSERT whose error names no row,
+// where here each write is its own statement and the one that failed is
+// known.)
+//
+// The round runs to its end even when Close cancels ctx: the callers in
+// it were promised an answer that matches what the database holds, and a
+// conditional write takes microseconds.
+func (s *Store) runBatch(_ context.Context, batch []*writeCall) {
 	// A cached copy must never outlive a write, whatever the outcome; the
 	// answers go out only after, so a caller reads its own write.
 	defer func() {
-		for _, r := range batch {
-			s.cache.Invalidate(r.name)
-			r.done <- r.err
+		for _, c := range batch {
+			s.cache.Invalidate(c.Req.name)
 		}
 	}()
-	live := make([]*writeReq, 0, len(batch))
-	for _, r := range batch {
-		if r.err = r.ctx.Err(); r.err == nil {
-			live = append(live, r)
-		}
-	}
+	live := append(make([]*writeCall, 0, len(batch)), batch...)
 	for len(live) > 0 {
 		failed, err := s.tryBatch(live)
 		if failed < 0 {
 			if err != nil { // nothing in live was written
-				for _, r := range live {
-					r.err = err
+				for _, c := range live {
+					c.Err = err
 				}
 			}
 			return
 		}
-		live[failed].err = err
+		live[failed].Err = err
 		live = append(live[:failed], live[failed+1:]...)
 	}
 }
 
-// tryBatch runs live in one transaction, setting each request's err to nil
+// tryBatch runs live in one transaction, setting each request's Err to nil
 // or the reason its conditions did not hold. If statement i fails it rolls
 // back and returns (i, the error); otherwise it returns (-1, commit error).
-func (s *Store) tryBatch(live []*writeReq) (int, error) {
+func (s *Store) tryBatch(live []*writeCall) (int, error) {
 	ctx := context.Background() // the batch outlives any one caller's ctx
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return -1, fmt.Errorf("begin group commit: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	for i, r := range live {
-		if r.err, err = s.apply(ctx, tx, r); err != nil {
+	for i, c := range live {
+		if c.Err, err = s.apply(ctx, tx, &c.Req); err != nil {
 			return i, err
 		}
 	}

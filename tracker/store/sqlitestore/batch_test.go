@@ -24,8 +24,8 @@ func batchStore(t *testing.T) *Store {
 	return st
 }
 
-func must(t *testing.T) func(*writeReq, error) *writeReq {
-	return func(r *writeReq, err error) *writeReq {
+func must(t *testing.T) func(writeReq, error) writeReq {
+	return func(r writeReq, err error) writeReq {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
@@ -35,11 +35,15 @@ func must(t *testing.T) func(*writeReq, error) *writeReq {
 }
 
 // outcomes runs batch as one group commit and returns each request's answer.
-func outcomes(st *Store, batch ...*writeReq) []error {
-	st.runBatch(batch)
-	errs := make([]error, len(batch))
+func outcomes(st *Store, batch ...writeReq) []error {
+	calls := make([]*writeCall, len(batch))
 	for i, r := range batch {
-		errs[i] = <-r.done
+		calls[i] = &writeCall{Ctx: context.Background(), Req: r}
+	}
+	st.runBatch(context.Background(), calls)
+	errs := make([]error, len(batch))
+	for i, c := range calls {
+		errs[i] = c.Err
 	}
 	return errs
 }
@@ -63,16 +67,16 @@ func TestBatchMixedOutcomesInOrder(t *testing.T) {
 	k1, k2 := storetest.Key(1), storetest.Key(2)
 	rec := storetest.NewRecord
 	got := outcomes(st,
-		m(st.createReq(ctx, rec("alice", k1, 1))),
-		m(st.updateReq(ctx, rec("alice", k1, 2), k1)),
-		m(st.updateReq(ctx, rec("alice", k1, 2), k1)), // same seq again: a replay
-		m(st.updateReq(ctx, rec("alice", k2, 3), k2)), // not the owner
-		m(st.createReq(ctx, rec("alice", k2, 1))),     // taken, by the first write
-		m(st.updateReq(ctx, rec("bob", k2, 2), k2)),   // not registered
-		m(st.createReq(ctx, rec("bob", k2, 1))),
-		m(st.deleteReq(ctx, "bob", k2, 2)),
-		m(st.updateReq(ctx, rec("bob", k2, 3), k2)), // deleted just before
-		m(st.updateReq(ctx, rec("alice", k1, 3), k1)),
+		m(st.createReq(rec("alice", k1, 1))),
+		m(st.updateReq(rec("alice", k1, 2), k1)),
+		m(st.updateReq(rec("alice", k1, 2), k1)), // same seq again: a replay
+		m(st.updateReq(rec("alice", k2, 3), k2)), // not the owner
+		m(st.createReq(rec("alice", k2, 1))),     // taken, by the first write
+		m(st.updateReq(rec("bob", k2, 2), k2)),   // not registered
+		m(st.createReq(rec("bob", k2, 1))),
+		m(st.deleteReq("bob", k2, 2)),
+		m(st.updateReq(rec("bob", k2, 3), k2)), // deleted just before
+		m(st.updateReq(rec("alice", k1, 3), k1)),
 	)
 	checkOutcomes(t, got, []error{nil, nil, store.ErrStaleSeq, store.ErrKeyMismatch, store.ErrExists,
 		store.ErrNotFound, nil, nil, store.ErrNotFound, nil})
@@ -93,12 +97,12 @@ func TestBatchStatementErrorFailsOnlyThatWrite(t *testing.T) {
 	ctx := t.Context()
 	m := must(t)
 	k1 := storetest.Key(1)
-	broken := m(st.updateReq(ctx, storetest.NewRecord("alice", k1, 3), k1))
+	broken := m(st.updateReq(storetest.NewRecord("alice", k1, 3), k1))
 	broken.args = broken.args[:2]
 	got := outcomes(st,
-		m(st.createReq(ctx, storetest.NewRecord("alice", k1, 1))),
+		m(st.createReq(storetest.NewRecord("alice", k1, 1))),
 		broken,
-		m(st.updateReq(ctx, storetest.NewRecord("alice", k1, 2), k1)),
+		m(st.updateReq(storetest.NewRecord("alice", k1, 2), k1)),
 	)
 	if got[1] == nil {
 		t.Error("the broken write succeeded")
@@ -110,21 +114,6 @@ func TestBatchStatementErrorFailsOnlyThatWrite(t *testing.T) {
 	}
 }
 
-// A write whose caller gave up before the batch ran is not applied.
-func TestBatchSkipsCanceledWrite(t *testing.T) {
-	st := batchStore(t)
-	m := must(t)
-	k1 := storetest.Key(1)
-	canceled, cancel := context.WithCancel(t.Context())
-	r := m(st.createReq(canceled, storetest.NewRecord("alice", k1, 1)))
-	cancel()
-	got := outcomes(st, r, m(st.createReq(t.Context(), storetest.NewRecord("bob", k1, 1))))
-	checkOutcomes(t, got, []error{context.Canceled, nil})
-	if _, err := st.Get(t.Context(), "alice"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("alice after a canceled create: %v, want ErrNotFound", err)
-	}
-}
-
 // A cached record must not survive a write in a batch: the writer reads
 // its own write as soon as it has its answer.
 func TestBatchInvalidatesCache(t *testing.T) {
@@ -132,11 +121,11 @@ func TestBatchInvalidatesCache(t *testing.T) {
 	ctx := t.Context()
 	m := must(t)
 	k1 := storetest.Key(1)
-	checkOutcomes(t, outcomes(st, m(st.createReq(ctx, storetest.NewRecord("alice", k1, 1)))), []error{nil})
+	checkOutcomes(t, outcomes(st, m(st.createReq(storetest.NewRecord("alice", k1, 1)))), []error{nil})
 	if _, err := st.Get(ctx, "alice"); err != nil { // cached at seq 1
 		t.Fatal(err)
 	}
-	checkOutcomes(t, outcomes(st, m(st.updateReq(ctx, storetest.NewRecord("alice", k1, 2), k1))), []error{nil})
+	checkOutcomes(t, outcomes(st, m(st.updateReq(storetest.NewRecord("alice", k1, 2), k1))), []error{nil})
 	if a, err := st.Get(ctx, "alice"); err != nil || a.Seq != 2 {
 		t.Fatalf("Get after the batch: seq %d, %v; want seq 2", a.Seq, err)
 	}

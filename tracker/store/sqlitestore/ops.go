@@ -15,34 +15,34 @@ import (
 
 // Create implements store.Store.
 func (s *Store) Create(ctx context.Context, rec store.Record) error {
-	r, err := s.createReq(ctx, rec)
+	r, err := s.createReq(rec)
 	if err != nil {
 		return err
 	}
-	return s.write(r)
+	return s.write(ctx, r)
 }
 
 // Update implements store.Store.
 func (s *Store) Update(ctx context.Context, rec store.Record, signerKey []byte) error {
-	r, err := s.updateReq(ctx, rec, signerKey)
+	r, err := s.updateReq(rec, signerKey)
 	if err != nil {
 		return err
 	}
-	return s.write(r)
+	return s.write(ctx, r)
 }
 
 // Delete implements store.Store.
 func (s *Store) Delete(ctx context.Context, name string, signerKey []byte, seq uint64) error {
-	r, err := s.deleteReq(ctx, name, signerKey, seq)
+	r, err := s.deleteReq(name, signerKey, seq)
 	if err != nil {
 		return err
 	}
-	return s.write(r)
+	return s.write(ctx, r)
 }
 
 // write runs one request through the committer (see batch.go).
-func (s *Store) write(r *writeReq) error {
-	if err := s.submit(r); err != nil {
+func (s *Store) write(ctx context.Context, r writeReq) error {
+	if _, err := s.committer.Do(ctx, r); err != nil {
 		return fmt.Errorf("%s %q: %w", r.op, r.name, err)
 	}
 	return nil
@@ -51,36 +51,33 @@ func (s *Store) write(r *writeReq) error {
 // The request builders check the arguments and turn them into one
 // conditional statement, with how to explain it matching no row.
 
-func (s *Store) createReq(ctx context.Context, rec store.Record) (*writeReq, error) {
+func (s *Store) createReq(rec store.Record) (writeReq, error) {
 	args, seq, err := recordArgs(rec)
 	if err != nil {
-		return nil, fmt.Errorf("create %q: %w", rec.Name, err)
+		return writeReq{}, fmt.Errorf("create %q: %w", rec.Name, err)
 	}
-	return newReq(ctx, "create", rec.Name, s.stmts.create, args, func(row rowstate.Row) error {
-		return rowstate.WhyCreateFailed(row, rec.PublicKey, seq)
-	}), nil
+	why := func(row rowstate.Row) error { return rowstate.WhyCreateFailed(row, rec.PublicKey, seq) }
+	return writeReq{op: "create", name: rec.Name, stmt: s.stmts.create, args: args, why: why}, nil
 }
 
-func (s *Store) updateReq(ctx context.Context, rec store.Record, signerKey []byte) (*writeReq, error) {
+func (s *Store) updateReq(rec store.Record, signerKey []byte) (writeReq, error) {
 	args, seq, err := recordArgs(rec)
 	if err != nil {
-		return nil, fmt.Errorf("update %q: %w", rec.Name, err)
+		return writeReq{}, fmt.Errorf("update %q: %w", rec.Name, err)
 	}
 	args = append(args, nonNil(signerKey))
-	return newReq(ctx, "update", rec.Name, s.stmts.update, args, func(row rowstate.Row) error {
-		return rowstate.WhyWriteFailed(row, signerKey, seq)
-	}), nil
+	why := func(row rowstate.Row) error { return rowstate.WhyWriteFailed(row, signerKey, seq) }
+	return writeReq{op: "update", name: rec.Name, stmt: s.stmts.update, args: args, why: why}, nil
 }
 
-func (s *Store) deleteReq(ctx context.Context, name string, signerKey []byte, seq uint64) (*writeReq, error) {
+func (s *Store) deleteReq(name string, signerKey []byte, seq uint64) (writeReq, error) {
 	sseq, err := rowstate.Seq(seq)
 	if err != nil {
-		return nil, fmt.Errorf("delete %q: %w", name, err)
+		return writeReq{}, fmt.Errorf("delete %q: %w", name, err)
 	}
 	args := []any{name, nonNil(signerKey), sseq}
-	return newReq(ctx, "delete", name, s.stmts.del, args, func(row rowstate.Row) error {
-		return rowstate.WhyWriteFailed(row, signerKey, sseq)
-	}), nil
+	why := func(row rowstate.Row) error { return rowstate.WhyWriteFailed(row, signerKey, sseq) }
+	return writeReq{op: "delete", name: name, stmt: s.stmts.del, args: args, why: why}, nil
 }
 
 func readState(ctx context.Context, stmt *sql.Stmt, name string) (rowstate.Row, error) {

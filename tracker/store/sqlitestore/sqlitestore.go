@@ -43,6 +43,7 @@ import (
 	"go.uber.org/zap"
 	"modernc.org/sqlite" // also registers the "sqlite" driver
 
+	"github.com/p2pchat/p2pchat/internal/groupcommit"
 	"github.com/p2pchat/p2pchat/internal/migrate"
 	"github.com/p2pchat/p2pchat/tracker/store"
 	"github.com/p2pchat/p2pchat/tracker/store/internal/readcache"
@@ -68,9 +69,7 @@ type Store struct {
 
 	// The committer goroutine (batch.go) runs every Create, Update and
 	// Delete; Close stops it.
-	reqs          chan *writeReq
-	quit          chan struct{}
-	committerDone chan struct{}
+	committer *groupcommit.Committer[writeReq]
 
 	closeOnce sync.Once
 	closeErr  error
