@@ -312,3 +312,22 @@ func TestShellFromPipe(t *testing.T) {
 		t.Errorf("history file: %v %v", fi, err)
 	}
 }
+
+// unregister asks first; without a terminal to ask on it wants --yes, and
+// refusing changes nothing.
+func TestUnregister(t *testing.T) {
+	b, sock := daemon(t)
+	r := chatctlRun(t, sock, "y\n", "unregister").want(t, 2)
+	if !strings.Contains(r.stderr, "--yes") || !b.Registered() {
+		t.Fatalf("unregister from a pipe without --yes: stderr %q, registered %v", r.stderr, b.Registered())
+	}
+	r = chatctlRun(t, sock, "", "unregister", "--yes").want(t, 0)
+	if !strings.HasPrefix(r.stdout, "deleted alice from ") || b.Registered() {
+		t.Fatalf("unregister --yes: stdout %q, registered %v", r.stdout, b.Registered())
+	}
+	var res struct{ Name, Tracker string }
+	r = chatctlRun(t, sock, "", "unregister", "--yes", "--json").want(t, 0)
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || res.Name != "alice" {
+		t.Fatalf("unregister --json: %v %q", err, r.stdout)
+	}
+}

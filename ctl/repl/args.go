@@ -12,6 +12,7 @@ type args struct {
 	pos     []string
 	json    bool
 	wait    bool
+	yes     bool
 	timeout time.Duration
 	limit   int
 	tracker string
@@ -67,6 +68,8 @@ func (a *args) set(cmd, name, val string) error {
 		a.json = true
 	case "wait":
 		a.wait = true
+	case "yes":
+		a.yes = true
 	case "timeout":
 		d, err := time.ParseDuration(val)
 		if err != nil || d <= 0 {

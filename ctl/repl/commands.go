@@ -62,6 +62,8 @@ func init() {
 		{name: "remove", argsHelp: "NAME", minArgs: 1, maxArgs: 1, names: true, run: runRemove,
 			summary: "forget NAME and their pinned key"},
 		{name: "whoami", maxArgs: 0, run: runWhoami, summary: "print your name and fingerprint"},
+		{name: "unregister", flags: []string{"yes"}, maxArgs: 0, run: runUnregister,
+			summary: "delete your name from the tracker: contacts' lookups then say not found, and chatd stops announcing it until it restarts"},
 		{name: "status", maxArgs: 0, run: runStatus, summary: "print the daemon's status"},
 		{name: "completion", argsHelp: "bash|zsh", minArgs: 1, maxArgs: 1, run: runCompletion,
 			summary: "print the shell completion script for bash or zsh"},
@@ -175,6 +177,23 @@ func runRemove(ctx context.Context, con *console, a *args) error {
 		return err
 	}
 	return con.print(a, map[string]string{"removed": a.pos[0]}, msgRemoved(a.pos[0]))
+}
+
+func runUnregister(ctx context.Context, con *console, a *args) error {
+	if !a.yes {
+		st, err := con.c.Status(ctx)
+		if err != nil {
+			return err
+		}
+		if err := con.confirm(promptUnregister(st.Name)); err != nil {
+			return err
+		}
+	}
+	res, err := con.c.Unregister(ctx)
+	if err != nil {
+		return err
+	}
+	return con.print(a, res, msgUnregistered(res))
 }
 
 func runWhoami(ctx context.Context, con *console, a *args) error {

@@ -15,6 +15,7 @@
 //	verify NAME FPR        mark NAME verified after comparing fingerprints
 //	remove NAME            forget NAME and their pinned key
 //	whoami                 print your name and fingerprint
+//	unregister             delete your name from the tracker (asks first; --yes)
 //	status                 print the daemon's status
 //	completion bash|zsh    print a shell completion script
 //

@@ -195,3 +195,31 @@ func portMapLine(p api.PortMap) string {
 	}
 	return p.State
 }
+
+// confirm asks a yes/no question on the terminal and returns nil only for
+// yes. Without a terminal to ask on it fails, so that a script must say
+// --yes. It reads byte by byte, leaving what follows the answer for the
+// shell.
+func (con *console) confirm(question string) error {
+	if !isTerminal(con.in) {
+		return errNeedsYes
+	}
+	fmt.Fprint(con.errw, question)
+	var line []byte
+	b := make([]byte, 1)
+	for {
+		n, err := con.in.Read(b)
+		if n == 1 && b[0] != '\n' {
+			line = append(line, b[0])
+			continue
+		}
+		if n == 1 || err != nil {
+			break
+		}
+	}
+	switch strings.ToLower(strings.TrimSpace(string(line))) {
+	case "y", "yes":
+		return nil
+	}
+	return errNotConfirmed
+}

@@ -33,6 +33,7 @@ var flagDocs = map[string]string{
 	"timeout": "--timeout D: how long --wait waits (default 30s)",
 	"limit":   "--limit N: the N most recent messages (default 50)",
 	"tracker": "--tracker URL: register on this tracker (default: chatd's)",
+	"yes":     "--yes: do not ask for confirmation (needed when stdin is not a terminal)",
 }
 
 // Page is chatctl's documentation: 'chatctl help' and chatctl(1).
@@ -81,4 +82,4 @@ Shell completion: the package installs it for bash and zsh; otherwise add 'sourc
 }
 
 // commandOrder is the order help lists the commands in.
-var commandOrder = []string{"init", "send", "attach", "history", "contacts", "add", "verify", "remove", "whoami", "status", "completion", "help"}
+var commandOrder = []string{"init", "send", "attach", "history", "contacts", "add", "verify", "remove", "whoami", "unregister", "status", "completion", "help"}

@@ -162,6 +162,19 @@ func msgVerified(c api.Contact) string {
 	return fmt.Sprintf("%s is verified (%s)", c.Name, c.Fingerprint)
 }
 func msgRemoved(name string) string { return fmt.Sprintf("removed %s", name) }
+func promptUnregister(name string) string {
+	return fmt.Sprintf("delete %s from the tracker? Your contacts will no longer find you (lookups say not found),\n"+
+		"and anyone may then register %s. chatd registers it again when it next starts. [y/N] ", name, name)
+}
+func msgUnregistered(r api.UnregisterResult) string {
+	return fmt.Sprintf("deleted %s from %s; chatd no longer announces it\nhint: stop chatd (systemctl --user stop chatd) to keep the name unregistered", r.Name, r.Tracker)
+}
+
+var (
+	errNotConfirmed = errors.New("not confirmed: nothing changed")
+	errNeedsYes     = usagef("unregister: stdin is not a terminal; pass --yes to confirm")
+)
+
 func msgAttached(name string) string {
 	return fmt.Sprintf("talking to %s; /help for commands, Ctrl-D to leave", name)
 }

@@ -114,6 +114,7 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("POST /v1/contacts/{name}/verify", s.serveVerifyContact)
 	mux.HandleFunc("GET "+api.PathEvents, s.serveEvents)
 	mux.HandleFunc("POST "+api.PathInit, s.serveInit)
+	mux.HandleFunc("DELETE "+api.PathRegistration, s.serveUnregister)
 	mux.HandleFunc("/", s.serveUnknown)
 	return s.checkAccess(mux)
 }

@@ -22,6 +22,11 @@ import (
 // address; an answer about a connection that did not leave from the
 // listening port is dropped (Dialback none), since it is about another port.
 func (p *Presence) announce(ctx context.Context, addrs []string, dialback bool) (client.Announce, error) {
+	p.announcing.Lock()
+	defer p.announcing.Unlock()
+	if p.isUnregistered() {
+		return client.Announce{}, ErrUnregistered
+	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	var opts []client.AnnounceOption

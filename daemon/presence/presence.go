@@ -111,9 +111,14 @@ type Presence struct {
 	log  *zap.Logger
 	kick chan struct{}
 
-	mu     sync.Mutex // guards status and seq
-	status Status
-	seq    uint64
+	// announcing is held for each announce and by Unregister, so that no
+	// announce re-registers a name just deleted.
+	announcing sync.Mutex
+
+	mu           sync.Mutex // guards status, seq and unregistered
+	status       Status
+	seq          uint64
+	unregistered bool // set by Unregister: Run announces nothing more
 }
 
 // New checks cfg and fills in defaults.
@@ -181,6 +186,9 @@ func (p *Presence) Run(ctx context.Context) error {
 			due = time.Time{}
 			dialback.recheck()
 		}
+		if p.isUnregistered() {
+			continue // the timer stays stopped: nothing to do until ctx ends
+		}
 		addrs := p.addrs(observed)
 		now := p.cfg.Now()
 		if published != nil && slices.Equal(addrs, published) && now.Before(due) && !now.Before(observeAt) {
@@ -199,6 +207,8 @@ func (p *Presence) Run(ctx context.Context) error {
 			switch {
 			case ctx.Err() != nil:
 				return nil
+			case errors.Is(err, ErrUnregistered):
+				continue
 			case errors.Is(err, ErrNameTaken):
 				p.fail(err)
 				return fmt.Errorf("announce %q: %w", p.cfg.Name, err)

@@ -73,6 +73,22 @@ func (b *Backend) SetAutoDeliver(on bool) {
 	b.autoDeliver = on
 }
 
+// Unregister deletes the user from the fake tracker.
+func (b *Backend) Unregister(ctx context.Context) (api.UnregisterResult, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.users, b.name)
+	return api.UnregisterResult{Name: b.name, Tracker: "http://tracker.test"}, nil
+}
+
+// Registered reports whether the user is on the fake tracker.
+func (b *Backend) Registered() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.users[b.name]
+	return ok
+}
+
 func (b *Backend) Status(ctx context.Context) (api.Status, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
