@@ -236,7 +236,7 @@ func TestTrackerKeySwapRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.Client().Rotate(ctx, signed, record.SignRotation(rec, bob.d.id.Private)); err != nil {
+	if err := tr.Rotate(ctx, signed, bob.d.id.Private); err != nil {
 		t.Fatalf("rotate on tracker: %v", err)
 	}
 

@@ -116,17 +116,6 @@ func (c *Client) Update(ctx context.Context, s record.Signed, opts ...AnnounceOp
 	return u.announce(), nil
 }
 
-// Rotate replaces the caller's record with s, signed by a new key;
-// rotationSig is record.SignRotation(s.Record, oldKey).
-func (c *Client) Rotate(ctx context.Context, s record.Signed, rotationSig []byte, opts ...AnnounceOption) (Announce, error) {
-	req := updateRequest{Record: s, RotationSignature: rotationSig}
-	u, err := c.send(ctx, http.MethodPut, "/v1/users/"+url.PathEscape(s.Name)+query(opts), req, http.StatusOK)
-	if err != nil {
-		return Announce{}, fmt.Errorf("rotate key of %q: %w", s.Name, err)
-	}
-	return u.announce(), nil
-}
-
 // Delete removes d.Name; sig is record.SignDeletion(d, key) and d.Seq must
 // be greater than the registered record's.
 func (c *Client) Delete(ctx context.Context, d record.Deletion, sig []byte) error {
@@ -172,8 +161,7 @@ func checkRecord(name string, rec record.Signed) error {
 }
 
 type updateRequest struct {
-	Record            record.Signed `json:"record"`
-	RotationSignature []byte        `json:"rotation_signature,omitempty"` // base64 by encoding/json
+	Record record.Signed `json:"record"`
 }
 
 type deleteRequest struct {

@@ -96,6 +96,12 @@ func rotationMessage(newRec Record) []byte {
 // signature by oldPriv over "p2pchat/rotate/v1\x00" || newRec.Canonical().
 // newRec is the new record, itself signed by the new key with Sign. Expires
 // counts in whole seconds, as in Canonical.
+//
+// chatd does not rotate keys (a contact's chatd pins the first key it sees
+// and has no way to learn that a rotation was authorised), so no program
+// calls this: it is the signing half of the format the tracker verifies,
+// kept beside VerifyRotation and the known-answer vectors for other
+// clients, trackertest and the tracker's tests.
 func SignRotation(newRec Record, oldPriv ed25519.PrivateKey) []byte {
 	return ed25519.Sign(oldPriv, rotationMessage(newRec))
 }

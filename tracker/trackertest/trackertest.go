@@ -18,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/p2pchat/p2pchat/tracker/client"
 	"github.com/p2pchat/p2pchat/tracker/server"
 	"github.com/p2pchat/p2pchat/tracker/store"
@@ -34,7 +32,6 @@ type Tracker struct {
 	Addr string
 
 	t         testing.TB
-	server    *server.Server
 	store     store.Store
 	ownsStore bool
 	cancel    context.CancelFunc
@@ -45,7 +42,6 @@ type Tracker struct {
 type options struct {
 	cfg   server.Config
 	store store.Store
-	log   *zap.Logger
 }
 
 // Option configures New.
@@ -69,9 +65,6 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.cfg.No
 // ownership: the tracker does not close it.
 func WithStore(st store.Store) Option { return func(o *options) { o.store = st } }
 
-// WithLogger logs the server through log (default: nothing).
-func WithLogger(log *zap.Logger) Option { return func(o *options) { o.log = log } }
-
 // WithConfig edits the server configuration directly.
 func WithConfig(edit func(*server.Config)) Option { return func(o *options) { edit(&o.cfg) } }
 
@@ -84,13 +77,13 @@ func New(t testing.TB, opts ...Option) *Tracker {
 	}
 	tr := &Tracker{t: t, store: o.store, done: make(chan error, 1)}
 	if tr.store == nil {
-		st, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "tracker.db"), o.log)
+		st, err := sqlitestore.Open(context.Background(), filepath.Join(t.TempDir(), "tracker.db"), nil)
 		if err != nil {
 			t.Fatalf("trackertest: %v", err)
 		}
 		tr.store, tr.ownsStore = st, true
 	}
-	srv, err := server.New(o.cfg, tr.store, o.log)
+	srv, err := server.New(o.cfg, tr.store, nil)
 	if err != nil {
 		tr.closeStore()
 		t.Fatalf("trackertest: %v", err)
@@ -100,7 +93,7 @@ func New(t testing.TB, opts ...Option) *Tracker {
 		tr.closeStore()
 		t.Fatalf("trackertest: listen: %v", err)
 	}
-	tr.server, tr.Addr, tr.URL = srv, ln.Addr().String(), "http://"+ln.Addr().String()
+	tr.Addr, tr.URL = ln.Addr().String(), "http://"+ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	tr.cancel = cancel
 	go func() { tr.done <- srv.Serve(ctx, ln) }()
@@ -118,9 +111,6 @@ func (tr *Tracker) Client() *client.Client {
 
 // Store is the store the tracker serves, for tests that inspect or seed it.
 func (tr *Tracker) Store() store.Store { return tr.store }
-
-// Server is the running server (for PurgeOnce and the like).
-func (tr *Tracker) Server() *server.Server { return tr.server }
 
 // Close stops the tracker and closes the store it opened. It runs at test
 // cleanup; calling it earlier (to test a tracker outage) is fine, and
