@@ -18,6 +18,7 @@ import (
 // returns a client for it.
 func startNodeWithControl(t *testing.T, tr *trackertest.Tracker, name string) (*node, *client.Client) {
 	t.Helper()
+	skipShort(t)
 	sockDir, err := os.MkdirTemp("", "ctl") // socket paths must stay short
 	if err != nil {
 		t.Fatal(err)

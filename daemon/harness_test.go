@@ -51,6 +51,7 @@ func startNode(t testing.TB, tr *trackertest.Tracker, name, dir string) *node {
 
 func startNodeConfig(t testing.TB, cfg config.Config) *node {
 	t.Helper()
+	skipShort(t)
 	log := zap.NewNop()
 	if testing.Verbose() {
 		log = zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)).Named(cfg.Name)
@@ -125,6 +126,15 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for: %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// skipShort skips tests that run whole daemons (with a tracker, peer
+// sessions and presence) under -short.
+func skipShort(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: runs real daemons talking to each other and a tracker")
 	}
 }
 

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -73,7 +74,11 @@ func recordAddrs(h *natlab.Host, trackerURL, name string) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	hc := h.HTTPClient()
-	defer hc.CloseIdleConnections() // no keep-alive goroutine outlives the lookup
+	// No keep-alive goroutine may outlive the lookup: CloseIdleConnections
+	// alone races with the connection going back to the idle pool, which
+	// the tests' goroutine check saw.
+	hc.Transport.(*http.Transport).DisableKeepAlives = true
+	defer hc.CloseIdleConnections()
 	rec, _, err := client.New(trackerURL, hc).Lookup(ctx, name)
 	if err != nil {
 		return nil

@@ -30,6 +30,7 @@ const (
 // SIGKILL, the watchdog, an upgrade that keeps the data), and finally
 // removes and purges them. It changes the machine (dpkg), so it needs root.
 func TestDebianPackages(t *testing.T) {
+	skipShort(t)
 	if os.Getuid() != 0 {
 		testenv.SkipOrFail(t, "installing packages with dpkg needs root")
 	}

@@ -1,6 +1,7 @@
 package packaging
 
 import (
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,11 @@ var binDir string
 
 // TestMain builds, once, the binaries the units start.
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		// The tests that need the binaries skip in buildAll.
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "packaging")
 	if err != nil {
 		panic(err)
@@ -40,11 +46,25 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func buildAll(*testing.T) string { return binDir }
+func buildAll(t *testing.T) string {
+	t.Helper()
+	skipShort(t)
+	return binDir
+}
+
+// skipShort skips the system tests (they run systemd-analyze, dpkg, a
+// user manager) under -short.
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: packaging tests build the binaries and run system tools")
+	}
+}
 
 // The units are valid systemd units (systemd-analyze verify), with their
 // ExecStart pointed at freshly built binaries.
 func TestUnitsVerify(t *testing.T) {
+	skipShort(t)
 	analyze := needTool(t, "systemd-analyze")
 	bin := buildAll(t)
 	dir := t.TempDir()
@@ -152,6 +172,7 @@ func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 // Every unit is measured with systemd-analyze security; both must rate
 // "OK" or better (the README quotes these figures).
 func TestUnitsSecurity(t *testing.T) {
+	skipShort(t)
 	analyze := needTool(t, "systemd-analyze")
 	runtime := t.TempDir() // --user needs an XDG_RUNTIME_DIR, even offline
 	for _, u := range []struct {

@@ -24,6 +24,7 @@ import (
 )
 
 func TestMasquerade(t *testing.T) {
+	skipShort(t)
 	leakcheck.Check(t)
 	lab := New(t)
 	server := lab.AddPublicHost("server")
@@ -59,6 +60,7 @@ func TestMasquerade(t *testing.T) {
 }
 
 func TestUnsolicitedInbound(t *testing.T) {
+	skipShort(t)
 	leakcheck.Check(t)
 	lab := New(t)
 	outsider := lab.AddPublicHost("outsider")
@@ -82,6 +84,7 @@ func TestUnsolicitedInbound(t *testing.T) {
 }
 
 func TestNATPMPExternalAddress(t *testing.T) {
+	skipShort(t)
 	leakcheck.Check(t)
 	lab := New(t)
 	server := lab.AddPublicHost("server")
@@ -108,6 +111,7 @@ func TestNATPMPExternalAddress(t *testing.T) {
 }
 
 func TestSSDPAndRootDescription(t *testing.T) {
+	skipShort(t)
 	leakcheck.Check(t)
 	lab := New(t)
 	r := lab.AddRouter("home", RouterOptions{UPnP: true})
@@ -152,6 +156,7 @@ func TestSSDPAndRootDescription(t *testing.T) {
 }
 
 func TestNATPMPMapping(t *testing.T) {
+	skipShort(t)
 	leakcheck.Check(t)
 	lab := New(t)
 	outsider := lab.AddPublicHost("outsider")
@@ -203,6 +208,7 @@ func TestNATPMPMapping(t *testing.T) {
 }
 
 func TestGatewayStartsAfterACrash(t *testing.T) {
+	skipShort(t)
 	leakcheck.Check(t)
 	lab := New(t)
 	r := lab.AddRouter("home", RouterOptions{PMP: true})
@@ -224,6 +230,7 @@ func TestGatewayStartsAfterACrash(t *testing.T) {
 }
 
 func TestCommandRunsInNamespace(t *testing.T) {
+	skipShort(t)
 	leakcheck.Check(t)
 	lab := New(t)
 	h := lab.AddPublicHost("server")
@@ -250,6 +257,7 @@ func TestCommandRunsInNamespace(t *testing.T) {
 }
 
 func TestCleanupLeavesNothing(t *testing.T) {
+	skipShort(t)
 	leakcheck.Check(t)
 	hostIfaces := interfaceNames(t)
 	var prefix string
@@ -304,6 +312,7 @@ func TestCleanupLeavesNothing(t *testing.T) {
 }
 
 func TestNewRemovesStaleNamespaces(t *testing.T) {
+	skipShort(t)
 	if os.Geteuid() != 0 {
 		New(t) // skips or fails
 	}
@@ -437,4 +446,13 @@ func pmpMapTCP(t *testing.T, h *Host, port uint16, lifetime uint32) uint16 {
 		t.Fatalf("NAT-PMP mapped internal port %d, asked for %d", got, port)
 	}
 	return binary.BigEndian.Uint16(answer[10:])
+}
+
+// skipShort skips the lab tests (network namespaces, iptables, miniupnpd)
+// under -short.
+func skipShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: natlab tests build network namespaces and run routers")
+	}
 }
