@@ -29,6 +29,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -145,7 +146,8 @@ func New(o Options) (_ *Daemon, err error) {
 		KeepAlive: pc.KeepAlive.Duration, IdleTimeout: pc.IdleTimeout.Duration,
 		HandshakeTimeout: pc.HandshakeTimeout.Duration,
 		BackoffMin:       pc.BackoffMin.Duration, BackoffMax: pc.BackoffMax.Duration,
-		SelfAddrs:        func() []string { return d.presence.Status().Addrs },
+		SelfAddrs: d.directAddrs,
+		Dialable:  d.dialable,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listen for peers on %s: %w", cfg.Listen, err)
@@ -185,6 +187,7 @@ func New(o Options) (_ *Daemon, err error) {
 		ObserveInterval: cfg.Presence.ObserveInterval.Duration,
 		BackoffMax:      cfg.Presence.BackoffMax.Duration,
 		Extra:           d.extraAddrs,
+		OnReachability:  func(presence.Status) { d.reach.Kick() },
 		Log:             log.Named("presence"),
 	})
 	if err != nil {
@@ -276,8 +279,24 @@ func (d *Daemon) newReach(cfg config.Config, log *zap.Logger) (*reach.Service, e
 
 // needRelay: without a public port mapping, or a tracker dial-back that got
 // through, nobody can be sure to dial us.
-func (d *Daemon) needRelay() bool {
-	return !d.publicMapping().IsValid()
+func (d *Daemon) needRelay() bool { return !d.dialable() }
+
+// directAddrs are the addresses a relayed peer may try to reach us on
+// directly: the record's, and the address the tracker observes (the NAT's
+// mapping of our port) even before a record with it is published.
+func (d *Daemon) directAddrs() []string {
+	st := d.presence.Status()
+	out := slices.Clone(st.Addrs)
+	if o := st.Observed.String(); st.Observed.IsValid() && !slices.Contains(out, o) {
+		out = append(out, o)
+	}
+	return out
+}
+
+// dialable reports whether peers can dial us directly: the router forwards
+// our port, or the tracker's dial-back to our observed address got through.
+func (d *Daemon) dialable() bool {
+	return d.publicMapping().IsValid() || d.presence.Status().Reachable == presence.Reachable
 }
 
 // resumeOutbox asks for sessions to every peer with undelivered messages,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -50,6 +51,15 @@ func waitReserved(t *testing.T, d *chatd, relay string) {
 	waitFor(t, d.name+"'s relay reservation", func() bool {
 		st, ok := d.status()
 		return ok && st.Relay.State == "reserved" && st.Relay.Relay == relay
+	})
+}
+
+// waitRelayState waits until d's relay reservation is in state.
+func waitRelayState(t *testing.T, d *chatd, state string) {
+	t.Helper()
+	waitFor(t, d.name+"'s relay state "+state, func() bool {
+		st, ok := d.status()
+		return ok && st.Relay.State == state
 	})
 }
 
@@ -113,4 +123,88 @@ func TestRelayJoinsSymmetricNATs(t *testing.T) {
 	want := append([]string{"in:hello through two NATs", "out:hello back"}, sent...)
 	bob.waitBodies("alice", want)
 	alice.waitAllDelivered("bob")
+}
+
+// natKind is where a daemon of the reachability matrix lives.
+type natKind string
+
+const (
+	public    natKind = "public"
+	cone      natKind = "cone"
+	symmetric natKind = "symmetric"
+)
+
+// labHostFor puts a host named name on the internet or behind its own
+// router of the given kind (no UPnP: only this work can join them).
+func labHostFor(lab *natlab.Lab, kind natKind, name string) *natlab.Host {
+	switch kind {
+	case cone:
+		return lab.AddRouter("r-"+name, natlab.RouterOptions{NAT: natlab.Cone}).AddHost(name)
+	case symmetric:
+		return lab.AddRouter("r-"+name, natlab.RouterOptions{NAT: natlab.Symmetric}).AddHost(name)
+	}
+	return lab.AddPublicHost(name)
+}
+
+// For every pair of public, cone-NAT and symmetric-NAT users (port mapping
+// off): the first message goes at once, by whatever path works, and the
+// conversation ends on the best path that exists: direct between public
+// users, reversed when the caller can be dialled, punched between two cone
+// NATs, relayed only when nothing else works. Every message arrives once.
+func TestReachabilityMatrix(t *testing.T) {
+	for _, tc := range []struct {
+		alice, bob natKind
+		want       string // bob's path as alice sees it, in the end
+	}{
+		{public, public, "direct"},
+		{public, cone, "reversed"},
+		{public, symmetric, "reversed"},
+		{cone, cone, "punched"},
+		{cone, symmetric, "relayed"},
+		{symmetric, symmetric, "relayed"},
+	} {
+		t.Run(string(tc.alice)+"-"+string(tc.bob), func(t *testing.T) {
+			e := newEnv(t)
+			lab := natlab.New(t)
+			url := e.labTracker(lab.AddPublicHost("tracker"))
+			_, raddr := e.labRelayProc(lab.AddPublicHost("relay"), t.TempDir())
+			ah, bh := labHostFor(lab, tc.alice, "alice"), labHostFor(lab, tc.bob, "bob")
+			alice := e.labChatd(ah, "alice", url, relayConfig(raddr), "--log-level", "debug")
+			bob := e.labChatd(bh, "bob", url, relayConfig(raddr), "--log-level", "debug")
+			t.Cleanup(func() {
+				for _, h := range []*natlab.Host{ah, bh} {
+					if r := h.Router(); r != nil && t.Failed() {
+						out, _ := exec.Command("ip", "netns", "exec", r.Namespace(), "conntrack", "-L").CombinedOutput()
+						t.Logf("conntrack of %s:\n%s", r.Name(), out)
+					}
+				}
+			})
+			for _, d := range []*chatd{alice, bob} {
+				d.start()
+			}
+			for d, kind := range map[*chatd]natKind{alice: tc.alice, bob: tc.bob} {
+				d.waitRegistered()
+				if kind == public {
+					waitRelayState(t, d, "not needed") // the tracker's dial-back got through
+				} else {
+					waitReserved(t, d, raddr)
+				}
+			}
+			t0 := time.Now()
+			alice.must("send", "--wait", "bob", "first")
+			first := time.Since(t0)
+			var sent []string
+			waitFor(t, "the best path ("+tc.want+")", func() bool {
+				body := fmt.Sprintf("m%d", len(sent))
+				alice.must("send", "bob", body)
+				sent = append(sent, "in:"+body)
+				return pathTo(alice, "bob") == tc.want
+			})
+			best := time.Since(t0)
+			bob.must("send", "--wait", "alice", "back")
+			bob.waitBodies("alice", append(append([]string{"in:first"}, sent...), "out:back"))
+			t.Logf("matrix %s-%s: first message %v, %s path after %v (%d messages meanwhile)",
+				tc.alice, tc.bob, first.Round(time.Millisecond), tc.want, best.Round(time.Millisecond), len(sent))
+		})
+	}
 }

@@ -90,6 +90,10 @@ type Config struct {
 	// relays) to offer a peer over a relayed session, so the two can try a
 	// direct connection (see upgrade.go); nil turns the upgrade off.
 	SelfAddrs func() []string
+	// Dialable, if set, reports whether others can dial us directly (the
+	// tracker's dial-back got through, or a port is forwarded): then a
+	// relayed peer is asked to dial us back (connection reversal).
+	Dialable func() bool
 	// ReversalWait is how long the caller of a relayed session waits for
 	// the other side to dial it back before both punch.
 	ReversalWait time.Duration

@@ -154,7 +154,7 @@ func (m *Manager) dialOnce(ctx context.Context, peer string) error {
 	if len(addrs) == 0 {
 		return fmt.Errorf("resolve %q: no addresses", peer)
 	}
-	conn, path, err := m.connect(ctx, key, addrs)
+	conn, path, err := m.connect(ctx, key, addrs, false)
 	if err != nil {
 		return fmt.Errorf("connect to %q: %w", peer, err)
 	}
@@ -173,7 +173,7 @@ type attempt struct {
 // direct attempt has failed, so a peer reachable only through a relay is
 // not kept waiting. The first connection wins and the others are closed;
 // every attempt has ended when connect returns.
-func (m *Manager) connect(ctx context.Context, key ed25519.PublicKey, addrs []string) (net.Conn, Path, error) {
+func (m *Manager) connect(ctx context.Context, key ed25519.PublicKey, addrs []string, punch bool) (net.Conn, Path, error) {
 	var direct []string
 	var relays []relay.Addr
 	for _, a := range addrs {
@@ -190,7 +190,7 @@ func (m *Manager) connect(ctx context.Context, key ed25519.PublicKey, addrs []st
 	var wg sync.WaitGroup
 	for _, a := range direct {
 		wg.Go(func() {
-			c, err := m.dial(ctx, a)
+			c, err := m.dial(ctx, a, punch)
 			results <- attempt{c, PathDirect, err}
 		})
 	}
@@ -263,15 +263,22 @@ func (m *Manager) firstConn(results <-chan attempt, relayGo chan struct{}, nDire
 	return win, errs
 }
 
-func (m *Manager) dial(ctx context.Context, addr string) (net.Conn, error) {
+// dial connects to addr: for a hole punch from the listening port (the
+// port the peer knows our NAT's mapping of), otherwise from an ephemeral
+// one. Ordinary dials must not use the listening port: each leaves a
+// conntrack entry on our router for that port and the peer's, which
+// remembers the SYN's sequence number for minutes, and a later punch on
+// the same addresses, with a new sequence number, would be dropped as
+// invalid.
+func (m *Manager) dial(ctx context.Context, addr string, punch bool) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.HandshakeTimeout)
 	defer cancel()
 	if m.cfg.Dial != nil {
 		return m.cfg.Dial(ctx, m.ln.Addr(), addr)
 	}
-	d := net.Dialer{Control: reuseport.Control, LocalAddr: m.ln.Addr()}
-	if m.cfg.Listener != nil {
-		d = net.Dialer{}
+	var d net.Dialer
+	if punch && m.cfg.Listener == nil {
+		d = net.Dialer{Control: reuseport.Control, LocalAddr: m.ln.Addr()}
 	}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {

@@ -138,9 +138,10 @@ func TestRelayedSessionThenUpgrade(t *testing.T) {
 	waitFor(t, "acks", func() bool { return alice.h.unacked("bob") == 0 })
 }
 
-// Over a relayed session the two sides trade addresses; the side that held
-// the reservation can dial the caller (here everything is on loopback), so
-// the session moves to that reversed connection by itself.
+// Over a relayed session the two sides trade addresses; the caller says it
+// can be dialled, the side that held the reservation dials it (here
+// everything is on loopback), and the session moves to that reversed
+// connection by itself.
 func TestRelayedSessionUpgradesByReversal(t *testing.T) {
 	checkLeaks(t)
 	ra := startRelay(t)
@@ -154,7 +155,7 @@ func TestRelayedSessionUpgradesByReversal(t *testing.T) {
 	bobAddr = bob.m.Addr().String()
 	reserve(t, bob, ra)
 	alice := newNode(t, dir, "alice", addrsFor("bob", ra.String()), offer(&aliceAddr),
-		func(c *Config) { c.ReversalWait = 2 * time.Second })
+		func(c *Config) { c.ReversalWait = 2 * time.Second; c.Dialable = func() bool { return true } })
 	aliceAddr = alice.m.Addr().String()
 
 	alice.send("bob", "first through the relay")

@@ -14,11 +14,11 @@ import (
 // it, over the relayed (end-to-end TLS) session itself:
 //
 //	caller (dialled the relay)            target (held the reservation)
-//	Connect{our direct addresses} ──────▶
+//	Connect{DialMe, our addresses} ─────▶
 //	                               ◀────── Connect{its direct addresses}
-//	  RTT = the Connect round trip         dials the caller's addresses at
-//	  waits ReversalWait                   once (connection reversal: works
-//	                                       when the caller can be dialled)
+//	  RTT = the Connect round trip         with DialMe (the caller can be
+//	  with DialMe: waits ReversalWait      dialled): dials it at once
+//	                                       (connection reversal)
 //	Sync ───────────────────────────────▶  dials the caller's addresses
 //	  after RTT/2 dials the target's       (TCP simultaneous open from both
 //	  addresses                            listening ports, SO_REUSEPORT)
@@ -80,15 +80,22 @@ func (s *session) upgradeAsCaller() {
 func (s *session) tryUpgrade(attempt int) bool {
 	m := s.m
 	t0 := time.Now()
-	s.queue(wire.Connect{Addrs: m.selfAddrs()})
+	dialMe := m.cfg.Dialable != nil && m.cfg.Dialable()
+	if dialMe {
+		// Before the Connect goes: the peer may dial back before its
+		// answer arrives.
+		m.expectReversal(s.peer, connectReplyMax+m.cfg.ReversalWait)
+	}
+	s.queue(wire.Connect{DialMe: dialMe, Addrs: m.selfAddrs()})
 	theirs, ok := s.awaitConnect(connectReplyMax)
 	if !ok {
 		return false
 	}
 	rtt := time.Since(t0)
-	m.expectReversal(s.peer, m.cfg.ReversalWait+rtt)
-	if !sleepCtx(s.ctx, m.cfg.ReversalWait) {
-		return s.replaced()
+	if dialMe {
+		if !sleepCtx(s.ctx, m.cfg.ReversalWait) || s.replaced() {
+			return s.replaced()
+		}
 	}
 	s.queue(wire.Sync{})
 	if !sleepCtx(s.ctx, rtt/2) {
@@ -122,11 +129,30 @@ func (s *session) awaitConnect(limit time.Duration) (wire.Connect, bool) {
 	}
 }
 
-// upgradeAsTarget answers the caller: its Connect with ours and a reversal
-// dial, its Sync with the simultaneous open.
+// upgradeAsTarget answers the caller: its Connect with ours at once (and,
+// with DialMe, a reversal dial), its Sync with the simultaneous open. The
+// dials run beside the loop, so an answer is never late (the caller's RTT
+// would be wrong); a new Connect cancels the dial of the round before.
 func (s *session) upgradeAsTarget() {
 	m := s.m
 	var theirs []string
+	cancel := func() {}
+	defer func() { cancel() }()
+	dial := func(limit time.Duration, path Path) {
+		cancel()
+		var ctx context.Context
+		ctx, cancel = context.WithTimeout(s.ctx, limit)
+		addrs := theirs
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.goLocked(func() {
+			if err := m.dialDirect(ctx, s.peer, addrs, path); err != nil {
+				m.log.Debug("direct connection failed", zap.String("peer", s.peer), zap.String("path", string(path)), zap.Error(err))
+				return
+			}
+			m.log.Info("relayed session upgraded", zap.String("peer", s.peer), zap.String("path", string(path)))
+		})
+	}
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -134,17 +160,14 @@ func (s *session) upgradeAsTarget() {
 		case f := <-s.upgradeCh:
 			switch f := f.(type) {
 			case wire.Connect:
+				cancel()
 				theirs = f.Addrs
 				s.queue(wire.Connect{Addrs: m.selfAddrs()})
-				ctx, cancel := context.WithTimeout(s.ctx, m.cfg.ReversalWait)
-				if m.dialDirect(ctx, s.peer, theirs, PathReversed) == nil {
-					m.log.Info("relayed session upgraded", zap.String("peer", s.peer), zap.String("path", string(PathReversed)))
+				if f.DialMe {
+					dial(m.cfg.ReversalWait, PathReversed)
 				}
-				cancel()
 			case wire.Sync:
-				if m.dialDirect(s.ctx, s.peer, theirs, PathPunched) == nil {
-					m.log.Info("relayed session upgraded", zap.String("peer", s.peer), zap.String("path", string(PathPunched)))
-				}
+				dial(m.cfg.HandshakeTimeout, PathPunched)
 			}
 		}
 	}
@@ -164,7 +187,7 @@ func (m *Manager) dialDirect(ctx context.Context, peer string, addrs []string, p
 	if err != nil {
 		return err
 	}
-	conn, _, err := m.connect(ctx, key, directOnly(addrs))
+	conn, _, err := m.connect(ctx, key, directOnly(addrs), path == PathPunched)
 	if err != nil {
 		return err
 	}

@@ -123,15 +123,18 @@ func decodeBye(p []byte) (Frame, error) {
 }
 
 func decodeConnect(p []byte) (Frame, error) {
-	if len(p) < 1 {
-		return nil, malformed(TypeConnect, "empty")
+	if len(p) < 2 {
+		return nil, malformed(TypeConnect, "%d bytes, want at least 2", len(p))
 	}
-	n := int(p[0])
+	if p[0]&^connectDialMe != 0 {
+		return nil, malformed(TypeConnect, "unknown flags %#x", p[0])
+	}
+	n := int(p[1])
 	if n > MaxAddrs {
 		return nil, malformed(TypeConnect, "%d addresses, want at most %d", n, MaxAddrs)
 	}
-	c := Connect{Addrs: make([]string, 0, n)}
-	rest := p[1:]
+	c := Connect{DialMe: p[0]&connectDialMe != 0, Addrs: make([]string, 0, n)}
+	rest := p[2:]
 	for range n {
 		if len(rest) < 2 {
 			return nil, malformed(TypeConnect, "truncated address length")

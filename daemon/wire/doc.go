@@ -22,8 +22,9 @@
 //
 // Version 2 adds, for the upgrade of a relayed session to a direct one:
 //
-//	Connect (7)  count uint8 (≤ MaxAddrs), then count × (len uint16,
-//	             address: UTF-8 host:port of 1..MaxAddrLen bytes)
+//	Connect (7)  flags uint8 (bit 0: dial me back), count uint8
+//	             (≤ MaxAddrs), then count × (len uint16, address: UTF-8
+//	             host:port of 1..MaxAddrLen bytes)
 //	Sync    (8)  empty
 //
 // A session starts with both sides sending Hello; Negotiate picks the

@@ -111,7 +111,15 @@ type Bye struct{ Reason string }
 // record, including the address the tracker observes) so the two sides of
 // a relayed session can try a direct connection; the receiver answers with
 // its own, and the round trip between the two is the RTT that times Sync.
-type Connect struct{ Addrs []string }
+// DialMe says the sender can be dialled (the tracker's dial-back got
+// through, or its router forwards the port): the receiver should try to
+// connect to it at once (connection reversal). A receiver must not dial
+// otherwise: a stray SYN that a NAT lets in before the other side's own
+// SYN leaves lands on its listener and blocks the punch.
+type Connect struct {
+	DialMe bool
+	Addrs  []string
+}
 
 // Sync tells the receiver to dial the addresses it was offered now; the
 // sender dials after half a round trip, so both SYNs cross the NATs at
@@ -200,7 +208,7 @@ func (c Connect) payloadLen() (int, error) {
 	if len(c.Addrs) > MaxAddrs {
 		return 0, fmt.Errorf("connect lists %d addresses, want at most %d", len(c.Addrs), MaxAddrs)
 	}
-	n := 1
+	n := 2
 	for _, a := range c.Addrs {
 		if a == "" || len(a) > MaxAddrLen || !utf8.ValidString(a) {
 			return 0, fmt.Errorf("connect address is not UTF-8 of 1..%d bytes", MaxAddrLen)
@@ -211,13 +219,20 @@ func (c Connect) payloadLen() (int, error) {
 }
 
 func (c Connect) appendPayload(b []byte) []byte {
-	b = append(b, byte(len(c.Addrs)))
+	var flags byte
+	if c.DialMe {
+		flags |= connectDialMe
+	}
+	b = append(b, flags, byte(len(c.Addrs)))
 	for _, a := range c.Addrs {
 		b = binary.BigEndian.AppendUint16(b, uint16(len(a)))
 		b = append(b, a...)
 	}
 	return b
 }
+
+// Connect flags.
+const connectDialMe = 1
 
 func (Sync) payloadLen() (int, error)      { return 0, nil }
 func (Sync) appendPayload(b []byte) []byte { return b }

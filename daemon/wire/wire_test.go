@@ -31,7 +31,7 @@ func sampleFrames() []Frame {
 		Bye{},
 		Bye{Reason: "shutting down"},
 		Connect{Addrs: []string{}},
-		Connect{Addrs: []string{"11.0.0.2:7171", "[2001:db8::1]:7171", "192.168.1.2:7171"}},
+		Connect{DialMe: true, Addrs: []string{"11.0.0.2:7171", "[2001:db8::1]:7171", "192.168.1.2:7171"}},
 		Sync{},
 	}
 }
