@@ -1,7 +1,8 @@
 // Package natlab builds a small internet out of Linux network namespaces for
 // tests: public hosts, home routers that NAT their LAN and run a real UPnP
 // IGD, NAT-PMP and PCP gateway (Debian's miniupnpd), and hosts behind them.
-// Everything is torn down when the test ends, even when it failed.
+// Everything is torn down when the test ends, even when it failed. Build
+// makes the same lab outside a test (cmd/natdemo, `make demo-nat`).
 //
 //	lab := natlab.New(t) // skips (fails under CI=true) without root or the tools
 //	tracker := lab.AddPublicHost("tracker")
@@ -76,4 +77,20 @@
 // Build the lab from the test's goroutine: New and the Add methods stop the
 // test with t.Fatal when the lab cannot be built. The other methods return
 // errors and are safe for concurrent use.
+//
+// # Without a test
+//
+// [Build] runs a function that adds the nodes; an Add method that fails
+// stops it, as t.Fatal stops a test, and Build returns the error after
+// tearing down what was built. [Check] says, with a hint, why no lab can be
+// built here. [Lab.Close] does what a test's cleanup does; a lab made with
+// Build is the caller's to Close:
+//
+//	lab, err := natlab.Build(natlab.Options{}, func(lab *natlab.Lab) {
+//		alice = lab.AddRouter("home", natlab.RouterOptions{NAT: natlab.Cone}).AddHost("alice")
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	defer lab.Close()
 package natlab

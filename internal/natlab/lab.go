@@ -2,6 +2,7 @@ package natlab
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -38,12 +39,16 @@ var labSeq atomic.Int64
 var validName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 
 // Lab is a set of network namespaces forming a small internet. Make one
-// with New.
+// with New in a test, or with Build.
 type Lab struct {
-	t      testing.TB
-	prefix string // namespace name prefix: "p2pc-<pid>-<n>-"
-	dir    string // configurations, logs and leases
-	inet   string // the internet namespace
+	t      reporter // the test, or Build's builder
+	prefix string   // namespace name prefix: "p2pc-<pid>-<n>-"
+	dir    string   // configurations, logs and leases
+	ownDir bool     // Build made dir; Close removes it
+	inet   string   // the internet namespace
+
+	closeOnce sync.Once
+	closeErr  error
 
 	mu         sync.Mutex // guards the fields below
 	names      map[string]bool
@@ -55,33 +60,103 @@ type Lab struct {
 	transports []*http.Transport // from Host.HTTPClient, closed at cleanup
 }
 
+// reporter is what building a lab needs from its owner: testing.TB, or
+// Build's builder. Fatal and Fatalf must not return.
+type reporter interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+}
+
 // New builds an empty lab: the internet namespace with its bridge. It skips
 // t (fails it under CI=true) without root or the tools, and registers a
 // cleanup that stops every process the lab started, by PID, and deletes
-// every namespace it made.
+// every namespace it made (Close).
 func New(t testing.TB) *Lab {
 	t.Helper()
+	if err := Check(); err != nil {
+		testenv.SkipOrFail(t, err.Error())
+	}
+	l := newLab(t, t.TempDir())
+	t.Cleanup(func() {
+		if t.Failed() {
+			l.logGateways(t.Logf)
+		}
+		if err := l.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	l.addInternet()
+	return l
+}
+
+// Options are the settings of a lab made with Build.
+type Options struct {
+	// Dir holds the gateways' configurations, leases and logs. Empty:
+	// a new temporary directory, which Close removes.
+	Dir string
+	// Logf receives what the lab has to say that is not an error, such
+	// as a stale namespace it could not remove; nil discards it.
+	Logf func(format string, args ...any)
+}
+
+// Build builds a lab outside a test: an empty lab, as New makes, then what
+// add adds with the Add methods, which add must call on Build's goroutine.
+// When one of them fails, add stops there (as a test stops at t.Fatal) and
+// Build returns the error, having torn down what was built. Otherwise the
+// caller owns the lab and must Close it.
+func Build(o Options, add func(*Lab)) (*Lab, error) {
+	if err := Check(); err != nil {
+		return nil, err
+	}
+	dir, own := o.Dir, false
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "natlab-"); err != nil {
+			return nil, fmt.Errorf("natlab: %w", err)
+		}
+		own = true
+	}
+	l := newLab(builder{o.Logf}, dir)
+	l.ownDir = own
+	if err := build(func() { l.addInternet(); add(l) }); err != nil {
+		return nil, errors.Join(err, l.Close())
+	}
+	return l, nil
+}
+
+// Check reports why no lab can be built here (not root, a tool missing),
+// with a hint, or returns nil.
+func Check() error {
 	if os.Geteuid() != 0 {
-		testenv.SkipOrFail(t, "natlab: needs root for network namespaces and iptables")
+		return errors.New("natlab: needs root for network namespaces and iptables")
 	}
 	for _, tool := range []string{"ip", "iptables-legacy", "iptables-legacy-restore", "conntrack"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			testenv.SkipOrFail(t, fmt.Sprintf("natlab: %s not installed (Debian packages iproute2, iptables, conntrack)", tool))
+			return fmt.Errorf("natlab: %s not installed (Debian packages iproute2, iptables, conntrack)", tool)
 		}
 	}
-	removeStale(t)
-	l := &Lab{
-		t:          t,
+	return nil
+}
+
+// newLab removes stale namespaces and returns an empty lab owned by r.
+func newLab(r reporter, dir string) *Lab {
+	removeStale(r)
+	return &Lab{
+		t:          r,
 		prefix:     fmt.Sprintf("%s%d-%d-", nsPrefix, os.Getpid(), labSeq.Add(1)),
-		dir:        t.TempDir(),
+		dir:        dir,
 		names:      map[string]bool{},
 		nextPublic: firstHost,
 	}
-	t.Cleanup(l.close)
+}
+
+// addInternet makes the internet namespace and its bridge.
+func (l *Lab) addInternet() {
 	l.inet = l.addNamespace(inetName)
 	l.must(ip("-n", l.inet, "link", "add", inetBr, "type", "bridge"))
 	l.must(ip("-n", l.inet, "link", "set", inetBr, "up"))
-	return l
 }
 
 // AddPublicHost adds a host on the internet with a public address of its
@@ -161,19 +236,32 @@ func (l *Lab) must(err error) {
 	}
 }
 
-// close tears the lab down: processes first, by PID, then namespaces.
-func (l *Lab) close() {
+// logGateways logs what every gateway logged, for a failed test.
+func (l *Lab) logGateways(logf func(format string, args ...any)) {
+	l.mu.Lock()
+	routers := l.routers
+	l.mu.Unlock()
+	for _, r := range routers {
+		if r.gw != nil {
+			logf("natlab: miniupnpd log of router %s:\n%s", r.name, r.GatewayLog())
+		}
+	}
+}
+
+// Close tears the lab down: it kills the processes its hosts' commands
+// started, by PID, stops the gateways, and deletes the namespaces, the last
+// made first. Calling it again does nothing and returns the same error.
+func (l *Lab) Close() error {
+	l.closeOnce.Do(func() { l.closeErr = l.close() })
+	return l.closeErr
+}
+
+func (l *Lab) close() error {
 	l.mu.Lock()
 	routers, cmds, transports := l.routers, l.cmds, l.transports
 	namespaces := l.namespaces
 	l.mu.Unlock()
-	if l.t.Failed() {
-		for _, r := range routers {
-			if r.gw != nil {
-				l.t.Logf("natlab: miniupnpd log of router %s:\n%s", r.name, r.GatewayLog())
-			}
-		}
-	}
+	var errs []error
 	for _, tr := range transports {
 		tr.CloseIdleConnections()
 	}
@@ -184,20 +272,24 @@ func (l *Lab) close() {
 	}
 	for _, r := range routers {
 		if err := r.StopGateway(); err != nil {
-			l.t.Errorf("natlab: router %s: %v", r.name, err)
+			errs = append(errs, err) // names the router
 		}
 	}
 	for i := len(namespaces) - 1; i >= 0; i-- {
 		if err := ip("netns", "delete", namespaces[i]); err != nil {
-			l.t.Errorf("natlab: %v", err)
+			errs = append(errs, fmt.Errorf("natlab: %w", err))
 		}
 	}
+	if l.ownDir {
+		errs = append(errs, os.RemoveAll(l.dir))
+	}
+	return errors.Join(errs...)
 }
 
 // removeStale deletes lab namespaces left by test processes that no longer
 // exist. It kills nothing: a process still inside one (there should be none,
 // they die with the test binary) keeps that namespace alive unnamed.
-func removeStale(t testing.TB) {
+func removeStale(r reporter) {
 	entries, err := os.ReadDir(netnsDir)
 	if err != nil {
 		return // no namespaces at all yet
@@ -208,7 +300,7 @@ func removeStale(t testing.TB) {
 			continue
 		}
 		if err := ip("netns", "delete", e.Name()); err != nil {
-			t.Logf("natlab: removing a stale namespace: %v", err)
+			r.Logf("natlab: removing a stale namespace: %v", err)
 		}
 	}
 }

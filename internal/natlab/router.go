@@ -6,8 +6,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-
-	"github.com/p2pchat/p2pchat/internal/testenv"
 )
 
 // NATMode is how a router picks the public port of an outgoing connection.
@@ -69,7 +67,7 @@ func (l *Lab) AddRouter(name string, o RouterOptions) *Router {
 	l.t.Helper()
 	if o.UPnP || o.PMP {
 		if _, err := exec.LookPath("miniupnpd"); err != nil {
-			testenv.SkipOrFail(l.t, "natlab: miniupnpd not installed (Debian package miniupnpd-iptables)")
+			l.skipOrFail("natlab: miniupnpd not installed (Debian package miniupnpd-iptables)")
 		}
 	}
 	l.mu.Lock()
