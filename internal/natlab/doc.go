@@ -28,6 +28,18 @@
 // or route of the lab is in the host's own namespace, and no process of the
 // lab runs there.
 //
+// The lab speaks IPv6 too, without NAT, as home networks do. The internet
+// segment is 2001:db8::/64 (documentation space, RFC 3849: harmless, since
+// no packet leaves the lab, and global unicast to the programs under test,
+// which publish such addresses as public). A node with the IPv4 address
+// 11.0.X.Y has 2001:db8::X:Y (in hex) there ([Host.Addr6],
+// [Router.WAN6]). Router N routes 2001:db8:N::/64 to its LAN
+// ([Router.LAN6]): the router is 2001:db8:N::1, its hosts ::2, ::3 and so
+// on, with an IPv6 default route through it; everything on the internet has
+// a route to every router's LAN through that router's WAN address, and
+// still no default route. Duplicate address detection is off in every lab
+// namespace, so an address works the moment it is added.
+//
 // # Routers
 //
 // A router masquerades its LAN behind its WAN address: [Cone] keeps source
@@ -36,6 +48,14 @@
 // are dropped, or with RejectInbound new TCP connections are answered with a
 // reset; only ports the gateway opened get through. There is no hairpin NAT:
 // a LAN host cannot reach its own router's WAN address through a mapping.
+//
+// For IPv6 a router only forwards, through a stateful ip6tables-legacy
+// firewall: the LAN may send anything out, and replies (conntrack
+// ESTABLISHED,RELATED) come back in; new inbound connections are dropped,
+// or refused with a reset under RejectInbound. Two hosts behind two such
+// firewalls connect by a TCP simultaneous open from known ports, each
+// one's SYN opening its own firewall for the other's. miniupnpd does not
+// open IPv6 pinholes (it runs with ipv6_disable).
 //
 // With UPnP or PMP set, miniupnpd runs in the router's namespace in the
 // foreground, with its own configuration, lease file and log. It listens on
@@ -64,7 +84,8 @@
 //
 // # Running
 //
-// The lab needs root, ip (iproute2), iptables-legacy, conntrack and, for
+// The lab needs root, ip (iproute2), iptables-legacy and
+// ip6tables-legacy, conntrack and, for
 // gateways, miniupnpd (Debian packages iproute2, iptables, conntrack,
 // miniupnpd-iptables; scripts/test.sh installs them). Without them New skips
 // the test, or fails it under CI=true.

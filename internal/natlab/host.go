@@ -19,6 +19,7 @@ type Host struct {
 	name   string
 	ns     string
 	addr   netip.Addr
+	addr6  netip.Addr
 	router *Router // nil for a public host
 }
 
@@ -27,6 +28,11 @@ func (h *Host) Name() string { return h.name }
 
 // Addr is the host's address: public, or on its router's LAN.
 func (h *Host) Addr() netip.Addr { return h.addr }
+
+// Addr6 is the host's IPv6 address: on the internet, or in its router's
+// LAN /64. Both are public (no NAT66); a router's firewall lets in only
+// replies to what its LAN sent.
+func (h *Host) Addr6() netip.Addr { return h.addr6 }
 
 // Namespace is the name of the host's network namespace, for `ip netns
 // exec`.

@@ -23,6 +23,17 @@ import (
 // range: miniupnpd refuses to map when its WAN address is in one.
 var internet = netip.MustParsePrefix("11.0.0.0/16")
 
+// internet6 is the lab's public IPv6 segment, and lans6 the range from which
+// router N routes the /64 with N in its third group to its LAN. Both are
+// documentation space (RFC 3849), harmless here because no packet leaves
+// the lab's namespaces; chatd publishes global unicast addresses, which
+// these are. Public hosts and WAN interfaces get the host number of their
+// IPv4 address (11.0.X.Y becomes 2001:db8::X:Y, in hex).
+var (
+	internet6 = netip.MustParsePrefix("2001:db8::/64")
+	lans6     = netip.MustParsePrefix("2001:db8::/48")
+)
+
 const (
 	nsPrefix  = "p2pc-"          // every lab namespace's name starts with it
 	netnsDir  = "/var/run/netns" // where `ip netns` keeps its names
@@ -30,6 +41,13 @@ const (
 	inetBr    = "br0"            // the internet bridge
 	firstHost = 10               // offset in internet of the first address handed out
 )
+
+// route6 is a router's IPv6 LAN and its WAN address, the next hop to it
+// from everywhere on the internet.
+type route6 struct {
+	lan netip.Prefix
+	via netip.Addr
+}
 
 // labSeq numbers the labs of one test binary.
 var labSeq atomic.Int64
@@ -56,6 +74,8 @@ type Lab struct {
 	nextPublic int      // offset in internet of the next public address
 	ports      int      // veth ports on the internet bridge so far
 	routers    []*Router
+	wan6       []string       // namespaces with an IPv6 address on the internet
+	routes6    []route6       // every router's LAN, routed on the internet
 	cmds       []*exec.Cmd       // from Host.Command, killed at cleanup
 	transports []*http.Transport // from Host.HTTPClient, closed at cleanup
 }
@@ -132,7 +152,7 @@ func Check() error {
 	if os.Geteuid() != 0 {
 		return errors.New("natlab: needs root for network namespaces and iptables")
 	}
-	for _, tool := range []string{"ip", "iptables-legacy", "iptables-legacy-restore", "conntrack"} {
+	for _, tool := range []string{"ip", "iptables-legacy", "iptables-legacy-restore", "ip6tables-legacy-restore", "conntrack"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return fmt.Errorf("natlab: %s not installed (Debian packages iproute2, iptables, conntrack)", tool)
 		}
@@ -164,14 +184,22 @@ func (l *Lab) addInternet() {
 func (l *Lab) AddPublicHost(name string) *Host {
 	l.t.Helper()
 	ns := l.addNamespace(name)
-	addr := l.NextPublicAddr()
-	l.must(l.attach(ns, "eth0", addr))
-	return &Host{lab: l, name: name, ns: ns, addr: addr}
+	addr, addr6 := l.publicPair()
+	l.must(l.attach(ns, "eth0", addr, addr6))
+	return &Host{lab: l, name: name, ns: ns, addr: addr, addr6: addr6}
 }
 
 // NextPublicAddr hands out an address on the internet that no part of the
 // lab uses, for a router's new WAN address (Router.SetWANAddr).
 func (l *Lab) NextPublicAddr() netip.Addr {
+	l.t.Helper()
+	a, _ := l.publicPair()
+	return a
+}
+
+// publicPair hands out an IPv4 and an IPv6 address on the internet with
+// the same host number.
+func (l *Lab) publicPair() (netip.Addr, netip.Addr) {
 	l.t.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -186,7 +214,9 @@ func (l *Lab) NextPublicAddr() netip.Addr {
 		}
 		b := internet.Addr().As4()
 		b[2], b[3] = byte(n>>8), byte(n)
-		return netip.AddrFrom4(b)
+		b6 := internet6.Addr().As16()
+		b6[13], b6[15] = byte(n>>8), byte(n)
+		return netip.AddrFrom4(b), netip.AddrFrom16(b6)
 	}
 }
 
@@ -209,23 +239,61 @@ func (l *Lab) addNamespace(name string) string {
 	l.namespaces = append(l.namespaces, ns)
 	l.mu.Unlock()
 	l.must(ip("-n", ns, "link", "set", "lo", "up"))
+	// No duplicate address detection: an IPv6 address is usable the
+	// moment it is added (the lab hands out each address once), instead
+	// of a second later. Set before any interface exists, so that they
+	// inherit it.
+	for _, conf := range []string{"all", "default"} {
+		l.must(writeSysctl(ns, "net/ipv6/conf/"+conf+"/accept_dad", "0"))
+	}
 	return ns
 }
 
 // attach connects namespace ns to the internet bridge through a veth pair
-// whose two ends are created inside lab namespaces, and gives its end,
-// ifname, the public address addr.
-func (l *Lab) attach(ns, ifname string, addr netip.Addr) error {
+// whose two ends are created inside lab namespaces, gives its end, ifname,
+// the public addresses addr and addr6, and routes every router's IPv6 LAN
+// through that router.
+func (l *Lab) attach(ns, ifname string, addr, addr6 netip.Addr) error {
 	l.mu.Lock()
 	l.ports++
 	port := fmt.Sprintf("p%d", l.ports)
 	l.mu.Unlock()
-	return ipAll(
+	err := ipAll(
 		[]string{"-n", l.inet, "link", "add", port, "type", "veth", "peer", "name", ifname, "netns", ns},
 		[]string{"-n", l.inet, "link", "set", port, "master", inetBr, "up"},
 		[]string{"-n", ns, "addr", "add", netip.PrefixFrom(addr, internet.Bits()).String(), "dev", ifname},
+		[]string{"-n", ns, "addr", "add", netip.PrefixFrom(addr6, internet6.Bits()).String(), "dev", ifname, "nodad"},
 		[]string{"-n", ns, "link", "set", ifname, "up"},
 	)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, r := range l.routes6 {
+		if err := ip("-n", ns, "-6", "route", "add", r.lan.String(), "via", r.via.String()); err != nil {
+			return err
+		}
+	}
+	l.wan6 = append(l.wan6, ns)
+	return nil
+}
+
+// addRoute6 routes lan, a router's IPv6 LAN, through its WAN address via on
+// everything attached to the internet (but that router, ns), now and later.
+func (l *Lab) addRoute6(ns string, lan netip.Prefix, via netip.Addr) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, other := range l.wan6 {
+		if other == ns {
+			continue
+		}
+		if err := ip("-n", other, "-6", "route", "add", lan.String(), "via", via.String()); err != nil {
+			return err
+		}
+	}
+	l.routes6 = append(l.routes6, route6{lan, via})
+	return nil
 }
 
 // must stops the test when building the lab failed.

@@ -357,7 +357,7 @@ func listen(t *testing.T, h *Host, network, addr string) net.Listener {
 	return ln
 }
 
-// dialAndSee dials to from h and returns the connection's local address
+// dialAndSee dials to (IPv4 or IPv6) from h and returns the connection's local address
 // and the remote address that ln's side saw.
 func dialAndSee(t *testing.T, h *Host, ln net.Listener, to string) (local, seen netip.AddrPort) {
 	t.Helper()
@@ -373,7 +373,11 @@ func dialAndSee(t *testing.T, h *Host, ln net.Listener, to string) (local, seen 
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := h.Dial(ctx, "tcp4", to)
+	network := "tcp4"
+	if ap, err := netip.ParseAddrPort(to); err == nil && ap.Addr().Is6() {
+		network = "tcp6"
+	}
+	c, err := h.Dial(ctx, network, to)
 	if err != nil {
 		ln.Close() // ends the accepting goroutine
 		<-accepted

@@ -52,6 +52,8 @@ type Router struct {
 	ns   string
 	opts RouterOptions
 	lan  netip.Prefix // the LAN, with the router's own address
+	lan6 netip.Prefix // the IPv6 LAN, a /64 with the router's own address
+	wan6 netip.Addr   // the router's IPv6 address on the internet
 	gw   *gateway     // nil without UPnP and PMP
 
 	gwMu sync.Mutex // serializes starting and stopping the gateway; guards gw's process state
@@ -62,7 +64,7 @@ type Router struct {
 }
 
 // AddRouter adds a router with its WAN interface on the internet and an
-// empty LAN, 192.168.N.0/24 for the Nth router.
+// empty LAN, 192.168.N.0/24 and 2001:db8:N::/64 for the Nth router.
 func (l *Lab) AddRouter(name string, o RouterOptions) *Router {
 	l.t.Helper()
 	if o.UPnP || o.PMP {
@@ -77,27 +79,33 @@ func (l *Lab) AddRouter(name string, o RouterOptions) *Router {
 		l.t.Fatal("natlab: too many routers")
 	}
 	ns := l.addNamespace(name)
+	lan6 := lans6.Addr().As16()
+	lan6[5], lan6[15] = byte(n), 1
 	r := &Router{
 		lab:  l,
 		name: name,
 		ns:   ns,
 		opts: o,
 		lan:  netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 168, byte(n), 1}), 24),
-		wan:  l.NextPublicAddr(),
+		lan6: netip.PrefixFrom(netip.AddrFrom16(lan6), 64),
 	}
+	r.wan, r.wan6 = l.publicPair()
 	l.mu.Lock()
 	l.routers = append(l.routers, r)
 	l.mu.Unlock()
 	// Before any interface exists, so that they inherit the defaults.
 	l.must(r.sysctls("all", "default"))
-	l.must(l.attach(ns, "wan0", r.wan))
+	l.must(l.attach(ns, "wan0", r.wan, r.wan6))
 	l.must(ipAll(
 		[]string{"-n", ns, "link", "add", "lan0", "type", "bridge", "mcast_snooping", "0"},
 		[]string{"-n", ns, "addr", "add", r.lan.String(), "dev", "lan0"},
+		[]string{"-n", ns, "addr", "add", r.lan6.String(), "dev", "lan0", "nodad"},
 		[]string{"-n", ns, "link", "set", "lan0", "up"},
 	))
 	l.must(r.sysctls("wan0", "lan0"))
 	l.must(inNS(ns, []byte(r.rules()), "iptables-legacy-restore", "-w"))
+	l.must(inNS(ns, []byte(r.rules6()), "ip6tables-legacy-restore", "-w"))
+	l.must(l.addRoute6(ns, r.lan6.Masked(), r.wan6))
 	if o.UPnP || o.PMP {
 		r.gw = newGateway(r, n)
 		l.must(r.StartGateway())
@@ -110,6 +118,9 @@ func (l *Lab) AddRouter(name string, o RouterOptions) *Router {
 // named interface configurations.
 func (r *Router) sysctls(ifaces ...string) error {
 	if err := writeSysctl(r.ns, "net/ipv4/ip_forward", "1"); err != nil {
+		return err
+	}
+	if err := writeSysctl(r.ns, "net/ipv6/conf/all/forwarding", "1"); err != nil {
 		return err
 	}
 	for _, iface := range ifaces {
@@ -167,8 +178,35 @@ func (r *Router) rules() string {
 	return strings.Join(lines, "\n")
 }
 
-// AddHost adds a host to the router's LAN, with the next free address and
-// a default route through the router.
+// rules6 is the router's ip6tables-legacy-restore input: no NAT (the LAN's
+// addresses are public), and a stateful firewall that lets out whatever the
+// LAN sends and lets in only replies to it, with RejectInbound answering
+// new inbound TCP with a reset. ICMPv6 to the router itself is accepted:
+// neighbour discovery on wan0 needs it.
+func (r *Router) rules6() string {
+	lines := []string{
+		"*filter",
+		":INPUT DROP [0:0]", ":FORWARD DROP [0:0]", ":OUTPUT ACCEPT [0:0]",
+		"-A INPUT -i lo -j ACCEPT",
+		"-A INPUT -i lan0 -j ACCEPT",
+		"-A INPUT -p ipv6-icmp -j ACCEPT",
+		"-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+		"-A FORWARD -i lan0 -o lan0 -j ACCEPT",
+		"-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+		"-A FORWARD -i lan0 -o wan0 -j ACCEPT",
+	}
+	if r.opts.RejectInbound {
+		lines = append(lines,
+			"-A INPUT -i wan0 -p tcp -j REJECT --reject-with tcp-reset",
+			"-A FORWARD -i wan0 -p tcp -j REJECT --reject-with tcp-reset",
+		)
+	}
+	lines = append(lines, "COMMIT", "")
+	return strings.Join(lines, "\n")
+}
+
+// AddHost adds a host to the router's LAN, with the next free addresses
+// (IPv4 and IPv6) and default routes through the router.
 func (r *Router) AddHost(name string) *Host {
 	l := r.lab
 	l.t.Helper()
@@ -183,15 +221,20 @@ func (r *Router) AddHost(name string) *Host {
 	b := r.lan.Addr().As4()
 	b[3] = byte(k + 1)
 	addr := netip.AddrFrom4(b)
+	b6 := r.lan6.Addr().As16()
+	b6[14], b6[15] = byte((k+1)>>8), byte(k+1)
+	addr6 := netip.AddrFrom16(b6)
 	port := fmt.Sprintf("h%d", k)
 	l.must(ipAll(
 		[]string{"-n", r.ns, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns},
 		[]string{"-n", r.ns, "link", "set", port, "master", "lan0", "up"},
 		[]string{"-n", ns, "addr", "add", netip.PrefixFrom(addr, r.lan.Bits()).String(), "dev", "eth0"},
+		[]string{"-n", ns, "addr", "add", netip.PrefixFrom(addr6, r.lan6.Bits()).String(), "dev", "eth0", "nodad"},
 		[]string{"-n", ns, "link", "set", "eth0", "up"},
 		[]string{"-n", ns, "route", "add", "default", "via", r.lan.Addr().String()},
+		[]string{"-n", ns, "-6", "route", "add", "default", "via", r.lan6.Addr().String()},
 	))
-	return &Host{lab: l, name: name, ns: ns, addr: addr, router: r}
+	return &Host{lab: l, name: name, ns: ns, addr: addr, addr6: addr6, router: r}
 }
 
 // Name is the name the router was added with.
@@ -206,6 +249,13 @@ func (r *Router) WAN() netip.Addr {
 	defer r.mu.Unlock()
 	return r.wan
 }
+
+// WAN6 is the router's IPv6 address on the internet. SetWANAddr does not
+// change it.
+func (r *Router) WAN6() netip.Addr { return r.wan6 }
+
+// LAN6 is the router's IPv6 LAN prefix, a /64 routed to it (no NAT66).
+func (r *Router) LAN6() netip.Prefix { return r.lan6.Masked() }
 
 // LANAddr is the router's address on its LAN: its hosts' gateway, where
 // miniupnpd listens.
