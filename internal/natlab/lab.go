@@ -74,8 +74,8 @@ type Lab struct {
 	nextPublic int      // offset in internet of the next public address
 	ports      int      // veth ports on the internet bridge so far
 	routers    []*Router
-	wan6       []string       // namespaces with an IPv6 address on the internet
-	routes6    []route6       // every router's LAN, routed on the internet
+	wan6       []string          // namespaces with an IPv6 address on the internet
+	routes6    []route6          // every router's LAN, routed on the internet
 	cmds       []*exec.Cmd       // from Host.Command, killed at cleanup
 	transports []*http.Transport // from Host.HTTPClient, closed at cleanup
 }
