@@ -208,3 +208,71 @@ func TestReachabilityMatrix(t *testing.T) {
 		})
 	}
 }
+
+// attemptRE reads the punch attempt from chatd's "relayed session
+// upgraded" log line.
+var attemptRE = regexp.MustCompile(`relayed session upgraded.*"path": "punched", "attempt": (\d+)`)
+
+// Punching between two cone NATs, round after round with both daemons
+// restarted in between (the routers keep their conntrack state, as real
+// ones do): how often it works and how many attempts it takes. One user
+// also starts late: messages sent while bob is down arrive, once and in
+// order, once he is up.
+func TestPunchRoundsAndLateStart(t *testing.T) {
+	e := newEnv(t)
+	lab := natlab.New(t)
+	url := e.labTracker(lab.AddPublicHost("tracker"))
+	_, raddr := e.labRelayProc(lab.AddPublicHost("relay"), t.TempDir())
+	alice := e.labChatd(labHostFor(lab, cone, "alice"), "alice", url, relayConfig(raddr), "--log-level", "debug")
+	bob := e.labChatd(labHostFor(lab, cone, "bob"), "bob", url, relayConfig(raddr))
+	const rounds = 4
+	punched, attempts := 0, 0
+	var want []string
+	for round := range rounds {
+		if round == 0 {
+			alice.start()
+			bob.start()
+		} else {
+			alice.restart()
+			// bob starts late: alice's messages wait in her outbox.
+			for i := range 2 {
+				body := fmt.Sprintf("round %d, bob away %d", round, i)
+				alice.must("send", "bob", body)
+				want = append(want, "in:"+body)
+			}
+			bob.restart()
+		}
+		alice.waitRegistered()
+		bob.waitRegistered()
+		body := fmt.Sprintf("round %d", round)
+		t0 := time.Now()
+		alice.must("send", "--wait", "bob", body)
+		want = append(want, "in:"+body)
+		first := time.Since(t0)
+		ok := false
+		deadline := time.Now().Add(15 * time.Second)
+		for time.Now().Before(deadline) {
+			if pathTo(alice, "bob") == "punched" {
+				ok = true
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if ok {
+			punched++
+			if m := attemptRE.FindAllStringSubmatch(alice.p.out.String(), -1); len(m) > 0 {
+				n := 0
+				fmt.Sscan(m[len(m)-1][1], &n)
+				attempts += n
+			}
+		}
+		t.Logf("round %d: first message %v, punched=%v after %v", round, first.Round(time.Millisecond), ok, time.Since(t0).Round(time.Millisecond))
+		bob.waitBodies("alice", want)
+		alice.stop()
+		bob.stop()
+	}
+	t.Logf("punch: %d of %d rounds, %d attempts in all", punched, rounds, attempts)
+	if punched < rounds {
+		t.Errorf("punched in %d of %d rounds between two cone NATs", punched, rounds)
+	}
+}

@@ -212,6 +212,9 @@ func (m *Manager) connect(ctx context.Context, key ed25519.PublicKey, addrs []st
 	win, errs := m.firstConn(results, relayGo, len(direct), len(relays), cancel)
 	wg.Wait()
 	if win.conn == nil {
+		if len(errs) == 0 {
+			return nil, "", errNoAddress
+		}
 		return nil, "", errors.Join(errs...)
 	}
 	return win.conn, win.path, nil

@@ -26,6 +26,7 @@ var (
 	ErrClosed = errors.New("peer manager closed")
 
 	errIdle         = errors.New("idle")
+	errNoAddress    = errors.New("no address to try")
 	errReplaced     = errors.New("replaced by a newer duplicate session")
 	errDuplicate    = errors.New("duplicate session")
 	errShutdown     = errors.New("shutting down")

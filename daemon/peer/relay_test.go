@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,5 +169,18 @@ func TestRelayedSessionUpgradesByReversal(t *testing.T) {
 	waitFor(t, "bob to receive", func() bool { return len(bob.h.bodies("alice")) == 2 })
 	if got := alice.h.stateLog(); !slices.Equal(got, []string{"bob up", "bob up"}) {
 		t.Errorf("alice's presence reports %v; want up (relayed) then up again (the upgrade)", got)
+	}
+}
+
+// A peer that offers no address is an error, not a nil connection.
+func TestConnectWithoutAddresses(t *testing.T) {
+	checkLeaks(t)
+	dir := newDirectory()
+	alice := newNode(t, dir, "alice")
+	if _, _, err := alice.m.connect(context.Background(), alice.id.Public, nil, true); err == nil {
+		t.Fatal("connect with no address returned no error")
+	}
+	if err := alice.m.dialDirect(context.Background(), "alice", []string{"relay://127.0.0.1:1/" + strings.Repeat("A", 43)}, PathPunched); err == nil {
+		t.Fatal("a punch with only a relay address returned no error")
 	}
 }

@@ -65,9 +65,17 @@ func (s *session) upgradeAsCaller() {
 	cfg := &s.m.cfg
 	bo := backoff.New(cfg.UpgradeBackoffMin, cfg.UpgradeBackoffMax)
 	for s.ctx.Err() == nil {
-		for attempt := 1; attempt <= PunchAttempts && s.ctx.Err() == nil; attempt++ {
-			if s.tryUpgrade(attempt) {
+		for attempt, waits := 1, 0; attempt <= PunchAttempts && s.ctx.Err() == nil; attempt++ {
+			switch s.tryUpgrade(attempt) {
+			case upgraded:
 				return
+			case notReady:
+				// A side that has just started knows no address of its
+				// own yet (its first announce is under way): not an
+				// attempt.
+				if waits++; waits <= maxNotReady && sleepCtx(s.ctx, notReadyWait) {
+					attempt--
+				}
 			}
 		}
 		if !sleepCtx(s.ctx, bo.Next()) {
@@ -76,8 +84,23 @@ func (s *session) upgradeAsCaller() {
 	}
 }
 
-// tryUpgrade is one Connect/Sync round; true means a direct session came up.
-func (s *session) tryUpgrade(attempt int) bool {
+// Outcomes of tryUpgrade.
+type upgradeOutcome int
+
+const (
+	upgraded upgradeOutcome = iota // a direct session replaced the relayed one
+	failed                         // a try that did not get through
+	notReady                       // one side had no address to offer yet
+)
+
+// How long and how often the caller waits for addresses to try.
+const (
+	notReadyWait = 500 * time.Millisecond
+	maxNotReady  = 20
+)
+
+// tryUpgrade is one Connect/Sync round.
+func (s *session) tryUpgrade(attempt int) upgradeOutcome {
 	m := s.m
 	t0 := time.Now()
 	dialMe := m.cfg.Dialable != nil && m.cfg.Dialable()
@@ -86,29 +109,42 @@ func (s *session) tryUpgrade(attempt int) bool {
 		// answer arrives.
 		m.expectReversal(s.peer, connectReplyMax+m.cfg.ReversalWait)
 	}
-	s.queue(wire.Connect{DialMe: dialMe, Addrs: m.selfAddrs()})
+	ours := m.selfAddrs()
+	s.queue(wire.Connect{DialMe: dialMe, Addrs: ours})
 	theirs, ok := s.awaitConnect(connectReplyMax)
 	if !ok {
-		return false
+		return failed
+	}
+	if len(ours) == 0 || len(directOnly(theirs.Addrs)) == 0 {
+		return notReady
 	}
 	rtt := time.Since(t0)
 	if dialMe {
 		if !sleepCtx(s.ctx, m.cfg.ReversalWait) || s.replaced() {
-			return s.replaced()
+			return s.outcome()
 		}
 	}
 	s.queue(wire.Sync{})
 	if !sleepCtx(s.ctx, rtt/2) {
-		return s.replaced()
+		return s.outcome()
 	}
 	err := m.dialDirect(s.ctx, s.peer, theirs.Addrs, PathPunched)
 	if err == nil {
 		m.log.Info("relayed session upgraded", zap.String("peer", s.peer), zap.String("path", string(PathPunched)),
 			zap.Int("attempt", attempt), zap.Duration("rtt", rtt))
-		return true
+		return upgraded
 	}
 	m.log.Debug("hole punch failed", zap.String("peer", s.peer), zap.Int("attempt", attempt), zap.Error(err))
-	return s.replaced()
+	return s.outcome()
+}
+
+// outcome is upgraded if another session replaced this one meanwhile (a
+// reversal, or the peer's own punch), else failed.
+func (s *session) outcome() upgradeOutcome {
+	if s.replaced() {
+		return upgraded
+	}
+	return failed
 }
 
 // awaitConnect waits for the peer's Connect.
@@ -191,7 +227,10 @@ func (m *Manager) dialDirect(ctx context.Context, peer string, addrs []string, p
 	if err != nil {
 		return err
 	}
-	return m.AddConn(ctx, conn, peer, path)
+	// The handshake must outlive the relayed session: the other side may
+	// register the new connection first and close the relayed one, which
+	// ends ctx (derived from it) while our handshake is still running.
+	return m.AddConn(context.Background(), conn, peer, path)
 }
 
 // selfAddrs are the direct addresses we offer in a Connect.
