@@ -50,7 +50,8 @@ type Config struct {
 	Name string `toml:"name"`
 	// Tracker is the tracker's base URL.
 	Tracker string `toml:"tracker"`
-	// Listen is the TCP address peer sessions are accepted on and dialled from.
+	// Listen is the TCP address peer sessions are accepted on and dialled
+	// from. The default, [::]:7171, is dual-stack (IPv4 and IPv6).
 	Listen string `toml:"listen"`
 	// DataDir holds the identity key and the message store.
 	DataDir string `toml:"data_dir"`
@@ -128,7 +129,7 @@ type Peer struct {
 func Default() Config {
 	return Config{
 		Tracker:       "http://127.0.0.1:7070",
-		Listen:        "0.0.0.0:7171",
+		Listen:        "[::]:7171", // dual-stack: IPv4 and IPv6
 		DataDir:       DefaultDataDir(),
 		ControlSocket: api.SocketPath(),
 		LogLevel:      "info",

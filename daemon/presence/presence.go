@@ -44,7 +44,8 @@ type Config struct {
 	Key     ed25519.PrivateKey
 	Tracker *client.Client
 	// Listen is the address chatd accepts peers on. A wildcard host
-	// (0.0.0.0 or ::) publishes the interface addresses; a specific host
+	// publishes the interface addresses: those of both families for ::
+	// (a dual-stack socket), IPv4 ones for 0.0.0.0. A specific host
 	// publishes that address alone.
 	Listen netip.AddrPort
 	// RecordTTL is the lifetime written into each record.

@@ -325,3 +325,33 @@ func TestPublishesMappedAddressOnKick(t *testing.T) {
 		return a != nil && !slices.Contains(a, "198.51.100.20:40000")
 	})
 }
+
+// Listening on the dual-stack wildcard publishes the addresses of both
+// families (not loopback or link-local ones); the IPv4 wildcard publishes
+// IPv4 alone, since its socket does not accept IPv6.
+func TestPublishesBothFamiliesWhenDualStack(t *testing.T) {
+	ifs := []netip.Addr{
+		netip.MustParseAddr("192.168.1.2"), netip.MustParseAddr("2001:db8:1::2"),
+		netip.MustParseAddr("::1"), netip.MustParseAddr("fe80::1"), netip.MustParseAddr("127.0.0.1"),
+	}
+	observed := netip.MustParseAddrPort("11.0.0.12:40000")
+	for _, tc := range []struct {
+		listen string
+		want   []string
+	}{
+		{"[::]:7171", []string{"11.0.0.12:40000", "192.168.1.2:7171", "[2001:db8:1::2]:7171"}},
+		{"0.0.0.0:7171", []string{"11.0.0.12:40000", "192.168.1.2:7171"}},
+	} {
+		p, err := New(Config{
+			Name: "alice", Key: newKey(t), Tracker: client.New("http://127.0.0.1:1", nil),
+			Listen:     netip.MustParseAddrPort(tc.listen),
+			Interfaces: func() ([]netip.Addr, error) { return ifs, nil },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.addrs(observed); !slices.Equal(got, tc.want) {
+			t.Errorf("listening on %s: publishes %v, want %v", tc.listen, got, tc.want)
+		}
+	}
+}
