@@ -168,11 +168,12 @@ type attempt struct {
 	err  error
 }
 
-// connect races the candidates, happy-eyeballs style: every direct address
-// at once, the relays (relay://) after RelayDelay, or as soon as every
-// direct attempt has failed, so a peer reachable only through a relay is
-// not kept waiting. The first connection wins and the others are closed;
-// every attempt has ended when connect returns.
+// connect races the candidates, happy-eyeballs style: IPv6 direct
+// addresses at once, IPv4 ones after IPv4Delay (or once every IPv6 attempt
+// has failed; see familyTurns), the relays (relay://) after RelayDelay, or
+// as soon as every direct attempt has failed, so a peer reachable only
+// through a relay is not kept waiting. The first connection wins and the
+// others are closed; every attempt has ended when connect returns.
 func (m *Manager) connect(ctx context.Context, key ed25519.PublicKey, addrs []string, punch bool) (net.Conn, Path, error) {
 	var direct []string
 	var relays []relay.Addr
@@ -188,9 +189,15 @@ func (m *Manager) connect(ctx context.Context, key ed25519.PublicKey, addrs []st
 	results := make(chan attempt, len(direct)+len(relays))
 	relayGo := make(chan struct{})
 	var wg sync.WaitGroup
+	turns := newFamilyTurns(direct)
 	for _, a := range direct {
 		wg.Go(func() {
+			if !turns.wait(ctx, a) {
+				results <- attempt{path: PathDirect, err: ctx.Err()}
+				return
+			}
 			c, err := m.dial(ctx, a, punch)
+			turns.done(a, err)
 			results <- attempt{c, PathDirect, err}
 		})
 	}

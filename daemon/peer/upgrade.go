@@ -235,7 +235,7 @@ func (m *Manager) dialDirect(ctx context.Context, peer string, addrs []string, p
 
 // selfAddrs are the direct addresses we offer in a Connect.
 func (m *Manager) selfAddrs() []string {
-	addrs := directOnly(m.cfg.SelfAddrs())
+	addrs := ipv6First(directOnly(m.cfg.SelfAddrs())) // kept if the list is cut
 	return addrs[:min(len(addrs), wire.MaxAddrs)]
 }
 
