@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build test test-short lint fuzz bench demo demo-stop clean deb
+.PHONY: all build test test-short lint fuzz bench demo demo-stop demo-nat clean deb
 
 all: build
 
@@ -41,5 +41,11 @@ demo: build
 demo-stop:
 	bash scripts/demo.sh stop
 
+# As root: alice and bob behind two home routers in network namespaces
+# (cone NAT; DEMO_NAT=symmetric for symmetric), a relayed first message and
+# the path moving to punched; Ctrl-C stops it and removes everything.
+demo-nat: build
+	bash scripts/demo-nat.sh
+
 clean:
-	rm -rf $(BIN) .demo dist
+	rm -rf $(BIN) .demo .demo-nat dist
