@@ -67,7 +67,7 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator),
-		"./cmd/chat-tracker", "./cmd/chatd", "./cmd/chatctl", "./cmd/chat-relay")
+		"./cmd/chat-tracker", "./cmd/chatd", "./cmd/chatctl", "./cmd/chat-relay", "./cmd/natdemo")
 	build.Dir = root
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
