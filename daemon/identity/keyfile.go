@@ -22,12 +22,18 @@ const pemType = "PRIVATE KEY"
 // there if the file does not exist (created reports which). dir is created
 // with mode 0700 if missing.
 func LoadOrCreate(dir string) (id *Identity, created bool, err error) {
-	path := filepath.Join(dir, KeyFileName)
+	return LoadOrCreateFile(filepath.Join(dir, KeyFileName))
+}
+
+// LoadOrCreateFile is LoadOrCreate for a key file at any path (chat-relay
+// keeps its own key with the same rules): the file is refused if group or
+// others can read it, and made 0600, in a 0700 directory, if missing.
+func LoadOrCreateFile(path string) (id *Identity, created bool, err error) {
 	id, err = load(path)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return id, false, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, false, fmt.Errorf("create identity directory: %w", err)
 	}
 	id, err = Generate(nil)
