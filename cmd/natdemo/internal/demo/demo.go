@@ -59,6 +59,7 @@ type demo struct {
 	out io.Writer
 	t0  time.Time
 
+	ownDir       bool // Dir is this demo's: teardown removes it
 	lab          *natlab.Lab
 	procs        []*proc // in the order started
 	alice, bob   *user
@@ -144,6 +145,7 @@ func (d *demo) prepareDir() error {
 	if err := os.Chmod(d.c.Dir, 0o700); err != nil {
 		return err
 	}
+	d.ownDir = true
 	return os.WriteFile(filepath.Join(d.c.Dir, pidFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
 }
 
@@ -180,7 +182,7 @@ func (d *demo) teardown() error {
 	if d.lab != nil {
 		errs = append(errs, d.lab.Close())
 	}
-	if _, err := os.Stat(filepath.Join(d.c.Dir, pidFile)); err == nil {
+	if d.ownDir {
 		errs = append(errs, os.RemoveAll(d.c.Dir))
 	}
 	err := errors.Join(errs...)
