@@ -8,8 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
-
+	"github.com/p2pchat/p2pchat/internal/tomlfile"
 	"github.com/p2pchat/p2pchat/relay/server"
 )
 
@@ -71,16 +70,8 @@ func Load(path string) (File, error) {
 	if path == "" {
 		return f, nil
 	}
-	md, err := toml.DecodeFile(path, &f)
-	if err != nil {
-		return File{}, fmt.Errorf("load config %s: %w", path, err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		return File{}, fmt.Errorf("load config %s: unknown keys: %s", path, strings.Join(keys, ", "))
+	if err := tomlfile.Load(path, &f); err != nil {
+		return File{}, err
 	}
 	return f, nil
 }

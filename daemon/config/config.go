@@ -19,12 +19,11 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/BurntSushi/toml"
-
 	"github.com/p2pchat/p2pchat/ctl/api"
 	"github.com/p2pchat/p2pchat/daemon/peer"
 	"github.com/p2pchat/p2pchat/daemon/portmap"
 	"github.com/p2pchat/p2pchat/daemon/presence"
+	"github.com/p2pchat/p2pchat/internal/tomlfile"
 )
 
 // Duration is a time.Duration that reads from TOML strings such as "15s".
@@ -177,15 +176,11 @@ func xdgDir(env, fallback string) string {
 // never silently does nothing.
 func Load(path string, explicit bool) (Config, error) {
 	cfg := Default()
-	md, err := toml.DecodeFile(path, &cfg)
-	if err != nil {
+	if err := tomlfile.Load(path, &cfg); err != nil {
 		if !explicit && errors.Is(err, fs.ErrNotExist) {
-			return cfg, nil
+			return Default(), nil
 		}
-		return cfg, fmt.Errorf("load config %s: %w", path, err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		return cfg, fmt.Errorf("load config %s: unknown key %q", path, und[0].String())
+		return cfg, err
 	}
 	return cfg, nil
 }
