@@ -3,31 +3,19 @@ package client_test
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 
 	"github.com/p2pchat/p2pchat/ctl/api"
 	"github.com/p2pchat/p2pchat/ctl/client"
+	"github.com/p2pchat/p2pchat/ctl/client/clienttest"
 	"github.com/p2pchat/p2pchat/internal/leakcheck"
 )
 
 // pagedHistory serves n messages (seq 1..n) the way chatd does: newest
 // first within the page, returned oldest first, at most MaxHistoryPage.
 func pagedHistory(t *testing.T, n int) string {
-	dir, err := os.MkdirTemp("", "hist")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "s")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/history/{peer}", func(w http.ResponseWriter, r *http.Request) {
 		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
@@ -42,11 +30,7 @@ func pagedHistory(t *testing.T, n int) string {
 		}
 		json.NewEncoder(w).Encode(ms)
 	})
-	srv := &http.Server{Handler: mux}
-	done := make(chan struct{})
-	go func() { defer close(done); srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close(); <-done })
-	return sock
+	return clienttest.Serve(t, mux)
 }
 
 // chatctl history --limit N pages through chatd's 1000-message pages.

@@ -3,38 +3,22 @@ package repl
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/p2pchat/p2pchat/ctl/api"
 	"github.com/p2pchat/p2pchat/ctl/client"
+	"github.com/p2pchat/p2pchat/ctl/client/clienttest"
 )
 
-// fakeDaemon answers status on a Unix socket with the given version header.
+// fakeDaemon answers status with the given version header.
 func fakeDaemon(t *testing.T, version string) string {
-	dir, err := os.MkdirTemp("", "repl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "s")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return clienttest.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(api.HeaderVersion, version)
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"name":"alice","version":"` + version + `"}`))
-	})}
-	done := make(chan struct{})
-	go func() { defer close(done); srv.Serve(ln) }()
-	t.Cleanup(func() { srv.Close(); <-done })
-	return sock
+	}))
 }
 
 func TestVersionNoteAfterUpgrade(t *testing.T) {
