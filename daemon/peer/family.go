@@ -2,12 +2,29 @@ package peer
 
 import (
 	"context"
+	"errors"
+	"net"
 	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"github.com/libp2p/go-reuseport"
 )
+
+// listenTCP listens on addr with SO_REUSEPORT. The IPv6 wildcard [::] is
+// dual-stack (Go clears IPV6_V6ONLY), accepting both families; on a
+// machine without IPv6 (booted with ipv6.disable=1) it falls back to
+// 0.0.0.0, so that the default configuration works there too.
+func listenTCP(addr string) (net.Listener, error) {
+	ln, err := reuseport.Listen("tcp", addr)
+	if ap, perr := netip.ParseAddrPort(addr); errors.Is(err, syscall.EAFNOSUPPORT) && perr == nil && ap.Addr() == netip.IPv6Unspecified() {
+		return reuseport.Listen("tcp", netip.AddrPortFrom(netip.IPv4Unspecified(), ap.Port()).String())
+	}
+	return ln, err
+}
 
 // IPv4Delay is how long the IPv4 direct attempts of a race wait when the
 // peer has IPv6 direct addresses too (RFC 8305's connection attempt

@@ -95,3 +95,28 @@ func TestIPv6First(t *testing.T) {
 		t.Fatalf("ipv6First = %v, want %v", got, want)
 	}
 }
+
+// The IPv6 wildcard accepts both families.
+func TestListenDualStack(t *testing.T) {
+	ln, err := listenTCP("[::]:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	for _, ip := range []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()} {
+		c, err := net.Dial("tcp", netip.AddrPortFrom(ip, port).String())
+		if err != nil {
+			if ip.Is6() {
+				t.Skipf("no IPv6 loopback here: %v", err)
+			}
+			t.Fatal(err)
+		}
+		c.Close()
+		a, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Close()
+	}
+}

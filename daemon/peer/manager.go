@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/libp2p/go-reuseport"
 	"go.uber.org/zap"
 
 	"github.com/p2pchat/p2pchat/internal/backoff"
@@ -70,7 +69,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	ln := cfg.Listener
 	if ln == nil {
-		if ln, err = reuseport.Listen("tcp", cfg.ListenAddr); err != nil {
+		if ln, err = listenTCP(cfg.ListenAddr); err != nil {
 			return nil, fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
 		}
 	}
