@@ -14,14 +14,22 @@ import (
 	"github.com/libp2p/go-reuseport"
 )
 
-// listenTCP listens on addr with SO_REUSEPORT. The IPv6 wildcard [::] is
-// dual-stack (Go clears IPV6_V6ONLY), accepting both families; on a
-// machine without IPv6 (booted with ipv6.disable=1) it falls back to
-// 0.0.0.0, so that the default configuration works there too.
+// listenTCP listens on addr with SO_REUSEPORT, in the family its host
+// names: an IPv4 literal, 0.0.0.0 included, listens on IPv4 alone (Go's
+// "tcp" would make 0.0.0.0 dual-stack, and chatd would publish IPv6
+// addresses its user did not ask for); the IPv6 wildcard [::], or no host,
+// is dual-stack (Go clears IPV6_V6ONLY). On a machine without IPv6 (booted
+// with ipv6.disable=1) [::] falls back to 0.0.0.0, so that the default
+// configuration works there too.
 func listenTCP(addr string) (net.Listener, error) {
-	ln, err := reuseport.Listen("tcp", addr)
-	if ap, perr := netip.ParseAddrPort(addr); errors.Is(err, syscall.EAFNOSUPPORT) && perr == nil && ap.Addr() == netip.IPv6Unspecified() {
-		return reuseport.Listen("tcp", netip.AddrPortFrom(netip.IPv4Unspecified(), ap.Port()).String())
+	ap, perr := netip.ParseAddrPort(addr)
+	network := "tcp"
+	if perr == nil && ap.Addr().Is4() {
+		network = "tcp4"
+	}
+	ln, err := reuseport.Listen(network, addr)
+	if errors.Is(err, syscall.EAFNOSUPPORT) && perr == nil && ap.Addr() == netip.IPv6Unspecified() {
+		return reuseport.Listen("tcp4", netip.AddrPortFrom(netip.IPv4Unspecified(), ap.Port()).String())
 	}
 	return ln, err
 }

@@ -96,27 +96,35 @@ func TestIPv6First(t *testing.T) {
 	}
 }
 
-// The IPv6 wildcard accepts both families.
-func TestListenDualStack(t *testing.T) {
-	ln, err := listenTCP("[::]:0")
-	if err != nil {
-		t.Fatal(err)
+// The IPv6 wildcard accepts both families; the IPv4 one IPv4 alone.
+func TestListenFamilies(t *testing.T) {
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	} else {
+		ln.Close()
 	}
-	defer ln.Close()
-	port := uint16(ln.Addr().(*net.TCPAddr).Port)
-	for _, ip := range []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()} {
-		c, err := net.Dial("tcp", netip.AddrPortFrom(ip, port).String())
+	for _, tc := range []struct {
+		listen string
+		v6     bool
+	}{{"[::]:0", true}, {"0.0.0.0:0", false}} {
+		ln, err := listenTCP(tc.listen)
 		if err != nil {
-			if ip.Is6() {
-				t.Skipf("no IPv6 loopback here: %v", err)
+			t.Fatal(err)
+		}
+		port := uint16(ln.Addr().(*net.TCPAddr).Port)
+		for _, ip := range []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.IPv6Loopback()} {
+			c, err := net.Dial("tcp", netip.AddrPortFrom(ip, port).String())
+			if want := ip.Is4() || tc.v6; (err == nil) != want {
+				t.Errorf("listening on %s, a dial to %v: %v; want it to connect: %v", tc.listen, ip, err, want)
 			}
-			t.Fatal(err)
+			if err != nil {
+				continue
+			}
+			c.Close()
+			if a, err := ln.Accept(); err == nil {
+				a.Close()
+			}
 		}
-		c.Close()
-		a, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		a.Close()
+		ln.Close()
 	}
 }
