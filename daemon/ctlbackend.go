@@ -87,6 +87,8 @@ func (b ctlBackend) Status(ctx context.Context) (api.Status, error) {
 	for _, s := range d.peers.Sessions() {
 		st.Online = append(st.Online, api.OnlinePeer{Name: s.Peer, Session: *apiSession(s)})
 	}
+	u := d.peers.Upgrades()
+	st.Upgrades = api.Upgrades{PunchAttempts: u.PunchAttempts, Punched: u.Punched, Reversed: u.Reversed}
 	if d.portmap != nil {
 		if pub := d.portmap.Public(); pub.IsValid() {
 			st.PublicAddrs = []string{pub.String()}

@@ -94,6 +94,11 @@ type statusJSON struct {
 		State string `json:"state"`
 		Relay string `json:"relay"`
 	} `json:"relay"`
+	Upgrades struct {
+		PunchAttempts int `json:"punch_attempts"`
+		Punched       int `json:"punched"`
+		Reversed      int `json:"reversed"`
+	} `json:"upgrades"`
 	Online []struct {
 		Name       string  `json:"name"`
 		Path       string  `json:"path"`

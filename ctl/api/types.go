@@ -32,11 +32,14 @@ type Status struct {
 	PortMap       PortMap  `json:"port_map"`
 	Relay         Relay    `json:"relay"`
 	// Online lists the contacts with a session, and how each is reached.
-	Online        []OnlinePeer `json:"online,omitempty"`
-	TrackerState  string       `json:"tracker_state"` // e.g. "registered", "unreachable"
-	Sessions      int          `json:"sessions"`      // open peer sessions
-	Version       string       `json:"version"`
-	UptimeSeconds float64      `json:"uptime_seconds"`
+	Online []OnlinePeer `json:"online,omitempty"`
+	// Upgrades counts relayed sessions moved onto direct connections
+	// since chatd started, and the hole punches tried for them.
+	Upgrades      Upgrades `json:"upgrades"`
+	TrackerState  string   `json:"tracker_state"` // e.g. "registered", "unreachable"
+	Sessions      int      `json:"sessions"`      // open peer sessions
+	Version       string   `json:"version"`
+	UptimeSeconds float64  `json:"uptime_seconds"`
 	// EventCursor is the ID of the newest committed event; pass it as the
 	// after cursor to watch only what happens from now on.
 	EventCursor int64 `json:"event_cursor"`
@@ -57,6 +60,13 @@ type Relay struct {
 	Relay     string    `json:"relay,omitempty"` // relay://HOST:PORT/KEY
 	Since     time.Time `json:"since,omitzero"`
 	LastError string    `json:"last_error,omitempty"`
+}
+
+// Upgrades counts this side's upgrades of relayed sessions.
+type Upgrades struct {
+	PunchAttempts int `json:"punch_attempts"`
+	Punched       int `json:"punched"`
+	Reversed      int `json:"reversed"`
 }
 
 // OnlinePeer is a contact with a session.

@@ -127,6 +127,9 @@ func writeStatus(w io.Writer, st api.Status) {
 	row("mapped as", orDash(strings.Join(st.PublicAddrs, ", ")))
 	row("port mapping", portMapLine(st.PortMap))
 	row("relay", relayLine(st.Relay))
+	if u := st.Upgrades; u.PunchAttempts+u.Reversed > 0 {
+		row("upgrades", fmt.Sprintf("%d punched in %d attempts, %d reversed", u.Punched, u.PunchAttempts, u.Reversed))
+	}
 	row("tracker", st.TrackerState)
 	row("sessions", fmt.Sprint(st.Sessions))
 	for _, p := range st.Online {

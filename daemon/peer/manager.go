@@ -55,6 +55,36 @@ type Manager struct {
 	// presence does not flap. guarded by mu.
 	graceDown map[string]*time.Timer
 	reversals map[string]time.Time // guarded by mu: peers asked to dial us back, until when
+	upgrades  UpgradeStats         // guarded by mu
+}
+
+// UpgradeStats counts the attempts to move relayed sessions onto direct
+// connections (see upgrade.go), since the manager started.
+type UpgradeStats struct {
+	PunchAttempts int // simultaneous opens this side tried
+	Punched       int // sessions that moved to a punched connection
+	Reversed      int // sessions that moved to a connection one side dialled back
+}
+
+// Upgrades returns the upgrade counters.
+func (m *Manager) Upgrades() UpgradeStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.upgrades
+}
+
+// countUpgrade records one attempt (path "") or one upgrade.
+func (m *Manager) countUpgrade(path Path) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch path {
+	case "":
+		m.upgrades.PunchAttempts++
+	case PathPunched:
+		m.upgrades.Punched++
+	case PathReversed:
+		m.upgrades.Reversed++
+	}
 }
 
 // NewManager checks cfg and binds the listener, so Addr is known before

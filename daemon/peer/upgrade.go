@@ -223,6 +223,9 @@ func (m *Manager) dialDirect(ctx context.Context, peer string, addrs []string, p
 	if err != nil {
 		return err
 	}
+	if path == PathPunched {
+		m.countUpgrade("")
+	}
 	conn, _, err := m.connect(ctx, key, directOnly(addrs), path == PathPunched)
 	if err != nil {
 		return err
@@ -230,7 +233,11 @@ func (m *Manager) dialDirect(ctx context.Context, peer string, addrs []string, p
 	// The handshake must outlive the relayed session: the other side may
 	// register the new connection first and close the relayed one, which
 	// ends ctx (derived from it) while our handshake is still running.
-	return m.AddConn(context.Background(), conn, peer, path)
+	if err := m.AddConn(context.Background(), conn, peer, path); err != nil {
+		return err
+	}
+	m.countUpgrade(path)
+	return nil
 }
 
 // selfAddrs are the direct addresses we offer in a Connect.
