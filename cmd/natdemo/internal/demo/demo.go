@@ -157,6 +157,9 @@ func (d *demo) say(format string, args ...any) {
 // teardown stops the processes, last started first, closes the lab and
 // removes Dir.
 func (d *demo) teardown() error {
+	if d.watch != nil {
+		d.watch.close() // before the daemons go: the watcher would redial
+	}
 	var errs []error
 	var wg sync.WaitGroup
 	var mu sync.Mutex

@@ -6,42 +6,81 @@ import (
 	"strings"
 	"time"
 
+	"github.com/p2pchat/p2pchat/ctl/api"
+	"github.com/p2pchat/p2pchat/ctl/client"
 	"github.com/p2pchat/p2pchat/internal/natlab"
 )
 
-// pathWatch prints each change of the path alice's session with bob takes.
+// pathWatch prints each change of the path alice's session with bob
+// takes, as alice's event stream reports it: every session that comes up,
+// an upgrade included, is a presence event with its path, so no change is
+// missed however fast it follows the one before (polling the status could
+// miss a relayed session upgraded within milliseconds).
 type pathWatch struct {
-	d    *demo
-	last string // "" while there is no session
+	d     *demo
+	w     *client.Watcher
+	paths chan string // each path alice's session with bob takes ("" when it ends)
+	done  chan struct{}
+	last  string
 }
 
-// poll reads alice's status and prints a change; it returns the path.
-func (w *pathWatch) poll(ctx context.Context) string {
-	st, err := w.d.alice.status(ctx)
+// watchPaths follows alice's events from now on until close.
+func (d *demo) watchPaths(ctx context.Context) (*pathWatch, error) {
+	c := &client.Client{Socket: d.alice.sock}
+	st, err := c.Status(ctx)
 	if err != nil {
-		return w.last
+		return nil, fmt.Errorf("alice: status: %w", err)
 	}
-	s, ok := st.sessionWith("bob")
-	path := s.Path
-	if !ok {
-		path = ""
+	w, err := c.Watch(ctx, st.EventCursor)
+	if err != nil {
+		return nil, fmt.Errorf("alice: watch events: %w", err)
 	}
-	if path != w.last {
-		w.last = path
-		if path == "" {
-			w.d.say("alice → bob: no session")
-		} else {
-			w.d.say("alice → bob: %s (remote %s, rtt %.1f ms)", path, s.RemoteAddr, s.RTTMillis)
+	pw := &pathWatch{d: d, w: w, paths: make(chan string, 64), done: make(chan struct{})}
+	go pw.run()
+	return pw, nil
+}
+
+func (pw *pathWatch) run() {
+	defer close(pw.done)
+	defer close(pw.paths)
+	for {
+		ev, err := pw.w.Next()
+		if err != nil {
+			return
 		}
+		if ev.Type != api.EventPresence || ev.Peer != "bob" || ev.Online == nil {
+			continue
+		}
+		path := ev.Path
+		if !*ev.Online {
+			path = ""
+			pw.d.say("alice → bob: no session")
+		} else {
+			pw.d.say("alice → bob: %s (remote %s)", path, ev.Addr)
+		}
+		select {
+		case pw.paths <- path:
+		default: // the demo reads the newest path from last when it looks
+		}
+		pw.last = path
 	}
-	return path
+}
+
+// close stops following the events.
+func (pw *pathWatch) close() {
+	pw.w.Close()
+	<-pw.done
 }
 
 // show sends the first message while watching the path until it is
 // punched (cone NATs) or has stayed relayed for Hold (symmetric NATs); then
 // bob answers, and both status outputs and how to talk are printed.
 func (d *demo) show(ctx context.Context) error {
-	w := &pathWatch{d: d}
+	w, err := d.watchPaths(ctx)
+	if err != nil {
+		return err
+	}
+	d.watch = w
 	const first = "hi bob, this is alice"
 	d.say("alice sends: chatctl send --wait bob %q", first)
 	sent := make(chan error, 1)
@@ -51,6 +90,7 @@ func (d *demo) show(ctx context.Context) error {
 	}()
 	var delivered, relayedSince time.Time
 	deadline := time.Now().Add(punchLimit)
+	path := ""
 	for {
 		select {
 		case err := <-sent:
@@ -59,6 +99,11 @@ func (d *demo) show(ctx context.Context) error {
 			}
 			delivered = time.Now()
 			d.say("delivered to bob")
+		case p, ok := <-w.paths:
+			if !ok {
+				return fmt.Errorf("alice's event stream ended")
+			}
+			path = p
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(pollInterval):
@@ -66,7 +111,6 @@ func (d *demo) show(ctx context.Context) error {
 		if err := d.exited(); err != nil {
 			return err
 		}
-		path := w.poll(ctx)
 		if path == "relayed" && relayedSince.IsZero() {
 			relayedSince = time.Now()
 		} else if path != "relayed" {
@@ -108,7 +152,6 @@ func (d *demo) show(ctx context.Context) error {
 	fmt.Fprintf(d.out, "talk as alice:  %s --socket %s/alice.sock attach bob\n", ctl, d.c.ShowDir)
 	fmt.Fprintf(d.out, "talk as bob:    %s --socket %s/bob.sock attach alice\n", ctl, d.c.ShowDir)
 	fmt.Fprintf(d.out, "logs:           %s/*.log\n", d.c.ShowDir)
-	d.watch = w
 	return nil
 }
 
@@ -128,6 +171,5 @@ func (d *demo) stay(ctx context.Context) error {
 		if err := d.exited(); err != nil {
 			return err
 		}
-		d.watch.poll(ctx)
 	}
 }
