@@ -56,13 +56,3 @@ func (u *user) status(ctx context.Context) (status, error) {
 	}
 	return st, nil
 }
-
-// sessionWith is u's session with peer, or ok=false without one.
-func (st status) sessionWith(peer string) (session, bool) {
-	for _, s := range st.Online {
-		if s.Name == peer {
-			return s, true
-		}
-	}
-	return session{}, false
-}
