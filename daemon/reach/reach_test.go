@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/p2pchat/p2pchat/internal/leakcheck"
+	"github.com/p2pchat/p2pchat/internal/testenv"
 	"github.com/p2pchat/p2pchat/relay"
 	"github.com/p2pchat/p2pchat/relay/server"
 )
@@ -136,7 +137,10 @@ func TestRelayRestartAndFailover(t *testing.T) {
 	dead, _ := net.Listen("tcp", "127.0.0.1:0")
 	deadAddr := relayAddr(dead)
 	dead.Close()
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", testenv.RestartableAddr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
 	stop := runRelay(t, ln)
 	h := start(t, deadAddr, relayAddr(ln))
 	st := waitState(t, h.s, StateReserved)

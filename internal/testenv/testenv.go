@@ -9,7 +9,10 @@
 package testenv
 
 import (
+	"math/rand/v2"
+	"net"
 	"os"
+	"strconv"
 	"testing"
 )
 
@@ -32,4 +35,22 @@ func PostgresURL(t testing.TB) string {
 		SkipOrFail(t, "set P2PCHAT_TEST_POSTGRES to a postgres:// URL (as root, scripts/postgres.sh prints one)")
 	}
 	return url
+}
+
+// RestartableAddr returns a free loopback address whose port lies below
+// the kernel's ephemeral range (32768 and up), for a test that stops a
+// server and starts it again on the same address: a port from ":0" is
+// ephemeral, and any outgoing connection on the machine (another test
+// package runs at the same time) may take it in between.
+func RestartableAddr(t testing.TB) string {
+	t.Helper()
+	for range 1000 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(20000+rand.IntN(12000)))
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			ln.Close()
+			return addr
+		}
+	}
+	t.Fatal("no free loopback port below the ephemeral range")
+	return ""
 }

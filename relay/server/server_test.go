@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/p2pchat/p2pchat/internal/leakcheck"
+	"github.com/p2pchat/p2pchat/internal/testenv"
 	"github.com/p2pchat/p2pchat/relay"
 	"github.com/p2pchat/p2pchat/relay/internal/wire"
 )
@@ -343,7 +344,7 @@ func TestClientNoticesDeadRelay(t *testing.T) {
 
 func TestRelayRestart(t *testing.T) {
 	leakcheck.Check(t)
-	r := startRelay(t, nil)
+	r := startRelayOn(t, testenv.RestartableAddr(t), nil)
 	res := reserve(t, r, bob, nil)
 	r.stop()
 	select {
