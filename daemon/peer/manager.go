@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sort"
 	"sync"
 	"time"
@@ -34,7 +35,7 @@ type Manager struct {
 	log     *zap.Logger
 	ln      net.Listener
 	tlsBase *tls.Config
-	hsSlots chan struct{} // one token per inbound handshake in progress
+	hs      handshakeSlots // guarded by mu: inbound handshakes in progress
 	events  *eventQueue
 	calls   *callPool // the receivers' Handler calls
 
@@ -106,7 +107,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	return &Manager{
 		cfg: cfg, log: cfg.Log, ln: ln,
 		tlsBase:  newTLSBase(cert),
-		hsSlots:  make(chan struct{}, maxHandshakes),
+		hs:       handshakeSlots{bySource: map[netip.Addr]int{}, refusing: map[netip.Addr]bool{}},
 		events:   newEventQueue(cfg.Handler),
 		calls:    newCallPool(),
 		sessions: make(map[string]*session),
@@ -230,23 +231,76 @@ func (m *Manager) Serve(conn net.Conn, path Path) {
 }
 
 func (m *Manager) accepted(conn net.Conn, path Path) {
-	select {
-	case m.hsSlots <- struct{}{}:
-	default:
-		m.log.Warn("too many peer handshakes in progress; dropping connection",
-			zap.Stringer("remote", conn.RemoteAddr()))
+	var src netip.Addr
+	if path == PathDirect {
+		if ap, err := netip.ParseAddrPort(conn.RemoteAddr().String()); err == nil {
+			src = ap.Addr().Unmap()
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.hs.takeLocked(src, m.log) {
 		conn.Close()
 		return
 	}
-	m.mu.Lock()
 	ok := m.goLocked(func() {
-		defer func() { <-m.hsSlots }()
+		defer func() {
+			m.mu.Lock()
+			m.hs.releaseLocked(src)
+			m.mu.Unlock()
+		}()
 		m.setup(m.ctx, conn, "", nil, path)
 	})
-	m.mu.Unlock()
 	if !ok {
-		<-m.hsSlots
+		m.hs.releaseLocked(src)
 		conn.Close()
+	}
+}
+
+// handshakeSlots bounds the inbound handshakes in progress, in all and per
+// source address. Refusals are logged once per flood, not per connection.
+type handshakeSlots struct {
+	total         int
+	bySource      map[netip.Addr]int
+	refusing      map[netip.Addr]bool // sources refused since their count was last 0
+	refusingTotal bool
+}
+
+// takeLocked takes a slot for a connection from src (the zero Addr: no
+// per-source bound), or reports false when none is free.
+func (h *handshakeSlots) takeLocked(src netip.Addr, log *zap.Logger) bool {
+	switch {
+	case h.total >= maxHandshakes:
+		if !h.refusingTotal {
+			h.refusingTotal = true
+			log.Warn("peer handshake slots full; refusing new connections until some finish", zap.Int("slots", maxHandshakes))
+		}
+		return false
+	case src.IsValid() && h.bySource[src] >= maxHandshakesPerSource:
+		if !h.refusing[src] {
+			h.refusing[src] = true
+			log.Warn("too many handshakes from one address; refusing its new connections until some finish",
+				zap.Stringer("source", src), zap.Int("slots", maxHandshakesPerSource))
+		}
+		return false
+	}
+	h.total++
+	if src.IsValid() {
+		h.bySource[src]++
+	}
+	return true
+}
+
+func (h *handshakeSlots) releaseLocked(src netip.Addr) {
+	h.total--
+	if h.total == 0 {
+		h.refusingTotal = false
+	}
+	if src.IsValid() {
+		if h.bySource[src]--; h.bySource[src] <= 0 {
+			delete(h.bySource, src)
+			delete(h.refusing, src)
+		}
 	}
 }
 

@@ -1,0 +1,56 @@
+package peer
+
+import (
+	"context"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Finding 1 of the security review: 80 silent connections from one
+// address, reopened as soon as they close, kept every new inbound session
+// out. With a per-source bound a peer from another address still gets in
+// while the flood goes on.
+func TestSilentFloodFromOneAddressDoesNotLockOthersOut(t *testing.T) {
+	checkLeaks(t)
+	dir := newDirectory()
+	alice := newNode(t, dir, "alice")
+	target := alice.m.Addr().String()
+
+	ctx, stop := context.WithCancel(context.Background())
+	var flood sync.WaitGroup
+	for range 80 {
+		flood.Go(func() {
+			var d net.Dialer
+			for ctx.Err() == nil {
+				c, err := d.DialContext(ctx, "tcp", target) // from 127.0.0.1
+				if err != nil {
+					time.Sleep(5 * time.Millisecond)
+					continue
+				}
+				// Silent, reading what alice says, until she hangs up
+				// (or the test ends).
+				stopRead := context.AfterFunc(ctx, func() { c.Close() })
+				io.Copy(io.Discard, c)
+				stopRead()
+				c.Close()
+			}
+		})
+	}
+	defer func() { stop(); flood.Wait() }()
+	time.Sleep(200 * time.Millisecond) // let the flood take what it can
+
+	fromOtherAddr := func(c *Config) {
+		c.Dial = func(ctx context.Context, _ net.Addr, addr string) (net.Conn, error) {
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+			return d.DialContext(ctx, "tcp", addr)
+		}
+	}
+	bob := newNode(t, dir, "bob", fromOtherAddr)
+	bob.send("alice", "through the flood")
+	waitFor(t, "alice to receive bob's message during the flood", func() bool {
+		return len(alice.h.bodies("bob")) == 1
+	})
+}
