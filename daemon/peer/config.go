@@ -126,15 +126,15 @@ const (
 )
 
 const (
-	batchLimit     = 256 // messages per Pending call and per Deliver call
-	maxHandshakes  = 64  // concurrent unauthenticated inbound handshakes
+	batchLimit    = 256 // messages per Pending call and per Deliver call
+	maxHandshakes = 64  // concurrent unauthenticated inbound handshakes
 	// maxHandshakesPerSource bounds them per source address, so that one
 	// host cannot take every slot (connections through a relay, which
 	// all come from the relay, count only against the global bound).
 	maxHandshakesPerSource = 8
-	maxCtrlQueue   = 1024
-	closeLinger    = 2 * time.Second // how long a closing session waits for the peer to hang up
-	deadMultiplier = 3
+	maxCtrlQueue           = 1024
+	closeLinger            = 2 * time.Second // how long a closing session waits for the peer to hang up
+	deadMultiplier         = 3
 )
 
 func (c *Config) setDefaults() error {
