@@ -3,6 +3,7 @@ module github.com/p2pchat/p2pchat
 go 1.26.8
 
 require (
+	filippo.io/edwards25519 v1.2.0
 	github.com/BurntSushi/toml v1.6.0
 	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/huin/goupnp v1.3.1

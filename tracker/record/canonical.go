@@ -73,11 +73,12 @@ func (s Signed) Verify() error {
 	return verify(s.PublicKey, s.Canonical(), s.Signature, "record")
 }
 
-// verify checks sig without ever panicking: ed25519.Verify panics on a
-// public key of the wrong length.
+// verify checks sig without ever panicking (ed25519.Verify panics on a
+// public key of the wrong length) and refuses the keys ValidatePublicKey
+// refuses: under a small-order key one signature verifies for every message.
 func verify(pub ed25519.PublicKey, msg, sig []byte, what string) error {
-	if len(pub) != ed25519.PublicKeySize {
-		return fmt.Errorf("%w: public key is %d bytes, want %d", ErrBadKey, len(pub), ed25519.PublicKeySize)
+	if err := ValidatePublicKey(pub); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if len(sig) != ed25519.SignatureSize {
 		return fmt.Errorf("%w: %s signature is %d bytes, want %d", ErrBadSignature, what, len(sig), ed25519.SignatureSize)
@@ -122,13 +123,13 @@ type Deletion struct {
 	Seq       uint64
 }
 
-// Validate checks the name and the key length.
+// Validate checks the name and the key (see ValidatePublicKey).
 func (d Deletion) Validate() error {
 	if err := ValidateName(d.Name); err != nil {
 		return err
 	}
-	if len(d.PublicKey) != ed25519.PublicKeySize {
-		return fmt.Errorf("%w: public_key is %d bytes, want %d", ErrBadKey, len(d.PublicKey), ed25519.PublicKeySize)
+	if err := ValidatePublicKey(d.PublicKey); err != nil {
+		return fmt.Errorf("public_key: %w", err)
 	}
 	return nil
 }

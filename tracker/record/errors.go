@@ -7,8 +7,9 @@ import "errors"
 var (
 	// ErrBadName: the name does not match ^[a-z][a-z0-9_-]{0,31}$.
 	ErrBadName = errors.New("bad name")
-	// ErrBadKey: a public key that is not 32 bytes, or a private key that does
-	// not belong to the record's public key.
+	// ErrBadKey: a public key that is not 32 bytes, not a canonical encoding
+	// or a point of small order (see ValidatePublicKey), or a private key that
+	// does not belong to the record's public key.
 	ErrBadKey = errors.New("bad key")
 	// ErrBadAddr: too many addresses, or one that is not a valid host:port.
 	ErrBadAddr = errors.New("bad address")

@@ -69,15 +69,15 @@ func quoteShort(s string) string {
 }
 
 // Validate checks everything about r that does not need a signature: the
-// name, a 32-byte key, 0 to MaxAddrs valid addresses and an expiry after the
+// name, a usable key (see ValidatePublicKey), 0 to MaxAddrs valid addresses and an expiry after the
 // Unix epoch. It does not compare Expires with the clock; that is policy and
 // belongs to whoever accepts the record.
 func (r Record) Validate() error {
 	if err := ValidateName(r.Name); err != nil {
 		return err
 	}
-	if len(r.PublicKey) != ed25519.PublicKeySize {
-		return fmt.Errorf("%w: public_key is %d bytes, want %d", ErrBadKey, len(r.PublicKey), ed25519.PublicKeySize)
+	if err := ValidatePublicKey(r.PublicKey); err != nil {
+		return fmt.Errorf("public_key: %w", err)
 	}
 	if len(r.Addrs) > MaxAddrs {
 		return fmt.Errorf("%w: %d addrs, at most %d allowed", ErrBadAddr, len(r.Addrs), MaxAddrs)
