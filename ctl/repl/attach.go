@@ -159,7 +159,7 @@ func (s *attachSession) printHistoryLocked(hist []api.Message) {
 		if m.Direction == api.DirectionOut {
 			s.mine[m.ID] = m.State
 		}
-		s.print(m.ID, formatMessage(m, !sameDay(m.SentAt, time.Now())))
+		s.print(m.ID, formatMessage(m, !sameDay(m.SentAt, time.Now()), time.Time{}))
 	}
 }
 
@@ -199,7 +199,7 @@ func (s *attachSession) handle(ev api.Event) {
 			if m.Direction == api.DirectionOut { // sent by another chatctl
 				s.mine[m.ID] = m.State
 			}
-			s.print(m.ID, formatMessage(*m, false))
+			s.print(m.ID, formatMessage(*m, false, ev.At))
 		}
 	case ev.Type == api.EventDelivered && m != nil:
 		s.deliveredLocked(*m)
@@ -218,7 +218,7 @@ func (s *attachSession) deliveredLocked(m api.Message) {
 		return
 	}
 	s.mine[m.ID] = api.StateDelivered
-	if !s.update(m.ID, formatMessage(m, false)) {
+	if !s.update(m.ID, formatMessage(m, false, time.Time{})) {
 		s.print("", formatReceipt(m))
 	}
 }
@@ -242,7 +242,7 @@ func (s *attachSession) input(ctx context.Context, line string) bool {
 		return false
 	}
 	s.mine[m.ID] = m.State
-	s.print(m.ID, formatMessage(m, false))
+	s.print(m.ID, formatMessage(m, false, time.Time{}))
 	return false
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/p2pchat/p2pchat/ctl/api"
 )
@@ -139,7 +140,7 @@ func runHistory(ctx context.Context, con *console, a *args) error {
 		fmt.Fprintln(con.out, msgNoHistory(a.pos[0]))
 	}
 	for _, m := range ms {
-		fmt.Fprintln(con.out, formatMessage(m, true))
+		fmt.Fprintln(con.out, formatMessage(m, true, time.Time{}))
 	}
 	return nil
 }

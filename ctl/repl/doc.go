@@ -22,7 +22,24 @@
 // 'chatctl help' and chatctl(1) are both made from the command table by
 // Page (page.go), so they cannot drift apart.
 //
-// Every command that prints data takes --json for exact, stable output.
+// Every command that prints data takes --json for exact, stable output:
+// it is the data as chatd sent it, unescaped, for scripts (which must
+// escape it themselves before showing it to people).
+//
+// # What others wrote
+//
+// Text that came from someone else (message bodies, names, error text
+// quoting a tracker or a router) is printed through display.go: control
+// characters (ESC sequences, CR, C1), format characters (Unicode Cf, which
+// holds the bidi controls U+202A–U+202E, U+2066–U+2069, U+200E/U+200F,
+// U+061C and the zero-width joiners) and U+2028/U+2029 show escaped, as
+// <U+202E>, so a peer can neither drive the terminal nor reorder a line,
+// and a name with hidden characters does not look like another. A body
+// keeps its newlines: the lines after the first are indented under the
+// arrow; a tab prints as four spaces. An incoming message whose sender's
+// timestamp is more than five minutes ahead of our clock, or before 2024,
+// shows the time chatd received it marked with ~ (in attach), or ~??:?? in
+// history, which does not keep the time of receipt.
 // Run with no command, chatctl opens a shell (github.com/peterh/liner) with
 // the same commands, tab completion of commands and contact names, and a
 // history file at $XDG_STATE_HOME/chatd/chatctl_history.

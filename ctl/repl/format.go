@@ -7,7 +7,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
 
 	"github.com/p2pchat/p2pchat/ctl/api"
 )
@@ -44,16 +43,20 @@ func stateMark(state string) string {
 
 // formatMessage is one message for people: time, arrow (→ to, ← from),
 // name, body, state mark. withDate adds the date for history listings.
-func formatMessage(m api.Message, withDate bool) string {
+// received is when chatd got an incoming message (zero if unknown): it is
+// shown, marked, if the sender's timestamp is implausible (messageTime).
+func formatMessage(m api.Message, withDate bool, received time.Time) string {
 	layout := "15:04"
 	if withDate {
 		layout = "2006-01-02 15:04"
 	}
 	arrow := "←"
+	when := messageTime(m.SentAt, received, time.Now(), layout)
 	if m.Direction == api.DirectionOut {
 		arrow = "→"
+		when = m.SentAt.Local().Format(layout) // our own clock
 	}
-	s := fmt.Sprintf("%s %s %s: %s", m.SentAt.Local().Format(layout), arrow, clean(m.Peer), indentBody(clean(m.Body)))
+	s := fmt.Sprintf("%s %s %s: %s", when, arrow, cleanLine(m.Peer), indentBody(cleanBody(m.Body), len([]rune(when))+1))
 	if mark := stateMark(m.State); mark != "" {
 		s += " " + mark
 	}
@@ -61,31 +64,17 @@ func formatMessage(m api.Message, withDate bool) string {
 }
 
 func formatReceipt(m api.Message) string {
-	body := []rune(clean(m.Body))
+	body := []rune(cleanLine(strings.ReplaceAll(m.Body, "\n", " ")))
 	if len(body) > 40 {
 		body = append(body[:39], '…')
 	}
-	return fmt.Sprintf("%s ✓ %s got: %s", time.Now().Format("15:04"), clean(m.Peer), strings.ReplaceAll(string(body), "\n", " "))
+	return fmt.Sprintf("%s ✓ %s got: %s", time.Now().Format("15:04"), cleanLine(m.Peer), string(body))
 }
 
-// indentBody lines up the continuation lines of a multi-line message.
-func indentBody(s string) string {
-	return strings.ReplaceAll(s, "\n", "\n      ")
-}
-
-// clean drops control characters (except newline and tab) from text that
-// came from another user, so that a message cannot drive our terminal with
-// escape sequences.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\t' {
-			return r
-		}
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return -1
-		}
-		return r
-	}, s)
+// indentBody lines up the continuation lines of a multi-line message
+// under the arrow, width columns in (past the time).
+func indentBody(s string, width int) string {
+	return strings.ReplaceAll(s, "\n", "\n"+strings.Repeat(" ", width))
 }
 
 func writeContacts(w io.Writer, cs []api.Contact) {
@@ -102,9 +91,9 @@ func writeContacts(w io.Writer, cs []api.Contact) {
 		}
 		online := yesNo(c.Online)
 		if c.Session != nil {
-			online = sessionLine(*c.Session)
+			online = cleanLine(sessionLine(*c.Session))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", clean(c.Name), c.Fingerprint, yesNo(c.Verified), online, seen)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cleanLine(c.Name), cleanLine(c.Fingerprint), yesNo(c.Verified), online, seen)
 	}
 	tw.Flush()
 }
@@ -118,7 +107,7 @@ func yesNo(b bool) string {
 
 func writeStatus(w io.Writer, st api.Status) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", cleanLine(k), cleanLine(v)) }
 	row("name", st.Name)
 	row("fingerprint", st.Fingerprint)
 	row("public key", st.PublicKey)
@@ -133,7 +122,7 @@ func writeStatus(w io.Writer, st api.Status) {
 	row("tracker", st.TrackerState)
 	row("sessions", fmt.Sprint(st.Sessions))
 	for _, p := range st.Online {
-		row("  "+clean(p.Name), sessionLine(p.Session))
+		row("  "+p.Name, sessionLine(p.Session))
 	}
 	row("version", st.Version)
 	row("up for", (time.Duration(st.UptimeSeconds) * time.Second).String())

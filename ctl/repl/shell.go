@@ -89,9 +89,13 @@ func (con *console) contactNames() []string {
 	if err != nil {
 		return nil
 	}
-	names := make([]string, len(cs))
-	for i, c := range cs {
-		names[i] = c.Name
+	// A name that cleanLine would change is left out: completing it would
+	// put its controls on the command line.
+	names := make([]string, 0, len(cs))
+	for _, c := range cs {
+		if cleanLine(c.Name) == c.Name && !strings.ContainsRune(c.Name, ' ') {
+			names = append(names, c.Name)
+		}
 	}
 	return names
 }

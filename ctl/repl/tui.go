@@ -96,7 +96,7 @@ func report(w io.Writer, prefix string, err error) int {
 	line := func(msg, hint string) {
 		fmt.Fprintf(w, "%s%s\n", prefix, oneLine(msg))
 		if hint != "" {
-			fmt.Fprintf(w, "hint: %s\n", hint)
+			fmt.Fprintf(w, "hint: %s\n", cleanLine(hint))
 		}
 	}
 	var ue *usageError
@@ -130,21 +130,25 @@ func report(w io.Writer, prefix string, err error) int {
 	}
 }
 
-// oneLine keeps an error to one line, whatever the daemon sent.
+// oneLine keeps an error to one line, whatever the daemon sent, with
+// anything a terminal would act on escaped (display.go): an error may
+// quote a peer, a tracker or a router.
 func oneLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i]
 	}
-	return s
+	return cleanLine(s)
 }
 
 // Confirmations and attach notices.
 func msgAdded(c api.Contact) string {
+	c.Name, c.Fingerprint = cleanLine(c.Name), cleanLine(c.Fingerprint)
 	return fmt.Sprintf("added %s, fingerprint %s\nhint: compare it with %s out of band, then run 'chatctl verify %s FINGERPRINT'",
 		c.Name, c.Fingerprint, c.Name, c.Name)
 }
 func msgInit(r api.InitResult) string {
+	r.Name, r.Tracker, r.Fingerprint = cleanLine(r.Name), cleanLine(r.Tracker), cleanLine(r.Fingerprint)
 	if !r.Initialized {
 		return fmt.Sprintf("chatd is already %s on %s\nfingerprint: %s", r.Name, r.Tracker, r.Fingerprint)
 	}
@@ -156,17 +160,19 @@ func errCompletionShell(shell string) error {
 }
 
 func msgWhoami(name, fingerprint string) string {
-	return fmt.Sprintf("%s\nfingerprint: %s", name, fingerprint)
+	return fmt.Sprintf("%s\nfingerprint: %s", cleanLine(name), cleanLine(fingerprint))
 }
 func msgVerified(c api.Contact) string {
-	return fmt.Sprintf("%s is verified (%s)", c.Name, c.Fingerprint)
+	return fmt.Sprintf("%s is verified (%s)", cleanLine(c.Name), cleanLine(c.Fingerprint))
 }
-func msgRemoved(name string) string { return fmt.Sprintf("removed %s", name) }
+func msgRemoved(name string) string { return fmt.Sprintf("removed %s", cleanLine(name)) }
 func promptUnregister(name string) string {
+	name = cleanLine(name)
 	return fmt.Sprintf("delete %s from the tracker? Your contacts will no longer find you (lookups say not found),\n"+
 		"and anyone may then register %s. chatd registers it again when it next starts. [y/N] ", name, name)
 }
 func msgUnregistered(r api.UnregisterResult) string {
+	r.Name, r.Tracker = cleanLine(r.Name), cleanLine(r.Tracker)
 	return fmt.Sprintf("deleted %s from %s; chatd no longer announces it\nhint: stop chatd (systemctl --user stop chatd) to keep the name unregistered", r.Name, r.Tracker)
 }
 
@@ -176,16 +182,18 @@ var (
 )
 
 func msgAttached(name string) string {
-	return fmt.Sprintf("talking to %s; /help for commands, Ctrl-D to leave", name)
+	return fmt.Sprintf("talking to %s; /help for commands, Ctrl-D to leave", cleanLine(name))
 }
-func msgNoHistory(name string) string { return fmt.Sprintf("no messages with %s yet", name) }
+func msgNoHistory(name string) string { return fmt.Sprintf("no messages with %s yet", cleanLine(name)) }
 func msgPresence(name string, online bool) string {
+	name = cleanLine(name)
 	if online {
 		return fmt.Sprintf("· %s is online", name)
 	}
 	return fmt.Sprintf("· %s went offline", name)
 }
 func msgKeyMismatch(name, detail string) string {
+	name = cleanLine(name)
 	s := fmt.Sprintf("!! %s presented a key that is not the one you pinned: messages from it are refused", name)
 	if detail != "" {
 		s += " (" + oneLine(detail) + ")"
@@ -193,7 +201,7 @@ func msgKeyMismatch(name, detail string) string {
 	return s
 }
 func msgUnknownSlash(cmd string) string {
-	return fmt.Sprintf("unknown command %s; /help lists them", cmd)
+	return fmt.Sprintf("unknown command %s; /help lists them", cleanLine(cmd))
 }
 func msgSendFailed(err error) string { return "not sent: " + oneLine(err.Error()) }
 func msgStreamLost(err error) string {

@@ -74,18 +74,18 @@ func TestParseArgs(t *testing.T) {
 	}
 }
 
-func TestFormatMessageStripsControlCharacters(t *testing.T) {
+func TestFormatMessageEscapesControlCharacters(t *testing.T) {
 	m := api.Message{Peer: "bob", Direction: api.DirectionIn, Body: "hi\x1b[2J\x1b]0;pwned\x07 there\r", State: api.StateReceived,
 		SentAt: time.Date(2025, 1, 2, 3, 4, 0, 0, time.Local)}
-	got := formatMessage(m, false)
+	got := formatMessage(m, false, time.Time{})
 	if strings.ContainsAny(got, "\x1b\x07\r") {
 		t.Fatalf("escape sequence reached the terminal: %q", got)
 	}
-	if got != "03:04 ← bob: hi[2J]0;pwned there" {
+	if got != "03:04 ← bob: hi<U+001B>[2J<U+001B>]0;pwned<U+0007> there<U+000D>" {
 		t.Errorf("got %q", got)
 	}
-	out := formatMessage(api.Message{Peer: "bob", Direction: api.DirectionOut, Body: "a\nb", State: api.StateQueued, SentAt: m.SentAt}, true)
-	if out != "2025-01-02 03:04 → bob: a\n      b …" {
+	out := formatMessage(api.Message{Peer: "bob", Direction: api.DirectionOut, Body: "a\r\nb\tc", State: api.StateQueued, SentAt: m.SentAt}, true, time.Time{})
+	if out != "2025-01-02 03:04 → bob: a\n                 b    c …" {
 		t.Errorf("got %q", out)
 	}
 }
