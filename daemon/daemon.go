@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/p2pchat/p2pchat/daemon/config"
 	"github.com/p2pchat/p2pchat/daemon/identity"
@@ -86,10 +87,12 @@ type Daemon struct {
 	reach     *reach.Service   // relay reservations; off without relays
 	ctlLn     net.Listener
 
-	mu         sync.Mutex         // guards records and mismatched
-	records    map[string]lastRec // newest record seen per contact, for a tracker that is down or lies
-	mismatched map[string]bool    // "name/offered-fingerprint" already reported
-	known      knownContacts      // names pinned in the store, so Send need not ask it
+	mu         sync.Mutex           // guards records, mismatched and unknown
+	records    map[string]lastRec   // newest record seen per contact, for a tracker that is down or lies
+	mismatched map[string]time.Time // contact -> when a key mismatch was last reported
+	unknown    map[string]time.Time // names the tracker does not know, until when (negative cache)
+	strangers  *rate.Limiter        // tracker lookups that unauthenticated peers cause
+	known      knownContacts        // names pinned in the store, so Send need not ask it
 
 	notify      Notifier
 	healthEvery time.Duration
@@ -111,8 +114,9 @@ func New(o Options) (_ *Daemon, err error) {
 	}
 	d := &Daemon{
 		cfg: cfg, log: log, version: o.Version, started: time.Now(),
-		records: map[string]lastRec{}, mismatched: map[string]bool{},
-		notify: o.Notifier, healthEvery: o.HealthInterval, stallFile: o.StallFile,
+		records: map[string]lastRec{}, mismatched: map[string]time.Time{}, unknown: map[string]time.Time{},
+		strangers: rate.NewLimiter(rate.Limit(cfg.Peer.StrangerLookups), max(1, cfg.Peer.StrangerLookupBurst)),
+		notify:    o.Notifier, healthEvery: o.HealthInterval, stallFile: o.StallFile,
 	}
 	if d.notify == nil {
 		d.notify = nopNotifier{}

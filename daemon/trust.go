@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -89,7 +90,16 @@ func (d *Daemon) Authorize(ctx context.Context, name string, pub ed25519.PublicK
 	if !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("authorize %q: %w", name, err)
 	}
+	// A stranger's claim costs a tracker lookup from our address: bound
+	// them, and remember the names the tracker does not know, so that a
+	// flood of made-up names cannot get us rate-limited at the tracker.
+	if err := d.mayLookUpStranger(name); err != nil {
+		return fmt.Errorf("authorize first contact %q: %w", name, err)
+	}
 	rec, err := d.lookup(ctx, name)
+	if errors.Is(err, ErrUnknownUser) {
+		d.rememberUnknown(name)
+	}
 	if err != nil {
 		return fmt.Errorf("authorize first contact %q: %w", name, err)
 	}
@@ -99,6 +109,47 @@ func (d *Daemon) Authorize(ctx context.Context, name string, pub ed25519.PublicK
 	}
 	_, err = d.pin(ctx, name, pub)
 	return err
+}
+
+// ErrTooManyStrangers: unknown peers asked for more tracker lookups than
+// the limit allows; the connection is refused without one.
+var ErrTooManyStrangers = errors.New("too many connections from unknown peers; not looking them up now")
+
+// mayLookUpStranger allows a tracker lookup for a peer that is not a
+// contact, unless the name is in the negative cache or the stranger budget
+// is spent.
+func (d *Daemon) mayLookUpStranger(name string) error {
+	d.mu.Lock()
+	until, known := d.unknown[name]
+	d.mu.Unlock()
+	if known && time.Now().Before(until) {
+		return fmt.Errorf("look up %q: %w (cached)", name, ErrUnknownUser)
+	}
+	if !d.strangers.Allow() {
+		return ErrTooManyStrangers
+	}
+	return nil
+}
+
+// maxUnknownNames bounds the negative cache.
+const maxUnknownNames = 4096
+
+// rememberUnknown puts name in the negative cache for UnknownNameTTL.
+func (d *Daemon) rememberUnknown(name string) {
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.unknown) >= maxUnknownNames {
+		for n, until := range d.unknown {
+			if now.After(until) {
+				delete(d.unknown, n)
+			}
+		}
+		if len(d.unknown) >= maxUnknownNames {
+			return // full of fresh entries: the stranger budget still bounds lookups
+		}
+	}
+	d.unknown[name] = now.Add(d.cfg.Peer.UnknownNameTTL.Duration)
 }
 
 // lookup fetches and verifies name's tracker record (the client checks the
@@ -132,16 +183,25 @@ func (d *Daemon) pin(ctx context.Context, name string, pub ed25519.PublicKey) (s
 	return c, nil
 }
 
+// mismatchReportEvery bounds the key_mismatch reports: one per contact
+// per interval, whatever the number of keys offered (an impostor can make
+// fresh keys faster than anyone can read about them).
+const mismatchReportEvery = 10 * time.Minute
+
 // reportMismatch logs a refused key loudly and records a key_mismatch
-// event, once per (contact, offered key) so a retrying impostor cannot flood
-// the event log.
+// event, at most once per contact per mismatchReportEvery, so a retrying
+// impostor cannot flood the event log or the log. The map holds contacts
+// only (a mismatch needs a pinned key), so it stays small.
 func (d *Daemon) reportMismatch(ctx context.Context, name string, pinned, offered ed25519.PublicKey, source string) {
 	pfp, ofp := record.Fingerprint(pinned), record.Fingerprint(offered)
+	now := time.Now()
 	d.mu.Lock()
-	seen := d.mismatched[name+"/"+ofp]
-	d.mismatched[name+"/"+ofp] = true
+	last, seen := d.mismatched[name]
+	if !seen || now.Sub(last) >= mismatchReportEvery {
+		d.mismatched[name] = now
+	}
 	d.mu.Unlock()
-	if seen {
+	if seen && now.Sub(last) < mismatchReportEvery {
 		return
 	}
 	d.log.Error("REFUSED a key that differs from the pinned key",

@@ -115,6 +115,13 @@ type Presence struct {
 
 // Peer configures peer sessions.
 type Peer struct {
+	// StrangerLookups and StrangerLookupBurst bound the tracker lookups
+	// that connections from unknown peers cause (per second, and at once).
+	StrangerLookups     float64 `toml:"stranger_lookups"`
+	StrangerLookupBurst int     `toml:"stranger_lookup_burst"`
+	// UnknownNameTTL is how long a name the tracker does not know is
+	// refused without asking again.
+	UnknownNameTTL   Duration `toml:"unknown_name_ttl"`
 	KeepAlive        Duration `toml:"keepalive"`
 	IdleTimeout      Duration `toml:"idle_timeout"`
 	HandshakeTimeout Duration `toml:"handshake_timeout"`
@@ -146,11 +153,14 @@ func Default() Config {
 			CheckInterval: Duration{portmap.DefaultCheckInterval},
 		},
 		Peer: Peer{
-			KeepAlive:        Duration{peer.DefaultKeepAlive},
-			IdleTimeout:      Duration{peer.DefaultIdleTimeout},
-			HandshakeTimeout: Duration{peer.DefaultHandshakeTimeout},
-			BackoffMin:       Duration{peer.DefaultBackoffMin},
-			BackoffMax:       Duration{peer.DefaultBackoffMax},
+			KeepAlive:           Duration{peer.DefaultKeepAlive},
+			IdleTimeout:         Duration{peer.DefaultIdleTimeout},
+			HandshakeTimeout:    Duration{peer.DefaultHandshakeTimeout},
+			BackoffMin:          Duration{peer.DefaultBackoffMin},
+			BackoffMax:          Duration{peer.DefaultBackoffMax},
+			StrangerLookups:     1,
+			StrangerLookupBurst: 10,
+			UnknownNameTTL:      Duration{5 * time.Minute},
 		},
 	}
 }

@@ -1,0 +1,72 @@
+package daemon
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/p2pchat/p2pchat/tracker/trackertest"
+)
+
+// countingTransport counts the lookups a daemon makes at the tracker.
+type countingTransport struct {
+	next    http.RoundTripper
+	lookups atomic.Int64
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/users/") {
+		c.lookups.Add(1)
+	}
+	return c.next.RoundTrip(r)
+}
+
+// Finding 3 of the security review: each connection claiming an unknown
+// name made chatd look it up from its own address, so a stranger could get
+// it rate-limited at the tracker. Now strangers' lookups are bounded and
+// unknown names are cached; the user's own lookups are not limited.
+func TestStrangersCannotSpendTrackerLookups(t *testing.T) {
+	checkGoroutines(t)
+	tr := trackertest.New(t)
+	alice := startNode(t, tr, "alice", t.TempDir())
+	startNode(t, tr, "bob", t.TempDir())
+	ct := &countingTransport{next: http.DefaultTransport}
+	if alice.d.tracker.HTTP.Transport != nil {
+		ct.next = alice.d.tracker.HTTP.Transport
+	}
+	alice.d.tracker.HTTP.Transport = ct
+	ctx := context.Background()
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	pub := key.Public().(ed25519.PublicKey)
+
+	var refusedFast int
+	for i := range 200 {
+		err := alice.d.Authorize(ctx, fmt.Sprintf("ghost%d", i), pub)
+		if err == nil {
+			t.Fatalf("ghost%d authorized", i)
+		}
+		if errors.Is(err, ErrTooManyStrangers) {
+			refusedFast++
+		}
+	}
+	// The burst (10) plus what the rate (1/s) refills while the loop runs.
+	if n := ct.lookups.Load(); n > 15 || refusedFast < 150 {
+		t.Fatalf("200 made-up names caused %d tracker lookups (%d refused without one); want the burst and little more", n, refusedFast)
+	}
+	before := ct.lookups.Load()
+	for range 20 {
+		alice.d.Authorize(ctx, "ghost0", pub) // known unknown: cached
+	}
+	if n := ct.lookups.Load() - before; n != 0 {
+		t.Fatalf("a cached unknown name caused %d lookups", n)
+	}
+	if _, err := alice.d.AddContact(ctx, "bob"); err != nil {
+		t.Fatalf("the user's own lookup was refused during the flood: %v", err)
+	}
+}
