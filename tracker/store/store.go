@@ -12,8 +12,10 @@
 // atomically, even when several processes write at once:
 //
 //   - Create is first come, first served. A deleted name keeps a tombstone
-//     (name, key, seq), so a replayed old registration cannot bring a deleted
-//     record back; a different key may take the name.
+//     (name, key, seq), and every key the name ever had stays in its key
+//     history with the highest seq it reached, so no replayed old
+//     registration (not even one by a key rotated away before the deletion)
+//     can bring a deleted record back; a key the name never had may take it.
 //   - Update and Delete succeed only when signerKey equals the stored key and
 //     the new seq is greater than the stored one.
 //
@@ -60,10 +62,11 @@ var (
 // each method is one atomic step even across processes sharing a database.
 type Store interface {
 	// Create registers rec.Name. ErrExists if a live record holds the name.
-	// If the name was deleted earlier (a tombstone exists) and rec.PublicKey
-	// equals the tombstone's key, rec.Seq must be greater than the
-	// tombstone's seq (ErrStaleSeq), so a replayed old registration cannot
-	// resurrect a deleted record; another key may take the name.
+	// If rec.PublicKey ever held the name (the tombstone's key or any key
+	// rotated away before), rec.Seq must be greater than the highest seq it
+	// reached (ErrStaleSeq), so a replayed old registration cannot resurrect
+	// a deleted record; a key the name never had may take it. The history
+	// of a key lasts until its latest record would have expired.
 	Create(ctx context.Context, rec Record) error
 	// Get returns the live record for name (expired records ARE returned;
 	// the caller decides). ErrNotFound if none.
@@ -81,7 +84,8 @@ type Store interface {
 	// Count returns the number of live (non-deleted) records, for metrics.
 	Count(ctx context.Context) (int64, error)
 	// PurgeExpired removes live records and tombstones whose Expires is
-	// before `before`, freeing names. Returns how many.
+	// before `before`, freeing names, and key history past its expiry.
+	// Returns how many records and tombstones.
 	PurgeExpired(ctx context.Context, before time.Time) (int64, error)
 	// Close releases the store's connections. Safe to call twice.
 	Close() error

@@ -15,7 +15,8 @@ import (
 
 const (
 	createSQL = `INSERT INTO users AS u (name, public_key, addrs, seq, expires, signature, deleted)
-		VALUES ($1, $2, $3, $4, $5, $6, FALSE)
+		SELECT $1, $2, $3, $4::bigint, $5::bigint, $6, FALSE
+		WHERE NOT EXISTS (SELECT 1 FROM key_history h WHERE h.name = $1 AND h.public_key = $2 AND h.seq >= $4)
 		ON CONFLICT (name) DO UPDATE SET
 			public_key = EXCLUDED.public_key, addrs = EXCLUDED.addrs, seq = EXCLUDED.seq,
 			expires = EXCLUDED.expires, signature = EXCLUDED.signature, deleted = FALSE
@@ -24,10 +25,12 @@ const (
 		WHERE name = $1 AND NOT deleted AND public_key = $7 AND seq < $4`
 	deleteSQL = `UPDATE users SET deleted = TRUE, seq = $3, addrs = '[]', signature = ''::bytea
 		WHERE name = $1 AND NOT deleted AND public_key = $2 AND seq < $3`
-	purgeSQL = `DELETE FROM users WHERE expires < $1`
-	stateSQL = `SELECT deleted, public_key, seq FROM users WHERE name = $1`
-	getSQL   = `SELECT public_key, addrs, seq, expires, signature FROM users WHERE name = $1 AND NOT deleted`
-	countSQL = `SELECT count(*) FROM users WHERE NOT deleted`
+	purgeSQL        = `DELETE FROM users WHERE expires < $1`
+	purgeHistorySQL = `DELETE FROM key_history WHERE expires < $1`
+	stateSQL        = `SELECT deleted, public_key, seq FROM users WHERE name = $1`
+	historySQL      = `SELECT seq FROM key_history WHERE name = $1 AND public_key = $2`
+	getSQL          = `SELECT public_key, addrs, seq, expires, signature FROM users WHERE name = $1 AND NOT deleted`
+	countSQL        = `SELECT count(*) FROM users WHERE NOT deleted`
 )
 
 // Create implements store.Store.
@@ -37,6 +40,9 @@ func (s *Store) Create(ctx context.Context, rec store.Record) error {
 		return fmt.Errorf("create %q: %w", rec.Name, err)
 	}
 	return s.write(ctx, "create", rec.Name, createSQL, args, func(row rowstate.Row) error {
+		if err := s.readHistory(ctx, rec.Name, rec.PublicKey, &row); err != nil {
+			return err
+		}
 		return rowstate.WhyCreateFailed(row, rec.PublicKey, seq)
 	})
 }
@@ -103,6 +109,19 @@ func (s *Store) readState(ctx context.Context, name string) (rowstate.Row, error
 	return row, nil
 }
 
+// readHistory adds to row the highest seq key ever had under name.
+func (s *Store) readHistory(ctx context.Context, name string, key []byte, row *rowstate.Row) error {
+	err := s.pool.QueryRow(ctx, historySQL, []byte(name), nonNil(key)).Scan(&row.KeySeq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read key history: %w", err)
+	}
+	row.KeySeen = true
+	return nil
+}
+
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, name string) (store.Record, error) {
 	var c rowstate.Columns
@@ -128,6 +147,9 @@ func (s *Store) Count(ctx context.Context) (int64, error) {
 // PurgeExpired implements store.Store.
 func (s *Store) PurgeExpired(ctx context.Context, before time.Time) (int64, error) {
 	tag, err := s.pool.Exec(ctx, purgeSQL, before.Unix())
+	if err == nil {
+		_, err = s.pool.Exec(ctx, purgeHistorySQL, before.Unix())
+	}
 	if err != nil {
 		return 0, fmt.Errorf("purge expired before %s: %w", before.UTC().Format(time.RFC3339), err)
 	}

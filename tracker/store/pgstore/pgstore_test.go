@@ -126,7 +126,7 @@ func TestConcurrentOpenOfFreshSchema(t *testing.T) {
 			t.Errorf("concurrent Open: %v", err)
 		}
 	}
-	assertMigrations(t, url, schema, 1)
+	assertMigrations(t, url, schema, migrationCount)
 }
 
 func TestReopenKeepsData(t *testing.T) {
@@ -141,7 +141,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if _, err := st.Get(t.Context(), "alice"); err != nil {
 		t.Fatalf("Get after reopen: %v", err)
 	}
-	assertMigrations(t, url, schema, 1)
+	assertMigrations(t, url, schema, migrationCount)
 }
 
 func TestOpenBadURL(t *testing.T) {
@@ -208,3 +208,6 @@ func TestMain(m *testing.M) {
 
 func BenchmarkGet(b *testing.B)    { storetest.BenchGet(b, benchOpen(b)) }
 func BenchmarkUpdate(b *testing.B) { storetest.BenchUpdate(b, benchOpen(b)) }
+
+// migrationCount is the number of files in migrations/.
+const migrationCount = 2

@@ -23,6 +23,7 @@ type writeReq struct {
 	name string
 	stmt *sql.Stmt
 	args []any
+	key  []byte                   // create only: the key whose history explains a refusal
 	why  func(rowstate.Row) error // explains a write that matched no row
 }
 
@@ -121,6 +122,11 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, r *writeReq) (outcome, er
 	row, err := readState(ctx, tx.StmtContext(ctx, s.stmts.state), r.name)
 	if err != nil {
 		return nil, err
+	}
+	if r.key != nil {
+		if err := readHistory(ctx, tx.StmtContext(ctx, s.stmts.history), r.name, r.key, &row); err != nil {
+			return nil, err
+		}
 	}
 	if reason := r.why(row); reason != nil {
 		return reason, nil

@@ -57,7 +57,7 @@ func (s *Store) createReq(rec store.Record) (writeReq, error) {
 		return writeReq{}, fmt.Errorf("create %q: %w", rec.Name, err)
 	}
 	why := func(row rowstate.Row) error { return rowstate.WhyCreateFailed(row, rec.PublicKey, seq) }
-	return writeReq{op: "create", name: rec.Name, stmt: s.stmts.create, args: args, why: why}, nil
+	return writeReq{op: "create", name: rec.Name, stmt: s.stmts.create, args: args, key: nonNil(rec.PublicKey), why: why}, nil
 }
 
 func (s *Store) updateReq(rec store.Record, signerKey []byte) (writeReq, error) {
@@ -90,6 +90,19 @@ func readState(ctx context.Context, stmt *sql.Stmt, name string) (rowstate.Row, 
 		return rowstate.Row{}, fmt.Errorf("read state: %w", err)
 	}
 	return row, nil
+}
+
+// readHistory adds to row the highest seq key ever had under name.
+func readHistory(ctx context.Context, stmt *sql.Stmt, name string, key []byte, row *rowstate.Row) error {
+	err := stmt.QueryRowContext(ctx, name, key).Scan(&row.KeySeq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read key history: %w", err)
+	}
+	row.KeySeen = true
+	return nil
 }
 
 // Get implements store.Store.
@@ -151,6 +164,9 @@ func (s *Store) purge(ctx context.Context, before int64) (int64, error) {
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	res, err := tx.StmtContext(ctx, s.stmts.purge).ExecContext(ctx, before)
 	if err != nil {
+		return 0, err
+	}
+	if _, err := tx.StmtContext(ctx, s.stmts.purgeHistory).ExecContext(ctx, before); err != nil {
 		return 0, err
 	}
 	n, err := res.RowsAffected()

@@ -12,7 +12,8 @@ import (
 // nothing.
 const (
 	createSQL = `INSERT INTO users (name, public_key, addrs, seq, expires, signature, deleted)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6, 0
+		WHERE NOT EXISTS (SELECT 1 FROM key_history h WHERE h.name = ?1 AND h.public_key = ?2 AND h.seq >= ?4)
 		ON CONFLICT (name) DO UPDATE SET
 			public_key = excluded.public_key, addrs = excluded.addrs, seq = excluded.seq,
 			expires = excluded.expires, signature = excluded.signature, deleted = 0
@@ -22,17 +23,19 @@ const (
 		WHERE name = ?1 AND deleted = 0 AND public_key = ?7 AND seq < ?4`
 	deleteSQL = `UPDATE users SET deleted = 1, seq = ?3, addrs = '[]', signature = X''
 		WHERE name = ?1 AND deleted = 0 AND public_key = ?2 AND seq < ?3`
-	purgeSQL = `DELETE FROM users WHERE expires < ?1`
-	stateSQL = `SELECT deleted, public_key, seq FROM users WHERE name = ?1`
-	getSQL   = `SELECT public_key, addrs, seq, expires, signature FROM users WHERE name = ?1 AND deleted = 0`
-	countSQL = `SELECT count(*) FROM users WHERE deleted = 0`
+	purgeSQL        = `DELETE FROM users WHERE expires < ?1`
+	purgeHistorySQL = `DELETE FROM key_history WHERE expires < ?1`
+	stateSQL        = `SELECT deleted, public_key, seq FROM users WHERE name = ?1`
+	historySQL      = `SELECT seq FROM key_history WHERE name = ?1 AND public_key = ?2`
+	getSQL          = `SELECT public_key, addrs, seq, expires, signature FROM users WHERE name = ?1 AND deleted = 0`
+	countSQL        = `SELECT count(*) FROM users WHERE deleted = 0`
 )
 
 // statements are prepared once; database/sql re-prepares them lazily on
 // each pooled connection.
 type statements struct {
-	create, update, del, purge, state *sql.Stmt // writer
-	get, count                        *sql.Stmt // reader
+	create, update, del, purge, purgeHistory, state, history *sql.Stmt // writer
+	get, count                                               *sql.Stmt // reader
 }
 
 func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error {
@@ -46,6 +49,8 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 		{writer, deleteSQL, &st.del},
 		{writer, purgeSQL, &st.purge},
 		{writer, stateSQL, &st.state},
+		{writer, purgeHistorySQL, &st.purgeHistory},
+		{writer, historySQL, &st.history},
 		{reader, getSQL, &st.get},
 		{reader, countSQL, &st.count},
 	} {
@@ -60,7 +65,7 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 
 func (st *statements) close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{st.create, st.update, st.del, st.purge, st.state, st.get, st.count} {
+	for _, s := range []*sql.Stmt{st.create, st.update, st.del, st.purge, st.purgeHistory, st.state, st.history, st.get, st.count} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}

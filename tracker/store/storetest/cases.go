@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -151,6 +152,51 @@ func testReplayAfterDelete(t *testing.T, st store.Store) {
 	back := NewRecord("alice", Key(1), 4)
 	mustCreate(t, st, back)
 	assertRecord(t, mustGet(t, st, "alice"), back)
+}
+
+// testReplayRotatedKey is finding 5 of issue 11: register K1, rotate to
+// K2, delete. The tombstone names K2, but K1's signed registrations are
+// still out there and must not bring the name back.
+func testReplayRotatedKey(t *testing.T, st store.Store) {
+	mustCreate(t, st, NewRecord("alice", Key(1), 1))
+	if err := st.Update(ctxFor(t), NewRecord("alice", Key(1), 2), Key(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Update(ctxFor(t), NewRecord("alice", Key(2), 3), Key(1)); err != nil {
+		t.Fatalf("rotate to K2: %v", err)
+	}
+	if err := st.Delete(ctxFor(t), "alice", Key(2), 4); err != nil {
+		t.Fatal(err)
+	}
+	for _, seq := range []uint64{1, 2} {
+		err := st.Create(ctxFor(t), NewRecord("alice", Key(1), seq))
+		wantErr(t, fmt.Sprintf("replayed K1 registration seq %d after rotate and delete", seq), err, store.ErrStaleSeq)
+	}
+	err := st.Create(ctxFor(t), NewRecord("alice", Key(2), 3))
+	wantErr(t, "replayed K2 registration after delete", err, store.ErrStaleSeq)
+	_, err = st.Get(ctxFor(t), "alice")
+	wantErr(t, "Get after refused replays", err, store.ErrNotFound)
+	// Either owner may come back with a seq above everything it signed.
+	back := NewRecord("alice", Key(1), 5)
+	mustCreate(t, st, back)
+	assertRecord(t, mustGet(t, st, "alice"), back)
+}
+
+// testReplayOlderOwner: the history outlives a new owner. K1 owns the name
+// up to seq 7 and deletes it; K2 takes it at seq 1 and deletes it at 2. K1's
+// registrations (seq up to 7) must still not replay.
+func testReplayOlderOwner(t *testing.T, st store.Store) {
+	mustCreate(t, st, NewRecord("alice", Key(1), 6))
+	if err := st.Delete(ctxFor(t), "alice", Key(1), 7); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, st, NewRecord("alice", Key(2), 1))
+	if err := st.Delete(ctxFor(t), "alice", Key(2), 2); err != nil {
+		t.Fatal(err)
+	}
+	err := st.Create(ctxFor(t), NewRecord("alice", Key(1), 6))
+	wantErr(t, "replayed registration of an earlier owner", err, store.ErrStaleSeq)
+	mustCreate(t, st, NewRecord("alice", Key(1), 8))
 }
 
 func testOtherKeyTakesName(t *testing.T, st store.Store) {

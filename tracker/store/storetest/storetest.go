@@ -64,6 +64,8 @@ var cases = []struct {
 	{"Delete", testDelete},
 	{"DeleteConditions", testDeleteConditions},
 	{"ReplayedCreateAfterDelete", testReplayAfterDelete},
+	{"ReplayedRotatedKeyAfterDelete", testReplayRotatedKey},
+	{"ReplayedOlderOwnerAfterDelete", testReplayOlderOwner},
 	{"OtherKeyTakesDeletedName", testOtherKeyTakesName},
 	{"Count", testCount},
 	{"PurgeExpired", testPurgeExpired},

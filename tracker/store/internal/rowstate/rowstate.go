@@ -32,6 +32,10 @@ type Row struct {
 	Deleted   bool
 	PublicKey []byte
 	Seq       int64
+	// KeySeen and KeySeq: for a create, whether the key being registered
+	// ever held the name, and the highest seq it had (key_history).
+	KeySeen bool
+	KeySeq  int64
 }
 
 // Seq converts seq to the signed integer SQL stores. Values above
@@ -78,11 +82,11 @@ func DecodeAddrs(s string) ([]string, error) {
 // insert would succeed now: retry.
 func WhyCreateFailed(row Row, key []byte, seq int64) error {
 	switch {
-	case !row.Found:
-		return nil
-	case !row.Deleted:
+	case row.Found && !row.Deleted:
 		return store.ErrExists
-	case bytes.Equal(row.PublicKey, key) && seq <= row.Seq:
+	case row.KeySeen && seq <= row.KeySeq:
+		return store.ErrStaleSeq // a key the name had before: a replay
+	case row.Found && bytes.Equal(row.PublicKey, key) && seq <= row.Seq:
 		return store.ErrStaleSeq
 	}
 	return nil
