@@ -226,6 +226,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		run("port mapping", d.portmap.Run) // deletes the mapping on the way out
 	}
 	run("relay reservation", d.reach.Run)
+	run("event log pruning", d.pruneEvents)
 	if d.ctlLn != nil {
 		run("control socket", d.serveControl)
 	}
@@ -301,6 +302,25 @@ func (d *Daemon) directAddrs() []string {
 // our port, or the tracker's dial-back to our observed address got through.
 func (d *Daemon) dialable() bool {
 	return d.publicMapping().IsValid() || d.presence.Status().Reachable == presence.Reachable
+}
+
+// pruneEvents bounds the event log to KeepEvents, at start and every
+// PruneInterval, so that no flood of events (receipts, presence, refused
+// keys) can fill the disk.
+func (d *Daemon) pruneEvents(ctx context.Context) error {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if err := d.store.PruneEvents(ctx, max(d.cfg.KeepEvents, 1)); err != nil && ctx.Err() == nil {
+			d.log.Warn("prune event log", zap.Error(err))
+		}
+		t.Reset(d.cfg.PruneInterval.Duration)
+	}
 }
 
 // resumeOutbox asks for sessions to every peer with undelivered messages,

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/p2pchat/p2pchat/tracker/trackertest"
 )
@@ -68,5 +69,27 @@ func TestStrangersCannotSpendTrackerLookups(t *testing.T) {
 	}
 	if _, err := alice.d.AddContact(ctx, "bob"); err != nil {
 		t.Fatalf("the user's own lookup was refused during the flood: %v", err)
+	}
+}
+
+// Finding 4: the event log was never pruned. A flood of events (here,
+// messages, whose events are the largest) leaves at most keep_events.
+func TestEventLogIsBounded(t *testing.T) {
+	checkGoroutines(t)
+	tr := trackertest.New(t)
+	cfg := testConfig(tr, "bob", t.TempDir())
+	cfg.KeepEvents, cfg.PruneInterval.Duration = 5, 20*time.Millisecond
+	bob := startNodeConfig(t, cfg)
+	alice := startNode(t, tr, "alice", t.TempDir())
+	for i := range 30 {
+		alice.send("bob", fmt.Sprintf("m%d", i))
+	}
+	waitFor(t, "bob to receive all 30", func() bool { return len(bob.bodies("alice")) == 30 })
+	waitFor(t, "bob's event log pruned to 5", func() bool {
+		evs, err := bob.d.Events(context.Background(), 0, 1000)
+		return err == nil && len(evs) <= 5
+	})
+	if got := bob.bodies("alice"); len(got) != 30 {
+		t.Fatalf("pruning the event log touched the messages: %d left", len(got))
 	}
 }

@@ -60,6 +60,10 @@ type Config struct {
 	LogLevel string `toml:"log_level"`
 	// LogFormat is "console" (the default, for journald) or "json".
 	LogFormat string `toml:"log_format"`
+	// KeepEvents bounds the event log (messages are not events): every
+	// PruneInterval all but the newest KeepEvents are deleted.
+	KeepEvents    int      `toml:"keep_events"`
+	PruneInterval Duration `toml:"prune_interval"`
 
 	Presence Presence `toml:"presence"`
 	Peer     Peer     `toml:"peer"`
@@ -140,6 +144,8 @@ func Default() Config {
 		ControlSocket: api.SocketPath(),
 		LogLevel:      "info",
 		LogFormat:     "console",
+		KeepEvents:    100000,
+		PruneInterval: Duration{time.Hour},
 		Presence: Presence{
 			RecordTTL:       Duration{presence.DefaultRecordTTL},
 			CheckInterval:   Duration{presence.DefaultCheckInterval},
@@ -206,6 +212,8 @@ func (c Config) Validate() error {
 		return errors.New("no data directory: set data_dir or pass --data-dir")
 	case c.ControlSocket == "":
 		return errors.New("no control socket path: set control_socket or pass --control-socket")
+	case c.PruneInterval.Duration <= 0 || c.KeepEvents < 1:
+		return errors.New("keep_events must be at least 1 and prune_interval positive")
 	case c.Relay.Reserve != ReserveAuto && c.Relay.Reserve != ReserveAlways && c.Relay.Reserve != ReserveNever:
 		return fmt.Errorf("relay reserve %q: want auto, always or never", c.Relay.Reserve)
 	}
