@@ -2,7 +2,6 @@ package peer
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -112,7 +111,10 @@ func assertClosedByPeer(t *testing.T, c net.Conn) {
 	}
 }
 
-func TestTLSWithAnotherKeyThanThePreambleIsRefused(t *testing.T) {
+// TestCertificateDecidesWhoCalled: the preamble names no one, so who
+// called is what the TLS certificate proves. Mallory, with her own key,
+// speaks the protocol correctly but says she is bob: refused.
+func TestCertificateDecidesWhoCalled(t *testing.T) {
 	checkLeaks(t)
 	dir := newDirectory()
 	alice, bob := newNode(t, dir, "alice"), newNode(t, dir, "bob")
@@ -123,32 +125,26 @@ func TestTLSWithAnotherKeyThanThePreambleIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	// Claim bob's key in the preamble, then prove mallory's in TLS.
-	conn.Write(append([]byte(Magic), bob.id.Public...))
-	io.ReadFull(conn, make([]byte, preambleLen))
-	cfg := newTLSBase(cert)
-	var tc *tls.Conn
-	// Alice picks TLS roles from the preamble keys, so mallory must too.
-	if string(bob.id.Public) < string(alice.id.Public) {
-		tc = tls.Client(conn, cfg)
-	} else {
-		tc = tls.Server(conn, cfg)
-	}
-	tc.SetDeadline(time.Now().Add(10 * time.Second))
-	err = tc.Handshake()
+	l, err := handshake(context.Background(), conn, handshakeParams{
+		self: mallory, name: "bob", tlsBase: newTLSBase(cert), expectKey: alice.id.Public,
+		expectName: "alice", dialed: true, timeout: 10 * time.Second,
+	})
 	if err == nil {
-		w := wire.NewWriter(tc)
-		w.WriteFrame(wire.Hello{Versions: wire.Versions(), Name: "bob"})
-		w.Flush()
-		_, err = wire.NewReader(tc).ReadFrame()
+		var f wire.Frame
+		if f, err = l.r.ReadFrame(); err == nil { // alice's Bye, or her hanging up
+			if _, ok := f.(wire.Bye); !ok {
+				t.Fatalf("mallory as bob got %v, want a Bye", f.Type())
+			}
+		}
 	}
-	if err == nil {
-		t.Fatal("alice completed a session with a certificate for another key")
+	waitFor(t, "alice to report the impostor", func() bool { return len(alice.h.refusals()) > 0 })
+	if err := alice.h.refusals()[0]; !errors.Is(err, ErrKeyMismatch) {
+		t.Fatalf("alice's refusal = %v, want ErrKeyMismatch", err)
 	}
 	if n := len(alice.m.Sessions()); n != 0 {
 		t.Fatalf("alice has %d sessions", n)
 	}
-	assertStillWorks(t, bob, alice, "after forged certificate") // bob→alice
+	assertStillWorks(t, bob, alice, "after an impostor") // bob→alice
 }
 
 func TestUnknownUserIsRefused(t *testing.T) {

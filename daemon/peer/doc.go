@@ -21,15 +21,25 @@
 //
 // Accepted and dialled connections are treated alike:
 //
-//  1. Both sides send the preamble "P2PCHAT1" and their 32-byte Ed25519
-//     public key, and read the other's. Equal keys are refused; a dialled
-//     peer whose key is not the one the Resolver gave is refused.
+//  1. Both sides send the preamble: "P2PCHAT2" and a random 32-byte
+//     tie-break nonce, nothing that names anyone (see preamble.go). The
+//     larger nonce runs the TLS client, whoever dialled: after a TCP
+//     simultaneous open both sides did. Equal nonces (a connection that
+//     echoes us) close; a dialler tries again after its backoff. The old
+//     preamble "P2PCHAT1", which carried the public key in the clear, is
+//     refused with one Info line (ErrOldPreamble).
 //  2. TLS 1.3 (nothing older), both sides presenting the certificate of
-//     their identity key. The side with the smaller key is the TLS client,
-//     whoever dialled. Each side requires the certificate's key to equal
-//     the preamble key. TLS 1.3's ECDHE gives forward secrecy.
+//     their identity key. TLS 1.3 encrypts certificates, so a passive
+//     observer learns neither key; the peer's key is what its
+//     certificate proves. A dialled peer whose key is not the one the
+//     Resolver gave is refused there; as the TLS client we refuse it
+//     before our own certificate goes out. Our own key is refused
+//     (ErrSelf). TLS 1.3's ECDHE gives forward secrecy. (Someone who
+//     connects to us can still read our certificate, as the tracker
+//     publishes our key anyway; what is hidden is who talks to whom.)
 //  3. Both send a Hello (protocol versions, user name); the highest common
-//     version is used. A dialled peer must give the name we dialled.
+//     version is used. A dialled peer must give the name we dialled; an
+//     accepted one is known from its certificate and its Hello.
 //  4. The Authorizer accepts the claimed name with the proven key, or the
 //     session is refused with a Bye. Key mismatches are logged as errors
 //     and reported to a Handler that implements RefusalReporter.

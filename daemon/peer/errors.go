@@ -15,6 +15,10 @@ var (
 	ErrKeyMismatch = errors.New("peer key mismatch")
 	// ErrNotPeer: the other end did not start with the p2pchat preamble.
 	ErrNotPeer = errors.New("not a p2pchat peer")
+	// ErrOldPreamble: the other end speaks the first preamble
+	// (P2PCHAT1), which sent the public key in the clear: a chatd too
+	// old to talk to.
+	ErrOldPreamble = errors.New("peer sent the old P2PCHAT1 preamble (an older chatd, which shows its key on the wire): refused, it must upgrade")
 	// ErrSelf: the other end has our own key.
 	ErrSelf = errors.New("connected to ourselves")
 	// ErrNameMismatch: the dialled peer has the expected key but calls

@@ -1,14 +1,11 @@
 package peer
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"io"
 	"net"
 	"time"
 
@@ -16,12 +13,8 @@ import (
 	"github.com/p2pchat/p2pchat/daemon/wire"
 )
 
-// Magic starts the preamble each side sends before TLS.
-const Magic = "P2PCHAT1"
-
 const (
-	preambleLen = len(Magic) + ed25519.PublicKeySize
-	alpn        = "p2pchat/1"
+	alpn = "p2pchat/1"
 	// exporterLabel names the TLS keying material both ends derive as the
 	// connection's ID (RFC 8446 §7.5), which decides between duplicates.
 	exporterLabel = "EXPORTER-p2pchat-connection-id"
@@ -62,8 +55,8 @@ func newTLSBase(cert tls.Certificate) *tls.Config {
 		MinVersion:   tls.VersionTLS13,
 		MaxVersion:   tls.VersionTLS13,
 		// Peers are not named by a CA but by their key, which
-		// VerifyPeerCertificate checks against the preamble (and the
-		// preamble against the pin or the tracker record).
+		// VerifyPeerCertificate takes from the certificate (and checks
+		// against the pin or the tracker record when we dialled).
 		InsecureSkipVerify:     true,
 		ClientAuth:             tls.RequireAnyClientCert,
 		SessionTicketsDisabled: true, // resumption would skip nothing we need and costs memory
@@ -78,12 +71,12 @@ func handshake(ctx context.Context, conn net.Conn, p handshakeParams) (*link, er
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
-	peerKey, err := exchangePreamble(conn, p)
+	client, err := exchangePreamble(conn, p.self.Public)
 	if err != nil {
 		return nil, err
 	}
-	l := &link{raw: conn, dc: &deadlineConn{Conn: conn}, peerKey: peerKey, dialed: p.dialed}
-	if err := l.startTLS(p); err != nil {
+	l := &link{raw: conn, dc: &deadlineConn{Conn: conn}, dialed: p.dialed}
+	if err := l.startTLS(p, client); err != nil {
 		return nil, err
 	}
 	if err := l.exchangeHello(p); err != nil {
@@ -96,57 +89,36 @@ func handshake(ctx context.Context, conn net.Conn, p handshakeParams) (*link, er
 	return l, nil
 }
 
-// exchangePreamble sends ours and reads theirs. Both sides write first:
-// 40 bytes always fit in the socket buffer, so this cannot deadlock.
-func exchangePreamble(conn net.Conn, p handshakeParams) (ed25519.PublicKey, error) {
-	var out [preambleLen]byte
-	copy(out[:], Magic)
-	copy(out[len(Magic):], p.self.Public)
-	if _, err := conn.Write(out[:]); err != nil {
-		return nil, fmt.Errorf("send preamble: %w", err)
-	}
-	var in [preambleLen]byte
-	if _, err := io.ReadFull(conn, in[:]); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("read preamble: %w: connection closed early", ErrNotPeer)
-		}
-		return nil, fmt.Errorf("read preamble: %w", err)
-	}
-	if string(in[:len(Magic)]) != Magic {
-		return nil, fmt.Errorf("read preamble: %w: starts with %q", ErrNotPeer, in[:len(Magic)])
-	}
-	key := ed25519.PublicKey(bytes.Clone(in[len(Magic):]))
-	if key.Equal(p.self.Public) {
-		return nil, ErrSelf
-	}
-	if p.expectKey != nil && !key.Equal(p.expectKey) {
-		return nil, &KeyMismatchError{Name: p.expectName, Want: p.expectKey, Got: key}
-	}
-	return key, nil
-}
-
-// startTLS runs the TLS 1.3 handshake. Roles come from the keys, not from
-// who dialled: after a TCP simultaneous open both sides dialled.
-func (l *link) startTLS(p handshakeParams) error {
+// startTLS runs the TLS 1.3 handshake in the role the preamble gave us
+// and learns the peer's key from its certificate. A dialled peer's key is
+// checked here: as the TLS client we refuse a wrong server certificate
+// before our own is sent, so an impostor does not even learn who called.
+func (l *link) startTLS(p handshakeParams, client bool) error {
 	cfg := p.tlsBase.Clone()
 	cfg.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
 		key, err := identity.PeerKeyFromCerts(raw)
 		if err != nil {
 			return err
 		}
-		if !key.Equal(l.peerKey) {
-			return fmt.Errorf("certificate key differs from preamble key: %w",
-				&KeyMismatchError{Name: p.expectName, Want: l.peerKey, Got: key})
+		if key.Equal(p.self.Public) {
+			return ErrSelf
 		}
+		if p.expectKey != nil && !key.Equal(p.expectKey) {
+			return &KeyMismatchError{Name: p.expectName, Want: p.expectKey, Got: key}
+		}
+		l.peerKey = key
 		return nil
 	}
-	if bytes.Compare(p.self.Public, l.peerKey) < 0 {
+	if client {
 		l.tls = tls.Client(l.dc, cfg)
 	} else {
 		l.tls = tls.Server(l.dc, cfg)
 	}
 	if err := l.tls.Handshake(); err != nil {
 		return fmt.Errorf("tls handshake: %w", err)
+	}
+	if l.peerKey == nil { // crypto/tls calls VerifyPeerCertificate in both roles; be sure
+		return fmt.Errorf("tls handshake: %w: no peer certificate", ErrProtocol)
 	}
 	st := l.tls.ConnectionState()
 	id, err := st.ExportKeyingMaterial(exporterLabel, nil, len(l.id))
