@@ -10,8 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/p2pchat/p2pchat/tracker/store"
 )
 
 // metrics lives in the server's own registry, so two servers in one process
@@ -27,7 +25,7 @@ type metrics struct {
 	dialbacksInFlight prometheus.Gauge
 }
 
-func newMetrics(st store.Store) *metrics {
+func newMetrics(counts *countCache) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -54,11 +52,11 @@ func newMetrics(st store.Store) *metrics {
 	}
 	records := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tracker_records",
-		Help: "Live (not deleted) records in the store, expired ones included; NaN if the store is unreachable.",
+		Help: "Live (not deleted) records in the store, expired ones included, counted at most once per count_ttl; NaN if the store is unreachable.",
 	}, func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		n, err := st.Count(ctx)
+		n, err := counts.get(ctx)
 		if err != nil {
 			return math.NaN()
 		}

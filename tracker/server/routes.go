@@ -18,15 +18,34 @@ func (s *Server) routes() http.Handler {
 	s.handle(mux, "GET /v1/users/{name}", s.handleLookup, true)
 	s.handle(mux, "PUT /v1/users/{name}", s.handleUpdate, true)
 	s.handle(mux, "DELETE /v1/users/{name}", s.handleDelete, true)
-	s.handle(mux, "GET /healthz", s.handleHealth, false)
+	s.handleOps(mux, "GET /healthz", s.handleHealth)
 	s.handle(mux, "/", s.handleNoRoute, true)
-	mux.Handle("GET /metrics", s.metrics.handler())
+	promh := s.metrics.handler()
+	s.handleOps(mux, "GET /metrics", func(w http.ResponseWriter, r *http.Request) error {
+		promh.ServeHTTP(w, r)
+		return nil
+	})
 	return mux
 }
 
 // handle registers h under pattern with metrics, panic recovery, and (when
 // limited) the per-source rate limit.
 func (s *Server) handle(mux *http.ServeMux, pattern string, h handlerFunc, limited bool) {
+	var l *rateLimiter
+	if limited {
+		l = s.limiter
+	}
+	s.handleWith(mux, pattern, h, l)
+}
+
+// handleOps registers an operator route (/healthz, /metrics) under its own
+// per-source limit, so monitoring and the API never spend each other's.
+func (s *Server) handleOps(mux *http.ServeMux, pattern string, h handlerFunc) {
+	s.handleWith(mux, pattern, h, s.opsLimit)
+}
+
+// handleWith is handle with the limiter to apply, or nil for none.
+func (s *Server) handleWith(mux *http.ServeMux, pattern string, h handlerFunc, limiter *rateLimiter) {
 	route := pattern
 	if route == "/" {
 		route = "other" // keeps hostile paths out of metric labels
@@ -43,8 +62,8 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, h handlerFunc, limit
 			}
 			s.metrics.observe(route, sw.status, time.Since(start))
 		}()
-		if limited {
-			if wait, ok := s.limiter.allow(s.clientAddr(r).Addr()); !ok {
+		if limiter != nil {
+			if wait, ok := limiter.allow(s.clientAddr(r).Addr()); !ok {
 				s.metrics.rateLimited.Inc()
 				sw.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
 				writeError(sw, newAPIError(http.StatusTooManyRequests, CodeRateLimited, "too many requests from your address; retry after %d seconds", int(wait.Seconds()+0.999)))

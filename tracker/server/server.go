@@ -75,6 +75,13 @@ type Config struct {
 	RateLimit        float64
 	RateBurst        int
 	RateLimitSources int
+	// OpsRateLimit and OpsRateBurst limit /healthz and /metrics per source,
+	// with their own budget so a monitor never spends the API's.
+	OpsRateLimit float64
+	OpsRateBurst int
+	// CountTTL is how long /healthz and /metrics reuse a count of the
+	// records before counting again.
+	CountTTL time.Duration
 	// MaxBodyBytes limits request bodies (413 beyond).
 	MaxBodyBytes int64
 	// Dial-backs (see dialback.go): DialbackTimeout bounds each attempt to
@@ -115,6 +122,9 @@ func DefaultConfig() Config {
 		RateLimit:          5,
 		RateBurst:          20,
 		RateLimitSources:   10000,
+		OpsRateLimit:       2,
+		OpsRateBurst:       10,
+		CountTTL:           15 * time.Second,
 		MaxBodyBytes:       8 << 10,
 		// One dial-back every 10 s per source (burst 6) leaves room for a
 		// household of daemons behind one address, each checking on its
@@ -147,6 +157,9 @@ func (c Config) withDefaults() Config {
 	defaults.Set(&c.RateLimit, d.RateLimit)
 	defaults.Set(&c.RateBurst, d.RateBurst)
 	defaults.Set(&c.RateLimitSources, d.RateLimitSources)
+	defaults.Set(&c.OpsRateLimit, d.OpsRateLimit)
+	defaults.Set(&c.OpsRateBurst, d.OpsRateBurst)
+	defaults.Set(&c.CountTTL, d.CountTTL)
 	defaults.Set(&c.MaxBodyBytes, d.MaxBodyBytes)
 	defaults.Set(&c.DialbackTimeout, d.DialbackTimeout)
 	defaults.Set(&c.DialbackRate, d.DialbackRate)
@@ -173,6 +186,8 @@ type Server struct {
 	store    store.Store
 	log      *zap.Logger
 	limiter  *rateLimiter
+	opsLimit *rateLimiter // /healthz and /metrics
+	counts   *countCache
 	dialback *dialbacker
 	metrics  *metrics
 	handler  http.Handler
@@ -196,7 +211,9 @@ func New(cfg Config, st store.Store, log *zap.Logger) (*Server, error) {
 		log:     log,
 		limiter: newRateLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitSources, cfg.Now),
 	}
-	s.metrics = newMetrics(st)
+	s.opsLimit = newRateLimiter(cfg.OpsRateLimit, cfg.OpsRateBurst, cfg.RateLimitSources, cfg.Now)
+	s.counts = &countCache{st: st, ttl: cfg.CountTTL, now: cfg.Now}
+	s.metrics = newMetrics(s.counts)
 	s.dialback = newDialbacker(cfg, log.Named("dialback"), s.metrics)
 	s.handler = s.routes()
 	return s, nil
