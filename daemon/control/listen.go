@@ -19,12 +19,16 @@ var (
 	ErrAlreadyRunning = errors.New("another chatd is running")
 	// ErrNotSocketActivated means systemd passed no listener.
 	ErrNotSocketActivated = errors.New("not socket-activated")
+	// ErrUnsafeSocketDir means the socket's directory is another user's
+	// or others may write to it: they could replace the socket with
+	// their own and read what chatctl sends.
+	ErrUnsafeSocketDir = errors.New("unsafe control socket directory")
 )
 
 // Listen makes the control socket at path: the parent directory is created
-// 0700 if missing (and refused if it belongs to someone else and others can
-// reach into it), a socket left by a dead daemon is removed, a live one is
-// left alone, and the new socket is made 0600.
+// 0700 if missing (and refused with ErrUnsafeSocketDir if it belongs to
+// someone else or others may write to it), a socket left by a dead daemon
+// is removed, a live one is left alone, and the new socket is made 0600.
 func Listen(path string) (net.Listener, error) {
 	if err := prepareDir(filepath.Dir(path)); err != nil {
 		return nil, err
@@ -49,17 +53,29 @@ func prepareDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("make socket directory: %w", err)
 	}
+	return checkDir(dir)
+}
+
+// checkDir refuses a socket directory in which another user could put a
+// socket of their own in place of ours: one they own, or one they may
+// write to (a sticky bit does not help: they could take the name while
+// chatd is stopped). The error is one line, ending in a hint.
+func checkDir(dir string) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return fmt.Errorf("make socket directory: %w", err)
+		return fmt.Errorf("check socket directory: %w", err)
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
-		return fmt.Errorf("socket directory %s: no owner information", dir)
+		return fmt.Errorf("%w %s: no owner information", ErrUnsafeSocketDir, dir)
 	}
-	if int(st.Uid) != os.Getuid() && fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("socket directory %s belongs to uid %d and is open to others (%v); use a directory of your own",
-			dir, st.Uid, fi.Mode().Perm())
+	if uid := os.Getuid(); int(st.Uid) != uid {
+		return fmt.Errorf("%w %s: it belongs to uid %d, not to you (uid %d); hint: use a directory of your own, such as $XDG_RUNTIME_DIR/chatd (--control-socket)",
+			ErrUnsafeSocketDir, dir, st.Uid, uid)
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		return fmt.Errorf("%w %s: others may write to it (%v) and could replace the socket; hint: chmod go-w %s, or use a directory of your own (--control-socket)",
+			ErrUnsafeSocketDir, dir, perm, dir)
 	}
 	return nil
 }
@@ -92,7 +108,9 @@ func removeStale(path string) error {
 }
 
 // ListenerFromSystemd returns the control socket that systemd passed by
-// socket activation, or ErrNotSocketActivated when there is none.
+// socket activation, or ErrNotSocketActivated when there is none. systemd
+// made the socket, so only its directory can still be checked, by the
+// rules Listen applies (chatd.socket's DirectoryMode=0700 passes).
 func ListenerFromSystemd() (net.Listener, error) {
 	lns, err := activation.Listeners()
 	if err != nil {
@@ -112,5 +130,19 @@ func ListenerFromSystemd() (net.Listener, error) {
 	if found == nil {
 		return nil, ErrNotSocketActivated
 	}
+	if err := checkActivated(found); err != nil {
+		found.Close()
+		return nil, err
+	}
 	return found, nil
+}
+
+// checkActivated checks the directory of a socket-activated listener; an
+// abstract socket (a name starting with @) has none.
+func checkActivated(ln net.Listener) error {
+	name := ln.Addr().String()
+	if name == "" || name[0] == '@' || !filepath.IsAbs(name) {
+		return nil
+	}
+	return checkDir(filepath.Dir(name))
 }
