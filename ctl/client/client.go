@@ -11,6 +11,10 @@
 // branch with errors.Is against the api sentinels or errors.As for the
 // message and hint.
 //
+// Before sending anything on a new connection the client checks the
+// server's uid (SO_PEERCRED) and refuses, with an error matching
+// ErrForeignDaemon, a socket served by another user.
+//
 // Watch follows the event stream: Next returns events one by one, in order,
 // and the Watcher reconnects by itself (resuming from the last event it
 // returned) if the daemon restarts or the stream goes silent.
@@ -76,16 +80,28 @@ func (c *Client) http() *http.Client {
 	return c.hc
 }
 
+// dial connects and checks that the server runs as our uid before the
+// transport writes a byte (checkServer).
 func (c *Client) dial(ctx context.Context) (net.Conn, error) {
+	var conn net.Conn
+	var err error
 	if c.Dial != nil {
-		return c.Dial(ctx)
+		conn, err = c.Dial(ctx)
+	} else {
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, "unix", c.SocketPath())
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, &notRunningError{socket: c.SocketPath(), err: err}
+		}
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", c.SocketPath())
-	if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
-		return nil, &notRunningError{socket: c.SocketPath(), err: err}
+	if err != nil {
+		return nil, err
 	}
-	return conn, err
+	if err := c.checkServer(conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 // notRunningError keeps the socket path for the message while matching
@@ -143,6 +159,10 @@ func (c *Client) send(ctx context.Context, method, path string, in any) (*http.R
 		var nr *notRunningError
 		if errors.As(err, &nr) {
 			return nil, nr
+		}
+		var fe *foreignError
+		if errors.As(err, &fe) {
+			return nil, fe
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -53,6 +53,8 @@ func versionNote(ctl, daemon string) string {
 
 const hintNotRunning = "start it with 'systemctl --user start chatd'"
 
+const hintForeignDaemon = "another user may have replaced chatd's socket: check who can write to its directory, then restart chatd (systemctl --user restart chatd)"
+
 // usageError is a mistake on the command line: exit 2 and show how.
 type usageError struct{ msg string }
 
@@ -108,6 +110,9 @@ func report(w io.Writer, prefix string, err error) int {
 	case errors.Is(err, client.ErrDaemonNotRunning):
 		line(err.Error(), hintNotRunning)
 		return ExitNotRunning
+	case errors.Is(err, client.ErrForeignDaemon):
+		line(err.Error(), hintForeignDaemon)
+		return ExitError
 	case errors.Is(err, fs.ErrPermission):
 		line(err.Error(), hints[api.CodeForbidden])
 		return ExitError
