@@ -116,7 +116,15 @@ type pcpGateway struct {
 	lease    time.Duration // asked for
 	ep       epoch
 	ext      netip.Addr // from the last MAP answer
+	mapped   time.Time  // when the last MAP answer came
 }
+
+// pcpRecheck is how often check asks again with a MAP, to learn a new
+// external address (PCP has no request for it alone); in between it only
+// sends ANNOUNCE, which reads the epoch. A MAP that renews an existing
+// mapping makes miniupnpd delete and re-add its rule, so sending one every
+// check would leave the port closed for a moment every few seconds.
+const pcpRecheck = time.Minute
 
 func (g *pcpGateway) method() string { return MethodPCP }
 func (g *pcpGateway) addr() string   { return g.gw.String() }
@@ -190,14 +198,18 @@ func (g *pcpGateway) mapPort(ctx context.Context, internal netip.AddrPort, prefe
 	if a.Lifetime == 0 || a.External.Port() == 0 {
 		return Mapping{}, errors.New("pcp map: the gateway granted no port")
 	}
-	g.ext = a.External.Addr()
+	g.ext, g.mapped = a.External.Addr(), time.Now()
 	life := time.Duration(a.Lifetime) * time.Second
 	return Mapping{Internal: internal, External: a.External, Lifetime: life, Expires: time.Now().Add(life)}, nil
 }
 
-// check renews the mapping (a MAP with the same nonce is idempotent) and
-// fails when the answer moved the external address or port.
+// check reads the epoch (ANNOUNCE: a restart means the mapping is gone)
+// and, every pcpRecheck, renews the mapping (a MAP with the same nonce is
+// idempotent), failing when the answer moved the external address or port.
 func (g *pcpGateway) check(ctx context.Context, m Mapping) error {
+	if time.Since(g.mapped) < pcpRecheck {
+		return g.announce(ctx)
+	}
 	got, err := g.mapPort(ctx, m.Internal, []uint16{m.External.Port()}, m.External.Addr())
 	if err != nil {
 		return err
