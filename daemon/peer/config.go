@@ -132,9 +132,11 @@ const (
 	// host cannot take every slot (connections through a relay, which
 	// all come from the relay, count only against the global bound).
 	maxHandshakesPerSource = 8
-	maxCtrlQueue           = 1024
-	closeLinger            = 2 * time.Second // how long a closing session waits for the peer to hang up
-	deadMultiplier         = 3
+	// preambleTimeout bounds the wait for a new connection's preamble.
+	preambleTimeout = 3 * time.Second
+	maxCtrlQueue    = 1024
+	closeLinger     = 2 * time.Second // how long a closing session waits for the peer to hang up
+	deadMultiplier  = 3
 )
 
 func (c *Config) setDefaults() error {

@@ -2,6 +2,7 @@ package peer
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"sync"
@@ -53,4 +54,22 @@ func TestSilentFloodFromOneAddressDoesNotLockOthersOut(t *testing.T) {
 	waitFor(t, "alice to receive bob's message during the flood", func() bool {
 		return len(alice.h.bodies("bob")) == 1
 	})
+}
+
+// A silent connection holds its handshake slot for the preamble timeout,
+// not the whole handshake's (here 30 s).
+func TestSilentConnectionReleasedAfterPreambleTimeout(t *testing.T) {
+	checkLeaks(t)
+	dir := newDirectory()
+	alice := newNode(t, dir, "alice", func(c *Config) { c.HandshakeTimeout = 30 * time.Second })
+	conn, err := net.Dial("tcp", alice.m.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(preambleTimeout + 10*time.Second))
+	_, err = io.Copy(io.Discard, conn) // alice's preamble, then her hang-up
+	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("alice kept a silent connection open past the preamble timeout (%v)", preambleTimeout)
+	}
 }

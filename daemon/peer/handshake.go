@@ -67,7 +67,11 @@ func newTLSBase(cert tls.Certificate) *tls.Config {
 // handshake runs preamble, TLS and Hello on conn. On error the caller
 // closes conn.
 func handshake(ctx context.Context, conn net.Conn, p handshakeParams) (*link, error) {
-	conn.SetDeadline(time.Now().Add(p.timeout))
+	// The preamble is 40 bytes a peer sends at once: a connection that
+	// stays silent gives up its handshake slot after preambleTimeout, not
+	// after the whole handshake's time.
+	deadline := time.Now().Add(p.timeout)
+	conn.SetDeadline(time.Now().Add(min(p.timeout, preambleTimeout)))
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
@@ -75,6 +79,10 @@ func handshake(ctx context.Context, conn net.Conn, p handshakeParams) (*link, er
 	if err != nil {
 		return nil, err
 	}
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx)
+	}
+	conn.SetDeadline(deadline)
 	l := &link{raw: conn, dc: &deadlineConn{Conn: conn}, dialed: p.dialed}
 	if err := l.startTLS(p, client); err != nil {
 		return nil, err
