@@ -54,6 +54,12 @@ type File struct {
 	DialbackGlobalBurst int           `toml:"dialback_global_burst"`
 	DialbackMaxInFlight int           `toml:"dialback_max_in_flight"`
 
+	// /healthz and /metrics: their own per-source limit, and how long a
+	// record count is reused.
+	OpsRateLimit float64       `toml:"ops_rate_limit"`
+	OpsRateBurst int           `toml:"ops_rate_burst"`
+	CountTTL     time.Duration `toml:"count_ttl"`
+
 	ReadHeaderTimeout time.Duration `toml:"read_header_timeout"`
 	ReadTimeout       time.Duration `toml:"read_timeout"`
 	WriteTimeout      time.Duration `toml:"write_timeout"`
@@ -90,6 +96,9 @@ func Default() File {
 		DialbackGlobalRate:  d.DialbackGlobalRate,
 		DialbackGlobalBurst: d.DialbackGlobalBurst,
 		DialbackMaxInFlight: d.DialbackMaxInFlight,
+		OpsRateLimit:        d.OpsRateLimit,
+		OpsRateBurst:        d.OpsRateBurst,
+		CountTTL:            d.CountTTL,
 		ReadHeaderTimeout:   d.ReadHeaderTimeout,
 		ReadTimeout:         d.ReadTimeout,
 		WriteTimeout:        d.WriteTimeout,
@@ -183,6 +192,9 @@ func (f File) Server() (server.Config, error) {
 		DialbackGlobalRate:  f.DialbackGlobalRate,
 		DialbackGlobalBurst: f.DialbackGlobalBurst,
 		DialbackMaxInFlight: f.DialbackMaxInFlight,
+		OpsRateLimit:        f.OpsRateLimit,
+		OpsRateBurst:        f.OpsRateBurst,
+		CountTTL:            f.CountTTL,
 		ReadHeaderTimeout:   f.ReadHeaderTimeout,
 		ReadTimeout:         f.ReadTimeout,
 		WriteTimeout:        f.WriteTimeout,
