@@ -16,8 +16,8 @@
 // ANNOUNCE, NAT-PMP by an external-address request) and, of those that
 // answer within ProbeWindow, prefers UPnP, then PCP, then NAT-PMP; if none
 // answers in the window, the first to answer later wins. The gateway found
-// is kept and discovery runs again only after a failure, an address change
-// or RediscoverInterval.
+// is kept while its mapping holds; discovery runs again only after a
+// failure or a change of the default route or of our address.
 //
 // Nothing that can fail runs after a mapping is added: the external address
 // is read first, so a failed call never leaves a rule on the router that
@@ -64,11 +64,10 @@ const (
 
 // Default lease lifetimes asked for, and the bounds of the loop's timers.
 const (
-	UPnPLease          = time.Hour
-	PMPLease           = 2 * time.Hour // NAT-PMP and PCP
-	PermanentRefresh   = 20 * time.Minute
-	RediscoverInterval = 10 * time.Minute
-	DeleteBudget       = 2 * time.Second
+	UPnPLease        = time.Hour
+	PMPLease         = 2 * time.Hour // NAT-PMP and PCP
+	PermanentRefresh = 20 * time.Minute
+	DeleteBudget     = 2 * time.Second
 )
 
 // Defaults for zero Config fields.
@@ -251,14 +250,13 @@ func (s *Service) Run(ctx context.Context) error {
 
 // loop is Run's state; only Run's goroutine touches it.
 type loop struct {
-	s          *Service
-	bo         *backoff.Backoff
-	gw         gateway
-	route      route     // the default gateway and our address facing it, when gw was found
-	discovered time.Time // when gw was found
-	cur        *Mapping  // held on gw
-	renewAt    time.Time
-	lastPort   uint16 // the external port last held, tried after the configured one
+	s        *Service
+	bo       *backoff.Backoff
+	gw       gateway
+	route    route    // the default gateway and our address facing it, when gw was found
+	cur      *Mapping // held on gw
+	renewAt  time.Time
+	lastPort uint16 // the external port last held, tried after the configured one
 }
 
 // route is the default gateway and the local address that faces it.
@@ -276,7 +274,7 @@ func (l *loop) step(ctx context.Context) time.Duration {
 			zap.Stringer("gateway", r.gw), zap.Stringer("local", r.self))
 		l.release()
 	}
-	if l.gw == nil || (l.cur == nil && time.Since(l.discovered) > RediscoverInterval) {
+	if l.gw == nil {
 		if err := l.discover(ctx, r); err != nil {
 			return l.fail(ctx, StateNoGateway, err)
 		}
@@ -337,7 +335,7 @@ func (l *loop) discover(ctx context.Context, r route) error {
 	if err != nil {
 		return err
 	}
-	l.gw, l.route, l.discovered = gw, r, time.Now()
+	l.gw, l.route = gw, r
 	l.s.log.Info("found gateway", zap.String("method", gw.method()), zap.String("gateway", gw.addr()))
 	return nil
 }
