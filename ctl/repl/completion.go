@@ -61,6 +61,33 @@ func completionInfo() completionData {
 	return d
 }
 
+// scanWords is the loop both scripts start with. It reads the words before
+// the cursor, $words[from] up to $words[cur-1], and sets cmd (the first
+// word that is not an option), sock (the --socket option, passed on when
+// asking chatd for names) and n (how many arguments follow cmd, not
+// counting options nor the values of those in valueArgs). Bash and zsh
+// differ only in the array's name and where it starts.
+func scanWords(words string, from int, cur string, valueArgs []string) string {
+	return fmt.Sprintf(`    for ((i = %d; i < %s; i++)); do
+        local w=${%[3]s[i]}
+        if [[ -z $cmd ]]; then
+            case $w in
+                --socket) sock=(--socket "${%[3]s[i+1]}"); ((i++)) ;;
+                --socket=*) sock=("$w") ;;
+                -*) ;;
+                *) cmd=$w ;;
+            esac
+            continue
+        fi
+        case $w in
+            %[4]s) ((i++)) ;;
+            -*) ;;
+            *) ((n++)) ;;
+        esac
+    done
+`, from, cur, words, strings.Join(valueArgs, "|"))
+}
+
 func bashCompletion() string {
 	d := completionInfo()
 	var flagCases strings.Builder
@@ -71,24 +98,7 @@ func bashCompletion() string {
 _chatctl() {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
     local i cmd= n=0 sock=()
-    for ((i = 1; i < COMP_CWORD; i++)); do
-        local w=${COMP_WORDS[i]}
-        if [[ -z $cmd ]]; then
-            case $w in
-                --socket) sock=(--socket "${COMP_WORDS[i+1]}"); ((i++)) ;;
-                --socket=*) sock=("$w") ;;
-                -*) ;;
-                *) cmd=$w ;;
-            esac
-            continue
-        fi
-        case $w in
-            ` + strings.Join(d.valueArgs, "|") + `) ((i++)) ;;
-            -*) ;;
-            *) ((n++)) ;;
-        esac
-    done
-    case $prev in
+` + scanWords("COMP_WORDS", 1, "COMP_CWORD", d.valueArgs) + `    case $prev in
         --socket) COMPREPLY=($(compgen -f -- "$cur")); return ;;
         ` + strings.Join(d.valueArgs, "|") + `) return ;;
     esac
@@ -127,24 +137,7 @@ func zshCompletion() string {
 _chatctl() {
     local i cmd= n=0
     local -a sock flags
-    for ((i = 2; i < CURRENT; i++)); do
-        local w=${words[i]}
-        if [[ -z $cmd ]]; then
-            case $w in
-                --socket) sock=(--socket "${words[i+1]}"); ((i++)) ;;
-                --socket=*) sock=("$w") ;;
-                -*) ;;
-                *) cmd=$w ;;
-            esac
-            continue
-        fi
-        case $w in
-            ` + strings.Join(d.valueArgs, "|") + `) ((i++)) ;;
-            -*) ;;
-            *) ((n++)) ;;
-        esac
-    done
-    case ${words[CURRENT-1]} in
+` + scanWords("words", 2, "CURRENT", d.valueArgs) + `    case ${words[CURRENT-1]} in
         --socket) _files; return ;;
         ` + strings.Join(d.valueArgs, "|") + `) return ;;
     esac
