@@ -69,8 +69,10 @@ func New(o Options) (*zap.Logger, error) {
 	}
 	kind := Detect(o.Out, o.Getenv)
 	enc := encoder(o.Format, kind)
-	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(o.Out)), zap.NewAtomicLevelAt(lvl))
-	return zap.New(core, zap.ErrorOutput(zapcore.Lock(zapcore.AddSync(o.Out)))), nil
+	// One lock for log lines and zap's own error reports, which share Out.
+	ws := zapcore.Lock(zapcore.AddSync(o.Out))
+	core := zapcore.NewCore(enc, ws, zap.NewAtomicLevelAt(lvl))
+	return zap.New(core, zap.ErrorOutput(ws)), nil
 }
 
 // Detect reports where out leads: the journal when JOURNAL_STREAM holds
