@@ -35,11 +35,10 @@ import (
 	"github.com/p2pchat/p2pchat/daemon/identity"
 )
 
-// Notifier hears readiness, status and watchdog pings (daemon.Notifier
-// satisfies it).
+// Notifier hears readiness and watchdog pings (daemon.Notifier satisfies
+// it); the status line stays the one given with Ready.
 type Notifier interface {
 	Ready(status string)
-	Status(status string)
 	Watchdog()
 }
 
@@ -130,9 +129,8 @@ func Wait(ctx context.Context, cfg Config) (config.Account, error) {
 
 type nop struct{}
 
-func (nop) Ready(string)  {}
-func (nop) Status(string) {}
-func (nop) Watchdog()     {}
+func (nop) Ready(string) {}
+func (nop) Watchdog()    {}
 
 // deadliner is a listener whose Accept can be interrupted without closing
 // it (*net.UnixListener, also under socket activation).
