@@ -33,8 +33,7 @@ type Server struct {
 	pub    ed25519.PublicKey
 	m      *metrics
 	global *rate.Limiter   // nil: no global bandwidth cap
-	quit   chan struct{}   // closed when Serve begins to stop
-	base   context.Context // cancelled with quit: ends limiter waits
+	base   context.Context // cancelled when Serve begins to stop; ends limiter waits and joins
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
@@ -57,7 +56,6 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, log: cfg.Log, pub: cfg.Key.Public().(ed25519.PublicKey), m: newMetrics(),
-		quit:         make(chan struct{}),
 		conns:        make(map[net.Conn]struct{}),
 		reservations: make(map[pubkey]*reservation),
 		resBySource:  make(map[netip.Addr]int),
@@ -142,7 +140,6 @@ func (s *Server) shutdown() {
 		return
 	}
 	s.closing = true
-	close(s.quit)
 	s.cancel()
 	for c := range s.conns {
 		c.Close()

@@ -81,7 +81,7 @@ func (s *Server) awaitTarget(j *join) net.Conn {
 	case tc := <-j.accepted:
 		return tc
 	case <-t.C:
-	case <-s.quit:
+	case <-s.base.Done():
 	}
 	if s.dropJoin(j) {
 		return nil

@@ -110,7 +110,7 @@ func (ss *session) pipe(dst, src net.Conn) {
 	}
 	select {
 	case <-ss.done:
-	case <-ss.s.quit:
+	case <-ss.s.base.Done():
 		ss.abort(EndShutdown)
 		<-ss.done
 	}
@@ -223,22 +223,13 @@ func (ss *session) end() {
 	switch {
 	case reason == "":
 		reason = EndClosed
-	case reason == EndError && isClosed(ss.s.quit):
+	case reason == EndError && ss.s.base.Err() != nil:
 		reason = EndShutdown
 	}
 	ss.s.m.active.Dec()
 	ss.s.m.ends.WithLabelValues(reason).Inc()
 	ss.s.log.Info("session down", targetField(ss.j.target), zap.String("from", ss.from), zap.String("reason", reason),
 		zap.Duration("lasted", time.Since(ss.started).Round(time.Millisecond)), zap.Uint64("bytes", ss.written.Load()))
-}
-
-func isClosed(c chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
-	}
 }
 
 // tcpBytesReceived reads tcpi_bytes_received (Linux 4.1+) without
