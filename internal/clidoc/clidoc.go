@@ -91,7 +91,9 @@ func (p *Page) WriteHelp(w io.Writer) {
 		if len(items) == 0 {
 			return
 		}
-		fmt.Fprintf(w, "\n%s:\n", strings.ToLower(title))
+		if title != "" {
+			fmt.Fprintf(w, "\n%s:\n", strings.ToLower(title))
+		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, it := range items {
 			lines := strings.Split(it.Text, "\n")
@@ -108,19 +110,15 @@ func (p *Page) WriteHelp(w io.Writer) {
 		if s.ManOnly {
 			continue
 		}
+		title := s.Title
 		if s.Text != "" {
 			fmt.Fprintf(w, "\n%s:\n", strings.ToLower(s.Title))
 			for _, l := range strings.Split(strings.TrimSpace(s.Text), "\n") {
 				fmt.Fprintf(w, "  %s\n", l)
 			}
+			title = "" // the items follow the text under its heading
 		}
-		if len(s.Items) > 0 {
-			if s.Text != "" {
-				writeItems("", s.Items)
-			} else {
-				writeItems(s.Title, s.Items)
-			}
-		}
+		writeItems(title, s.Items)
 	}
 }
 

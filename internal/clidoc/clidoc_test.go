@@ -14,7 +14,8 @@ func testPage() *Page {
 	fs.Bool("man", false, "hidden")
 	return &Page{Name: "prog", Section: 1, Summary: "does things", Synopsis: []string{"prog [OPTIONS]"},
 		Description: "First paragraph.\n\n  prog --name x\n\nLast.", Flags: fs, Hidden: []string{"man"},
-		Sections: []Section{{Title: "Exit status", Items: []Item{{Term: "0", Text: "ok"}}}}, SeeAlso: []string{"chatd(1)"}}
+		Sections: []Section{{Title: "Exit status", Items: []Item{{Term: "0", Text: "ok"}}},
+			{Title: "Files", Text: "Under the data directory:", Items: []Item{{Term: "key", Text: "the identity"}}}}, SeeAlso: []string{"chatd(1)"}}
 }
 
 // Help and man page carry the same flags (hidden ones in neither), and
@@ -37,7 +38,8 @@ func TestHelpAndManAgree(t *testing.T) {
 			t.Errorf("man page lacks %q:\n%s", want, man.String())
 		}
 	}
-	if !strings.Contains(help.String(), "exit status:\n  0  ok") || strings.Contains(help.String(), "Last.") {
+	if !strings.Contains(help.String(), "exit status:\n  0  ok") || strings.Contains(help.String(), "Last.") ||
+		!strings.Contains(help.String(), "files:\n  Under the data directory:\n  key  the identity\n") {
 		t.Errorf("help:\n%s", help.String())
 	}
 }
