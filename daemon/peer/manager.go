@@ -3,6 +3,7 @@ package peer
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -309,6 +310,21 @@ func (h *handshakeSlots) releaseLocked(src netip.Addr) {
 // peer is the contact it was made for, or "" if the other side started it.
 // It returns once the session is up or refused.
 func (m *Manager) AddConn(ctx context.Context, conn net.Conn, peer string, path Path) error {
+	var key ed25519.PublicKey
+	if peer != "" {
+		var err error
+		if key, _, err = m.cfg.Resolver.Resolve(ctx, peer); err != nil {
+			conn.Close()
+			return fmt.Errorf("resolve %q: %w", peer, err)
+		}
+	}
+	return m.addConn(ctx, conn, peer, key, path)
+}
+
+// addConn is AddConn with the peer's key already known (an upgrade knows it
+// from the relayed session, and must not wait for a tracker lookup between
+// Sync and the dial).
+func (m *Manager) addConn(ctx context.Context, conn net.Conn, peer string, key ed25519.PublicKey, path Path) error {
 	m.mu.Lock()
 	ok := m.running && !m.closed
 	if ok {
@@ -322,14 +338,6 @@ func (m *Manager) AddConn(ctx context.Context, conn net.Conn, peer string, path 
 	defer m.wg.Done()
 	ctx, cancel := mergeCancel(ctx, m.ctx)
 	defer cancel()
-	if peer == "" {
-		return m.setup(ctx, conn, "", nil, path)
-	}
-	key, _, err := m.cfg.Resolver.Resolve(ctx, peer)
-	if err != nil {
-		conn.Close()
-		return fmt.Errorf("resolve %q: %w", peer, err)
-	}
 	return m.setup(ctx, conn, peer, key, path)
 }
 

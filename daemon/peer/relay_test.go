@@ -180,7 +180,7 @@ func TestConnectWithoutAddresses(t *testing.T) {
 	if _, _, err := alice.m.connect(context.Background(), alice.id.Public, nil, true); err == nil {
 		t.Fatal("connect with no address returned no error")
 	}
-	if err := alice.m.dialDirect(context.Background(), "alice", []string{"relay://127.0.0.1:1/" + strings.Repeat("A", 43)}, PathPunched); err == nil {
+	if err := alice.m.dialDirect(context.Background(), "alice", alice.id.Public, []string{"relay://127.0.0.1:1/" + strings.Repeat("A", 43)}, PathPunched); err == nil {
 		t.Fatal("a punch with only a relay address returned no error")
 	}
 }

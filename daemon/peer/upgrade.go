@@ -2,6 +2,7 @@ package peer
 
 import (
 	"context"
+	"crypto/ed25519"
 	"time"
 
 	"go.uber.org/zap"
@@ -128,7 +129,7 @@ func (s *session) tryUpgrade(attempt int) upgradeOutcome {
 	if !sleepCtx(s.ctx, rtt/2) {
 		return s.outcome()
 	}
-	err := m.dialDirect(s.ctx, s.peer, theirs.Addrs, PathPunched)
+	err := m.dialDirect(s.ctx, s.peer, s.link.peerKey, theirs.Addrs, PathPunched)
 	if err == nil {
 		m.log.Info("relayed session upgraded", zap.String("peer", s.peer), zap.String("path", string(PathPunched)),
 			zap.Int("attempt", attempt), zap.Duration("rtt", rtt))
@@ -182,7 +183,7 @@ func (s *session) upgradeAsTarget() {
 		m.mu.Lock()
 		defer m.mu.Unlock()
 		m.goLocked(func() {
-			if err := m.dialDirect(ctx, s.peer, addrs, path); err != nil {
+			if err := m.dialDirect(ctx, s.peer, s.link.peerKey, addrs, path); err != nil {
 				m.log.Debug("direct connection failed", zap.String("peer", s.peer), zap.String("path", string(path)), zap.Error(err))
 				return
 			}
@@ -216,13 +217,11 @@ func (s *session) replaced() bool {
 	return s.m.sessions[s.peer] != s
 }
 
-// dialDirect races the direct addresses in addrs from the listening port
-// and runs the handshake on the first to connect, as a session on path.
-func (m *Manager) dialDirect(ctx context.Context, peer string, addrs []string, path Path) error {
-	key, _, err := m.cfg.Resolver.Resolve(ctx, peer)
-	if err != nil {
-		return err
-	}
+// dialDirect races the direct addresses in addrs (from the listening port
+// for a punch) and runs the handshake on the first to connect, expecting
+// key (known from the relayed session: no tracker lookup delays the dial
+// that Sync timed), as a session on path.
+func (m *Manager) dialDirect(ctx context.Context, peer string, key ed25519.PublicKey, addrs []string, path Path) error {
 	if path == PathPunched {
 		m.countUpgrade("")
 	}
@@ -233,7 +232,7 @@ func (m *Manager) dialDirect(ctx context.Context, peer string, addrs []string, p
 	// The handshake must outlive the relayed session: the other side may
 	// register the new connection first and close the relayed one, which
 	// ends ctx (derived from it) while our handshake is still running.
-	if err := m.AddConn(context.Background(), conn, peer, path); err != nil {
+	if err := m.addConn(context.Background(), conn, peer, key, path); err != nil {
 		return err
 	}
 	m.countUpgrade(path)
