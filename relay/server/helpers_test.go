@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/p2pchat/p2pchat/relay"
+	"github.com/p2pchat/p2pchat/relay/internal/wire"
 )
 
 func testKey(b byte) ed25519.PrivateKey {
@@ -116,6 +117,34 @@ func connectPair(t *testing.T, r *testRelay, res *relay.Reservation, target ed25
 	}
 	t.Cleanup(func() { got.c.Close(); callee.Close() })
 	return got.c, callee, in
+}
+
+// dialRaw opens a plain TCP connection to r, for tests that speak the
+// wire protocol by hand; the test's cleanup closes it.
+func dialRaw(t *testing.T, r *testRelay) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", r.addr.HostPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// sendAuth starts a reservation by hand on c: reserve, then an auth that
+// claims the key claimed, signed by signer. The relay's answer is left to
+// the test.
+func sendAuth(t *testing.T, c net.Conn, signer ed25519.PrivateKey, claimed ed25519.PublicKey) {
+	t.Helper()
+	wire.Write(c, wire.Reserve, nil)
+	f, err := wire.Read(c)
+	if err != nil || f.Type != wire.Challenge {
+		t.Fatalf("challenge: %v %v", f.Type, err)
+	}
+	ch, _ := wire.ParseChallenge(f.Payload)
+	nonce := make([]byte, wire.NonceSize)
+	sig := ed25519.Sign(signer, wire.Transcript("client", ch.RelayKey, claimed, ch.Nonce, nonce))
+	wire.Write(c, wire.Auth, wire.AuthMsg{ClientKey: claimed, Nonce: nonce, Sig: sig}.Encode())
 }
 
 // value reads a counter or gauge.

@@ -67,22 +67,9 @@ func TestReserveRefusesWrongRelayKey(t *testing.T) {
 func TestRelayRefusesBadClientSignature(t *testing.T) {
 	leakcheck.Check(t)
 	r := startRelay(t, nil)
-	c, err := net.Dial("tcp", r.addr.HostPort)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	wire.Write(c, wire.Reserve, nil)
+	c := dialRaw(t, r)
+	sendAuth(t, c, alice, pub(bob)) // signed by alice but claiming bob's key
 	f, err := wire.Read(c)
-	if err != nil || f.Type != wire.Challenge {
-		t.Fatalf("challenge: %v %v", f.Type, err)
-	}
-	ch, _ := wire.ParseChallenge(f.Payload)
-	nonce := make([]byte, wire.NonceSize)
-	// Signed by alice but claiming bob's key.
-	sig := ed25519.Sign(alice, wire.Transcript("client", ch.RelayKey, pub(bob), ch.Nonce, nonce))
-	wire.Write(c, wire.Auth, wire.AuthMsg{ClientKey: pub(bob), Nonce: nonce, Sig: sig}.Encode())
-	f, err = wire.Read(c)
 	var re *wire.RefusedError
 	if err != nil || !errors.As(wire.Expect(f, wire.Reserved), &re) || re.Code != wire.CodeAuth {
 		t.Fatalf("got %v %v, want an auth refusal", f, err)
@@ -159,11 +146,7 @@ func TestLateAcceptGetsUnknownToken(t *testing.T) {
 func TestHandshakeDeadlineDropsSilentConnection(t *testing.T) {
 	leakcheck.Check(t)
 	r := startRelay(t, func(c *Config) { c.HandshakeTimeout = 200 * time.Millisecond })
-	c, err := net.Dial("tcp", r.addr.HostPort)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialRaw(t, r)
 	start := time.Now()
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
@@ -295,17 +278,8 @@ func TestKeepaliveDropsSilentReservation(t *testing.T) {
 	leakcheck.Check(t)
 	r := startRelay(t, func(c *Config) { c.KeepAlive = 100 * time.Millisecond })
 	// A client that completes the handshake and then never pings.
-	c, err := net.Dial("tcp", r.addr.HostPort)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	wire.Write(c, wire.Reserve, nil)
-	f, _ := wire.Read(c)
-	ch, _ := wire.ParseChallenge(f.Payload)
-	nonce := make([]byte, wire.NonceSize)
-	sig := ed25519.Sign(bob, wire.Transcript("client", ch.RelayKey, pub(bob), ch.Nonce, nonce))
-	wire.Write(c, wire.Auth, wire.AuthMsg{ClientKey: pub(bob), Nonce: nonce, Sig: sig}.Encode())
+	c := dialRaw(t, r)
+	sendAuth(t, c, bob, pub(bob))
 	if f, err := wire.Read(c); err != nil || f.Type != wire.Reserved {
 		t.Fatalf("reserved: %v %v", f, err)
 	}
@@ -375,11 +349,7 @@ func TestServeReturnsNilAndClosesSessions(t *testing.T) {
 func TestBadFirstFrame(t *testing.T) {
 	leakcheck.Check(t)
 	r := startRelay(t, nil)
-	c, err := net.Dial("tcp", r.addr.HostPort)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialRaw(t, r)
 	c.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
 	f, err := wire.Read(c)
 	var re *wire.RefusedError
