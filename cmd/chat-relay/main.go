@@ -29,6 +29,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/p2pchat/p2pchat/internal/flagfile"
 	"github.com/p2pchat/p2pchat/internal/logging"
 	"github.com/p2pchat/p2pchat/internal/sdnotify"
 	"github.com/p2pchat/p2pchat/relay/server"
@@ -75,12 +76,12 @@ func loadConfig(args []string) (File, error) {
 	fs := flag.NewFlagSet("chat-relay", flag.ContinueOnError)
 	d := Default()
 	path := fs.String("config", "", "TOML config `file` (see configs/relay.toml)")
-	listen := fs.String("listen", d.Listen, "`address` to listen on")
-	public := fs.String("public-addr", "", "`host:port` others reach this relay at, for the printed relay address (default the listen address)")
-	key := fs.String("key", "", "Ed25519 key `file`, made on first start (default $STATE_DIRECTORY/relay.key or ./relay.key)")
-	metrics := fs.String("metrics-listen", d.MetricsListen, "`address` for /metrics and /healthz; empty turns them off")
-	format := fs.String("log-format", d.LogFormat, "log `format`: json or console")
-	level := fs.String("log-level", d.LogLevel, "log `level`: debug, info, warn, error")
+	fs.String("listen", d.Listen, "`address` to listen on")
+	fs.String("public-addr", "", "`host:port` others reach this relay at, for the printed relay address (default the listen address)")
+	fs.String("key", "", "Ed25519 key `file`, made on first start (default $STATE_DIRECTORY/relay.key or ./relay.key)")
+	fs.String("metrics-listen", d.MetricsListen, "`address` for /metrics and /healthz; empty turns them off")
+	fs.String("log-format", d.LogFormat, "log `format`: json or console")
+	fs.String("log-level", d.LogLevel, "log `level`: debug, info, warn, error")
 	man := fs.Bool("man", false, "print the man page (roff) and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	doc := page(fs)
@@ -103,21 +104,9 @@ func loadConfig(args []string) (File, error) {
 	if err != nil {
 		return File{}, err
 	}
-	fs.Visit(func(fl *flag.Flag) {
-		switch fl.Name {
-		case "listen":
-			f.Listen = *listen
-		case "public-addr":
-			f.PublicAddr = *public
-		case "key":
-			f.Key = *key
-		case "metrics-listen":
-			f.MetricsListen = *metrics
-		case "log-format":
-			f.LogFormat = *format
-		case "log-level":
-			f.LogLevel = *level
-		}
+	flagfile.Override(fs, map[string]*string{
+		"listen": &f.Listen, "public-addr": &f.PublicAddr, "key": &f.Key,
+		"metrics-listen": &f.MetricsListen, "log-format": &f.LogFormat, "log-level": &f.LogLevel,
 	})
 	return f, nil
 }

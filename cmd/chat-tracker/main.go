@@ -23,6 +23,7 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"go.uber.org/zap"
 
+	"github.com/p2pchat/p2pchat/internal/flagfile"
 	"github.com/p2pchat/p2pchat/internal/logging"
 	"github.com/p2pchat/p2pchat/tracker/config"
 	"github.com/p2pchat/p2pchat/tracker/server"
@@ -77,12 +78,12 @@ func run(args []string) error {
 func loadConfig(args []string) (config.File, error) {
 	fs := flag.NewFlagSet("chat-tracker", flag.ContinueOnError)
 	path := fs.String("config", "", "TOML config `file` (see configs/tracker.toml)")
-	listen := fs.String("listen", config.DefaultListen, "`address` to listen on")
-	db := fs.String("db", "", "SQLite `path` or postgres:// URL (default $STATE_DIRECTORY/tracker.db or ./tracker.db)")
-	cert := fs.String("tls-cert", "", "PEM certificate `file` for HTTPS")
-	key := fs.String("tls-key", "", "PEM private key `file` for HTTPS")
-	format := fs.String("log-format", "json", "log `format`: json or console")
-	level := fs.String("log-level", "info", "log `level`: debug, info, warn, error")
+	fs.String("listen", config.DefaultListen, "`address` to listen on")
+	fs.String("db", "", "SQLite `path` or postgres:// URL (default $STATE_DIRECTORY/tracker.db or ./tracker.db)")
+	fs.String("tls-cert", "", "PEM certificate `file` for HTTPS")
+	fs.String("tls-key", "", "PEM private key `file` for HTTPS")
+	fs.String("log-format", "json", "log `format`: json or console")
+	fs.String("log-level", "info", "log `level`: debug, info, warn, error")
 	man := fs.Bool("man", false, "print the man page (roff) and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	doc := page(fs)
@@ -105,21 +106,9 @@ func loadConfig(args []string) (config.File, error) {
 	if err != nil {
 		return config.File{}, err
 	}
-	fs.Visit(func(fl *flag.Flag) {
-		switch fl.Name {
-		case "listen":
-			f.Listen = *listen
-		case "db":
-			f.DB = *db
-		case "tls-cert":
-			f.TLSCert = *cert
-		case "tls-key":
-			f.TLSKey = *key
-		case "log-format":
-			f.LogFormat = *format
-		case "log-level":
-			f.LogLevel = *level
-		}
+	flagfile.Override(fs, map[string]*string{
+		"listen": &f.Listen, "db": &f.DB, "tls-cert": &f.TLSCert, "tls-key": &f.TLSKey,
+		"log-format": &f.LogFormat, "log-level": &f.LogLevel,
 	})
 	return f, nil
 }
