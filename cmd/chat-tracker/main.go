@@ -77,13 +77,14 @@ func run(args []string) error {
 // override the file.
 func loadConfig(args []string) (config.File, error) {
 	fs := flag.NewFlagSet("chat-tracker", flag.ContinueOnError)
+	d := config.Default()
 	path := fs.String("config", "", "TOML config `file` (see configs/tracker.toml)")
-	fs.String("listen", config.DefaultListen, "`address` to listen on")
+	fs.String("listen", d.Listen, "`address` to listen on")
 	fs.String("db", "", "SQLite `path` or postgres:// URL (default $STATE_DIRECTORY/tracker.db or ./tracker.db)")
 	fs.String("tls-cert", "", "PEM certificate `file` for HTTPS")
 	fs.String("tls-key", "", "PEM private key `file` for HTTPS")
-	fs.String("log-format", "json", "log `format`: json or console")
-	fs.String("log-level", "info", "log `level`: debug, info, warn, error")
+	fs.String("log-format", d.LogFormat, "log `format`: json or console")
+	fs.String("log-level", d.LogLevel, "log `level`: debug, info, warn, error")
 	man := fs.Bool("man", false, "print the man page (roff) and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	doc := page(fs)
