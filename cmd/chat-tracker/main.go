@@ -20,11 +20,11 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/coreos/go-systemd/v22/daemon"
 	"go.uber.org/zap"
 
 	"github.com/p2pchat/p2pchat/internal/flagfile"
 	"github.com/p2pchat/p2pchat/internal/logging"
+	"github.com/p2pchat/p2pchat/internal/sdnotify"
 	"github.com/p2pchat/p2pchat/tracker/config"
 	"github.com/p2pchat/p2pchat/tracker/server"
 	"github.com/p2pchat/p2pchat/tracker/store/storeopen"
@@ -128,10 +128,9 @@ func serve(ctx context.Context, f config.File, cfg server.Config, log *zap.Logge
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
-		log.Warn("notify systemd", zap.Error(err))
-	}
+	n := sdnotify.New(log)
+	n.Ready("serving on " + ln.Addr().String())
 	err = srv.Serve(ctx, ln)
-	daemon.SdNotify(false, daemon.SdNotifyStopping) //nolint:errcheck // best effort on the way out
+	n.Stopping()
 	return err
 }
