@@ -133,11 +133,21 @@ func checkInstalled(t *testing.T) {
 		t.Errorf("tracker.toml is not a conffile: %q", out)
 	}
 	// The man pages render and say what --help says.
-	if man, err := exec.LookPath("man"); err == nil {
-		out, err := exec.Command(man, "-P", "cat", "-l", "/usr/share/man/man1/chatd.1.gz").CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "--data-dir") {
-			t.Errorf("man chatd: %v\n%s", err, out)
+	man, err := exec.LookPath("man")
+	if err != nil {
+		// Not t.Skip: the rest of the package test still runs. Under CI,
+		// where test.sh installs man-db, a missing man is a failure.
+		const why = "man is not installed (Debian package man-db): the man page check did not run"
+		if os.Getenv("CI") == "true" {
+			t.Error(why)
+		} else {
+			t.Log(why)
 		}
+		return
+	}
+	out, err := exec.Command(man, "-P", "cat", "-l", "/usr/share/man/man1/chatd.1.gz").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--data-dir") {
+		t.Errorf("man chatd: %v\n%s", err, out)
 	}
 }
 
