@@ -26,7 +26,7 @@ Options override the configuration file. The tracker stops gracefully on SIGTERM
 				{Term: "/etc/chat-tracker/tracker.toml", Text: "configuration, every key commented with its default"},
 				{Term: "/var/lib/chat-tracker/tracker.db", Text: "the SQLite database ($STATE_DIRECTORY/tracker.db); removed only when the package is purged"},
 			}},
-			{Title: "Exit status", Text: "0 after a graceful stop, 1 on an error (one line on stderr), 2 for a bad option."},
+			{Title: "Exit status", Text: "0 after a graceful stop, 1 on an error or a bad option (one line on stderr)."},
 		},
 		SeeAlso: []string{"chatd(1)", "chatctl(1)", "systemd.exec(5)"},
 	}
