@@ -55,9 +55,7 @@ func waitRecordHas(t *testing.T, from *natlab.Host, trackerURL, name, addr strin
 // once each way on the punched IPv6 path.
 func TestIPv6PunchesThroughStatefulFirewalls(t *testing.T) {
 	e := newEnv(t)
-	lab := natlab.New(t)
-	url := e.labTracker(lab.AddPublicHost("tracker"))
-	_, raddr := e.labRelayProc(lab.AddPublicHost("relay"), t.TempDir())
+	lab, url, raddr := e.reachLab()
 	ah := lab.AddRouter("home-a", natlab.RouterOptions{NAT: natlab.Symmetric}).AddHost("alice")
 	bh := lab.AddRouter("home-b", natlab.RouterOptions{NAT: natlab.Symmetric}).AddHost("bob")
 	alice := e.dualStackChatd(ah, "alice", url, relayConfig(raddr), "--log-level", "debug")

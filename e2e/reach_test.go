@@ -40,6 +40,16 @@ func (e *testEnv) labRelayProc(h *natlab.Host, dir string) (*proc, string) {
 	return p, addr
 }
 
+// reachLab is the reachability tests' internet: a lab with a tracker and a
+// chat-relay on public hosts; it returns the tracker URL and relay address.
+func (e *testEnv) reachLab() (*natlab.Lab, string, string) {
+	e.t.Helper()
+	lab := natlab.New(e.t)
+	url := e.labTracker(lab.AddPublicHost("tracker"))
+	_, raddr := e.labRelayProc(lab.AddPublicHost("relay"), e.t.TempDir())
+	return lab, url, raddr
+}
+
 // relayConfig turns port mapping off and names the relay.
 func relayConfig(addr string) string {
 	return fmt.Sprintf("\n[portmap]\nenabled = false\n\n[relay]\nservers = [%q]\n", addr)
@@ -176,9 +186,7 @@ func TestReachabilityMatrix(t *testing.T) {
 	} {
 		t.Run(string(tc.alice)+"-"+string(tc.bob), func(t *testing.T) {
 			e := newEnv(t)
-			lab := natlab.New(t)
-			url := e.labTracker(lab.AddPublicHost("tracker"))
-			_, raddr := e.labRelayProc(lab.AddPublicHost("relay"), t.TempDir())
+			lab, url, raddr := e.reachLab()
 			ah, bh := labHostFor(lab, tc.alice, "alice"), labHostFor(lab, tc.bob, "bob")
 			alice := e.labChatd(ah, "alice", url, relayConfig(raddr), "--log-level", "debug")
 			bob := e.labChatd(bh, "bob", url, relayConfig(raddr), "--log-level", "debug")
@@ -235,9 +243,7 @@ func TestReachabilityMatrix(t *testing.T) {
 // order, once he is up.
 func TestPunchRoundsAndLateStart(t *testing.T) {
 	e := newEnv(t)
-	lab := natlab.New(t)
-	url := e.labTracker(lab.AddPublicHost("tracker"))
-	_, raddr := e.labRelayProc(lab.AddPublicHost("relay"), t.TempDir())
+	lab, url, raddr := e.reachLab()
 	alice := e.labChatd(labHostFor(lab, cone, "alice"), "alice", url, relayConfig(raddr), "--log-level", "debug")
 	bob := e.labChatd(labHostFor(lab, cone, "bob"), "bob", url, relayConfig(raddr))
 	const rounds = 4
