@@ -60,13 +60,14 @@ var _ control.Backend = ctlBackend{}
 func (b ctlBackend) Status(ctx context.Context) (api.Status, error) {
 	d := b.d
 	p := d.presence.Status()
+	sessions := d.peers.Sessions()
 	st := api.Status{
 		Name:          d.cfg.Name,
 		Fingerprint:   d.id.Fingerprint(),
 		PublicKey:     base64.StdEncoding.EncodeToString(d.id.Public),
 		ListenAddr:    d.peers.Addr().String(),
 		TrackerState:  "registering",
-		Sessions:      len(d.peers.Sessions()),
+		Sessions:      len(sessions),
 		Version:       d.version,
 		UptimeSeconds: time.Since(d.started).Seconds(),
 	}
@@ -84,7 +85,7 @@ func (b ctlBackend) Status(ctx context.Context) (api.Status, error) {
 	st.PortMap = d.portMapStatus()
 	rs := d.reach.Status()
 	st.Relay = api.Relay{State: rs.State, Relay: rs.Relay, Since: rs.Since.UTC(), LastError: rs.LastError}
-	for _, s := range d.peers.Sessions() {
+	for _, s := range sessions {
 		st.Online = append(st.Online, api.OnlinePeer{Name: s.Peer, Session: *apiSession(s)})
 	}
 	u := d.peers.Upgrades()
