@@ -51,33 +51,27 @@ func mustJSON(v any) json.RawMessage {
 // where the key came from and how to show fingerprints, and can record a
 // "key_mismatch" event with AppendEvent, limited so that an impostor retrying
 // cannot flood the log. To accept a new key deliberately, RemoveContact and
-// pin again.
+// pin again. A new pin accepts name's request made under the same key (its
+// messages move into the history) and deletes one made under another.
 func (s *Store) PinContact(ctx context.Context, name string, pub ed25519.PublicKey) (c Contact, created bool, err error) {
 	if name == "" || len(pub) != ed25519.PublicKeySize {
 		return Contact{}, false, fmt.Errorf("pin contact %q: need a name and a %d-byte key: %w", name, ed25519.PublicKeySize, ErrInvalid)
 	}
 	var mismatch *KeyMismatchError
 	err = s.write(ctx, func(w *wtx) error {
-		c, created, mismatch = Contact{}, false, nil
-		row := w.tx.QueryRowContext(w.ctx, `SELECT `+contactCols+` FROM contacts WHERE name = ?`, name)
-		switch old, err := scanContact(row); {
-		case err == nil && bytes.Equal(old.PublicKey, pub):
-			c = old
-			return nil
-		case err == nil:
-			c, mismatch = old, &KeyMismatchError{Name: name, Pinned: old.PublicKey, Offered: bytes.Clone(pub)}
-			return nil
-		case !errors.Is(err, sql.ErrNoRows):
-			return fmt.Errorf("look up: %w", err)
+		mismatch = nil
+		var err error
+		c, created, err = w.pin(name, pub)
+		if errors.As(err, &mismatch) {
+			return nil // nothing written; reported after the transaction
 		}
-		c = Contact{Name: name, PublicKey: bytes.Clone(pub), AddedAt: w.now}
-		if _, err := w.tx.ExecContext(w.ctx, `INSERT INTO contacts (name, public_key, added_at) VALUES (?, ?, ?)`,
-			name, []byte(pub), unixNano(w.now)); err != nil {
-			return fmt.Errorf("insert: %w", err)
+		if err != nil || !created {
+			return err
 		}
-		created = true
-		return w.appendEvent(&Event{Type: EventContact, Peer: name,
-			Data: mustJSON(contactEvent{Action: "pinned", Key: hex.EncodeToString(pub)})})
+		// The user's own add or send accepts what this contact sent as a
+		// request under the same key.
+		_, err = w.moveRequest(name, pub)
+		return err
 	})
 	if err != nil {
 		return Contact{}, false, fmt.Errorf("pin contact %q: %w", name, err)
@@ -86,6 +80,27 @@ func (s *Store) PinContact(ctx context.Context, name string, pub ed25519.PublicK
 		return c, false, mismatch
 	}
 	return c, created, nil
+}
+
+// pin is PinContact inside a transaction, without the request: a key other
+// than the pinned one is a *KeyMismatchError with the pinned contact.
+func (w *wtx) pin(name string, pub ed25519.PublicKey) (Contact, bool, error) {
+	row := w.tx.QueryRowContext(w.ctx, `SELECT `+contactCols+` FROM contacts WHERE name = ?`, name)
+	switch old, err := scanContact(row); {
+	case err == nil && bytes.Equal(old.PublicKey, pub):
+		return old, false, nil
+	case err == nil:
+		return old, false, &KeyMismatchError{Name: name, Pinned: old.PublicKey, Offered: bytes.Clone(pub)}
+	case !errors.Is(err, sql.ErrNoRows):
+		return Contact{}, false, fmt.Errorf("look up: %w", err)
+	}
+	c := Contact{Name: name, PublicKey: bytes.Clone(pub), AddedAt: w.now}
+	if _, err := w.tx.ExecContext(w.ctx, `INSERT INTO contacts (name, public_key, added_at) VALUES (?, ?, ?)`,
+		name, []byte(pub), unixNano(w.now)); err != nil {
+		return Contact{}, false, fmt.Errorf("insert: %w", err)
+	}
+	return c, true, w.appendEvent(&Event{Type: EventContact, Peer: name,
+		Data: mustJSON(contactEvent{Action: "pinned", Key: hex.EncodeToString(pub)})})
 }
 
 // Contact returns the contact called name, or ErrNotFound.
