@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"syscall"
 
 	"go.uber.org/zap"
 
@@ -27,14 +28,21 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(append(b, '\n'))
 }
 
-// writeError sends err to the client: as is for an *api.Error, as a
-// generic internal error (logged in full) otherwise.
+// writeError sends err to the client: as is for an *api.Error, as
+// "disk is full" for anything that wraps ENOSPC (the store's ErrDiskFull),
+// as a generic internal error (logged in full) otherwise.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *api.Error
-	if !errors.As(err, &ae) {
-		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-			return // the client went away; nobody is listening
-		}
+	switch {
+	case errors.As(err, &ae):
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		return // the client went away; nobody is listening
+	case errors.Is(err, syscall.ENOSPC):
+		// No bug in chatd, and the one cause the user can remove.
+		s.log().Warn("control request failed: disk full", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
+		ae = &api.Error{Code: api.CodeUnavailable, Message: "disk is full (ENOSPC): chatd cannot write its database",
+			Hint: "free space on the disk that holds chatd's data directory, then try again; nothing was stored"}
+	default:
 		s.log().Error("control request failed", zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.Error(err))
 		ae = &api.Error{Code: api.CodeInternal, Message: "internal error in chatd",
 			Hint: "see chatd's log: journalctl --user -u chatd"}

@@ -3,7 +3,9 @@ package store
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -175,5 +177,25 @@ func TestEmptyBody(t *testing.T) {
 	got, err := s.Message(ctx, "bob", Out, m.ID)
 	if err != nil || got.Body == nil || len(got.Body) != 0 {
 		t.Fatalf("empty body read back as %#v, %v", got.Body, err)
+	}
+}
+
+// TestEnqueueDiskFullError checks that a write the disk has no room for
+// fails with ErrDiskFull, which also matches syscall.ENOSPC: that is how
+// the control server tells the user the disk is full instead of showing
+// an internal error.
+func TestEnqueueDiskFullError(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := ctxT(t)
+	var pages int
+	if err := s.w.QueryRow("PRAGMA page_count").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.Exec(fmt.Sprintf("PRAGMA max_page_count = %d", pages)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Enqueue(ctx, "bob", bytes.Repeat([]byte("z"), 32<<10), time.Now())
+	if !errors.Is(err, ErrDiskFull) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Enqueue on a full database: %v, want ErrDiskFull (and ENOSPC)", err)
 	}
 }

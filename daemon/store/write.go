@@ -5,8 +5,28 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"syscall"
 	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
+
+// ErrDiskFull: a write failed because the database could not grow (SQLite's
+// SQLITE_FULL: the file system holding it has no space left). Nothing of
+// the failed transaction was stored. It matches syscall.ENOSPC too, so
+// that callers that know nothing of SQLite (the control server) can say
+// what happened.
+var ErrDiskFull = fmt.Errorf("disk is full: %w", syscall.ENOSPC)
+
+// diskFull marks SQLite's "database or disk is full" with ErrDiskFull.
+func diskFull(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
+		return fmt.Errorf("%w: %w", ErrDiskFull, err)
+	}
+	return err
+}
 
 // writeStmts are prepared once on the writer connection and bound into each
 // transaction, so the hot paths never re-parse SQL.
@@ -91,15 +111,15 @@ func (s *Store) write(ctx context.Context, fn func(w *wtx) error) error {
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return fmt.Errorf("begin: %w", diskFull(err))
 	}
 	w := &wtx{tx: tx, ctx: context.WithoutCancel(ctx), s: s, now: s.now()}
 	if err := fn(w); err != nil {
 		_ = tx.Rollback() // the error from fn is the one worth reporting
-		return err
+		return diskFull(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", diskFull(err))
 	}
 	s.ckpt.committed()
 	if w.lastEvent > 0 {
