@@ -381,7 +381,7 @@ func checkFailedSends(t *testing.T, dir string, streams []*sendStream) {
 // cutKind names a send cut off by a kill, from its error text.
 func cutKind(err error) string {
 	s := err.Error()
-	for _, k := range []string{"EOF", "connection reset", "broken pipe", "deadline exceeded"} {
+	for _, k := range []string{"EOF", "connection reset", "broken pipe", "server closed idle connection", "deadline exceeded"} {
 		if strings.Contains(s, k) {
 			return k
 		}
