@@ -47,6 +47,9 @@ func TestControlAPIAgainstRealDaemon(t *testing.T) {
 	alice, ac := startNodeWithControl(t, tr, "alice")
 	_, bc := startNodeWithControl(t, tr, "bob")
 	ctx := context.Background()
+	if _, err := bc.AddContact(ctx, "alice"); err != nil { // else alice's messages are requests
+		t.Fatal(err)
+	}
 
 	st, err := ac.Status(ctx)
 	if err != nil {

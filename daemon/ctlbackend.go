@@ -291,3 +291,62 @@ func (d *Daemon) portMapStatus() api.PortMap {
 	}
 	return out
 }
+
+func (b ctlBackend) Requests(ctx context.Context) ([]api.Request, error) {
+	rs, err := b.d.Requests(ctx)
+	if err != nil {
+		return nil, apiError(err)
+	}
+	out := make([]api.Request, len(rs))
+	for i, r := range rs {
+		out[i] = api.Request{
+			Name: r.Name, Fingerprint: record.Fingerprint(r.PublicKey),
+			FirstAt: r.FirstAt.UTC(), LastAt: r.LastAt.UTC(), Dropped: r.Dropped,
+			Messages: make([]api.Message, len(r.Messages)),
+		}
+		for j, m := range r.Messages {
+			out[i].Messages[j] = apiMessage(m)
+		}
+	}
+	return out, nil
+}
+
+func (b ctlBackend) AcceptRequest(ctx context.Context, name string) (api.Contact, error) {
+	c, err := b.d.AcceptRequest(ctx, name)
+	if err != nil {
+		return api.Contact{}, apiError(err)
+	}
+	return apiContact(c, false), nil
+}
+
+func (b ctlBackend) DeclineRequest(ctx context.Context, name string) error {
+	return apiError(b.d.DeclineRequest(ctx, name))
+}
+
+func (b ctlBackend) Block(ctx context.Context, name string) (api.Blocked, error) {
+	bl, err := b.d.Block(ctx, name)
+	if err != nil {
+		return api.Blocked{}, apiError(err)
+	}
+	return apiBlocked(bl), nil
+}
+
+func (b ctlBackend) Unblock(ctx context.Context, who string) error {
+	return apiError(b.d.Unblock(ctx, who))
+}
+
+func (b ctlBackend) BlockList(ctx context.Context) ([]api.Blocked, error) {
+	bs, err := b.d.BlockList(ctx)
+	if err != nil {
+		return nil, apiError(err)
+	}
+	out := make([]api.Blocked, len(bs))
+	for i, bl := range bs {
+		out[i] = apiBlocked(bl)
+	}
+	return out, nil
+}
+
+func apiBlocked(b store.Blocked) api.Blocked {
+	return api.Blocked{Name: b.Name, Fingerprint: record.Fingerprint(b.PublicKey), BlockedAt: b.BlockedAt.UTC()}
+}

@@ -31,6 +31,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -93,6 +94,11 @@ type Daemon struct {
 	unknown    map[string]time.Time // names the tracker does not know, until when (negative cache)
 	strangers  *rate.Limiter        // tracker lookups that unauthenticated peers cause
 	known      knownContacts        // names pinned in the store, so Send need not ask it
+	blocked    map[string]bool      // guarded by mu: blocked keys (as strings), refused at the handshake
+	refusals   map[string]refusal   // guarded by mu: the last refusal reported per peer
+	meters     *meters              // per-peer message rate and daily bytes
+	// blockedRefusals counts the handshakes refused for a blocked key.
+	blockedRefusals atomic.Int64
 
 	notify      Notifier
 	healthEvery time.Duration
@@ -115,7 +121,9 @@ func New(o Options) (_ *Daemon, err error) {
 	d := &Daemon{
 		cfg: cfg, log: log, version: o.Version, started: time.Now(),
 		records: map[string]lastRec{}, mismatched: map[string]time.Time{}, unknown: map[string]time.Time{},
+		refusals:  map[string]refusal{},
 		strangers: rate.NewLimiter(rate.Limit(cfg.Peer.StrangerLookups), max(1, cfg.Peer.StrangerLookupBurst)),
+		meters:    newMeters(cfg.Limits, log),
 		notify:    o.Notifier, healthEvery: o.HealthInterval, stallFile: o.StallFile,
 	}
 	if d.notify == nil {
@@ -142,6 +150,9 @@ func New(o Options) (_ *Daemon, err error) {
 	if d.store, err = store.Open(filepath.Join(cfg.DataDir, "chatd.db"), log.Named("store")); err != nil {
 		return nil, err
 	}
+	if err := d.loadBlocked(context.Background()); err != nil {
+		return nil, err
+	}
 	d.tracker = client.New(cfg.Tracker, nil)
 	pc := cfg.Peer
 	d.peers, err = peer.NewManager(peer.Config{
@@ -150,8 +161,10 @@ func New(o Options) (_ *Daemon, err error) {
 		KeepAlive: pc.KeepAlive.Duration, IdleTimeout: pc.IdleTimeout.Duration,
 		HandshakeTimeout: pc.HandshakeTimeout.Duration,
 		BackoffMin:       pc.BackoffMin.Duration, BackoffMax: pc.BackoffMax.Duration,
-		SelfAddrs: d.directAddrs,
-		Dialable:  d.dialable,
+		MaxSessions: pc.MaxSessions, MaxStrangerSessions: pc.MaxStrangerSessions,
+		MaxSessionsPerKey: pc.MaxSessionsPerKey,
+		SelfAddrs:         d.directAddrs,
+		Dialable:          d.dialable,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listen for peers on %s: %w", cfg.Listen, err)

@@ -24,6 +24,7 @@ func TestMessagesBothWays(t *testing.T) {
 	tr := trackertest.New(t)
 	alice := startNode(t, tr, "alice", t.TempDir())
 	bob := startNode(t, tr, "bob", t.TempDir())
+	bob.add("alice")
 
 	m1 := alice.send("bob", "hi bob")
 	waitFor(t, "bob receives", func() bool { return len(bob.bodies("alice")) == 1 })
@@ -34,7 +35,8 @@ func TestMessagesBothWays(t *testing.T) {
 	want(t, alice.bodies("bob"), "out:hi bob", "in:hi alice")
 	want(t, bob.bodies("alice"), "in:hi bob", "out:hi alice")
 
-	// Both pinned each other on first contact, from the tracker's records.
+	// Both pinned each other (alice by sending, bob by adding her), from
+	// the tracker's records.
 	for _, n := range []*node{alice, bob} {
 		cs, err := n.d.Contacts(context.Background())
 		if err != nil || len(cs) != 1 || cs[0].Verified {
@@ -84,6 +86,7 @@ func TestSendRefusesBadInput(t *testing.T) {
 	}
 	// A 64 KiB body is allowed and arrives whole.
 	bob := startNode(t, tr, "bob", t.TempDir())
+	bob.add("alice")
 	big := strings.Repeat("é", 32<<10) // 64 KiB of UTF-8
 	alice.send("bob", big)
 	waitFor(t, "64 KiB message arrives", func() bool { return len(bob.bodies("alice")) == 1 })
@@ -133,6 +136,7 @@ func TestPeerOfflineThenBack(t *testing.T) {
 	alice := startNode(t, tr, "alice", t.TempDir())
 	bobDir := t.TempDir()
 	bob := startNode(t, tr, "bob", bobDir)
+	bob.add("alice")
 	alice.send("bob", "hello 0")
 	waitFor(t, "first message", func() bool { return len(bob.bodies("alice")) == 1 })
 
@@ -170,6 +174,7 @@ func TestRestartsMidConversation(t *testing.T) {
 	aliceDir, bobDir := t.TempDir(), t.TempDir()
 	alice := startNode(t, tr, "alice", aliceDir)
 	bob := startNode(t, tr, "bob", bobDir)
+	bob.add("alice")
 	const total = 60
 	for i := 0; i < total; i++ {
 		alice.send("bob", fmt.Sprintf("m %d", i))
@@ -211,6 +216,7 @@ func TestTrackerKeySwapRefused(t *testing.T) {
 	aliceCfg.Tracker = lt.URL
 	alice := startNodeConfig(t, aliceCfg)
 	bob := startNode(t, tr, "bob", t.TempDir())
+	bob.add("alice")
 	alice.send("bob", "before")
 	waitFor(t, "first contact", func() bool { return len(bob.bodies("alice")) == 1 })
 	bob.stop()
@@ -282,6 +288,7 @@ func TestImpostorRefused(t *testing.T) {
 	tr := trackertest.New(t)
 	alice := startNode(t, tr, "alice", t.TempDir())
 	bob := startNode(t, tr, "bob", t.TempDir())
+	bob.add("alice")
 	alice.send("bob", "hi")
 	waitFor(t, "first contact", func() bool { return len(bob.bodies("alice")) == 1 })
 

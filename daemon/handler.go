@@ -2,8 +2,10 @@ package daemon
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -18,14 +20,49 @@ import (
 
 // Deliver stores a batch of received messages in one transaction; the
 // session acknowledges them only after it returns nil. Duplicates (a resend
-// after a lost ack) are dropped by the store and acknowledged again.
-func (d *Daemon) Deliver(ctx context.Context, from string, msgs []wire.Msg) error {
+// after a lost ack) are dropped by the store and acknowledged again. A
+// contact's messages go into the history; a stranger's into its request
+// (consent). The peer's rate and daily bytes are metered first.
+func (d *Daemon) Deliver(ctx context.Context, from string, key ed25519.PublicKey, msgs []wire.Msg) error {
+	st := peer.Stranger
+	if d.isContact(ctx, from) {
+		st = peer.Contact
+	}
+	if err := d.meters.admit(ctx, from, st, msgs); err != nil {
+		return err
+	}
 	in := make([]store.Message, len(msgs))
 	for i, m := range msgs {
 		in[i] = store.Message{ID: m.ID, Peer: from, Direction: store.In, Body: m.Body, SentAt: m.SentAt}
 	}
-	_, err := d.store.Receive(ctx, from, in)
-	return err
+	a, err := d.store.Deliver(ctx, from, key, in, d.requestLimits())
+	if err != nil {
+		return err
+	}
+	if a.Request && slices.Contains(a.Fresh, true) {
+		d.log.Debug("kept messages from a stranger as a request", zap.String("peer", from), zap.Int("messages", len(msgs)))
+	}
+	return nil
+}
+
+// requestLimits are [limits]' bounds on requests.
+func (d *Daemon) requestLimits() store.RequestLimits {
+	l := d.cfg.Limits
+	return store.RequestLimits{Senders: l.RequestSenders, Messages: l.RequestMessages, Bytes: l.RequestBytes}
+}
+
+// isContact reports whether name is pinned, asking the store only for
+// names not already known pinned.
+func (d *Daemon) isContact(ctx context.Context, name string) bool {
+	known, gen := d.known.has(name)
+	if known {
+		return true
+	}
+	if _, err := d.store.Contact(ctx, name); err != nil {
+		return false
+	}
+	d.known.add(name, gen)
+	return true
 }
 
 // Pending returns the next undelivered outgoing messages for a peer, in
@@ -72,10 +109,19 @@ func (d *Daemon) PeerState(name string, up bool, remoteAddr string, path peer.Pa
 	}
 }
 
-// Refused hears about sessions the peer manager refused. A dialled peer
-// whose key differs from the one Resolve gave (the pin) is shown loudly;
-// the accepting side reports its refusals from Authorize.
+// Refused hears about sessions the peer manager refused or the peer
+// ended. A dialled peer whose key differs from the one Resolve gave (the
+// pin) is shown loudly; the accepting side reports its refusals from
+// Authorize. A peer that refused our messages for a reason (a quota) is
+// reported as a "refused" event, so the user sees why they wait.
 func (d *Daemon) Refused(name string, err error) {
+	var bye *peer.ByeError
+	if errors.As(err, &bye) {
+		if reason, ok := bye.Refusal(); ok {
+			d.reportRefusal(name, reason)
+		}
+		return
+	}
 	var km *peer.KeyMismatchError
 	if !errors.As(err, &km) {
 		return
@@ -86,3 +132,42 @@ func (d *Daemon) Refused(name string, err error) {
 }
 
 var _ peer.RefusalReporter = (*Daemon)(nil)
+
+// refusalReportEvery bounds the "refused" reports: one per peer and
+// reason per interval (the dialler retries with backoff, and each retry is
+// refused again).
+const refusalReportEvery = time.Minute
+
+// reportRefusal logs and records, at most once per peer and reason per
+// refusalReportEvery, that the peer's chatd refused our messages.
+func (d *Daemon) reportRefusal(name, reason string) {
+	now := time.Now()
+	d.mu.Lock()
+	last, seen := d.refusals[name]
+	report := !seen || last.reason != reason || now.Sub(last.at) >= refusalReportEvery
+	if report {
+		if len(d.refusals) >= maxUnknownNames {
+			clear(d.refusals) // only ever filled by peers we send to
+		}
+		d.refusals[name] = refusal{reason: reason, at: now}
+	}
+	d.mu.Unlock()
+	if !report {
+		return
+	}
+	d.log.Warn("peer refused our messages for now; they stay queued", zap.String("peer", name), zap.String("reason", reason))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	data, _ := json.Marshal(map[string]string{"detail": name + "'s chatd refused our messages: " + reason})
+	if _, err := d.store.AppendEvent(ctx, store.Event{Type: EventRefused, Peer: name, Data: data}); err != nil {
+		d.log.Warn("record refusal event", zap.Error(err))
+	}
+}
+
+// EventRefused is the event type of reportRefusal (api.EventRefused).
+const EventRefused = "refused"
+
+type refusal struct {
+	reason string
+	at     time.Time
+}

@@ -156,3 +156,12 @@ func seqBodies(dir, prefix string, from, to int) []string {
 	}
 	return out
 }
+
+// add makes n pin peer from the tracker, as `chatctl add` does. Without
+// it, what peer sends n is a request (consent), not history.
+func (n *node) add(peer string) {
+	n.t.Helper()
+	if _, err := n.d.AddContact(context.Background(), peer); err != nil {
+		n.t.Fatalf("%s add %s: %v", n.name, peer, err)
+	}
+}

@@ -97,6 +97,7 @@ func TestStoreFailureIsNotAcknowledged(t *testing.T) {
 	tr := trackertest.New(t)
 	alice := startNode(t, tr, "alice", t.TempDir())
 	bob := startNode(t, tr, "bob", t.TempDir())
+	bob.add("alice")
 	alice.send("bob", "before")
 	waitFor(t, "first contact", func() bool { return len(bob.bodies("alice")) == 1 })
 

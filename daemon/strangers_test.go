@@ -48,7 +48,7 @@ func TestStrangersCannotSpendTrackerLookups(t *testing.T) {
 
 	var refusedFast int
 	for i := range 200 {
-		err := alice.d.Authorize(ctx, fmt.Sprintf("ghost%d", i), pub)
+		_, err := alice.d.Authorize(ctx, fmt.Sprintf("ghost%d", i), pub)
 		if err == nil {
 			t.Fatalf("ghost%d authorized", i)
 		}
@@ -81,6 +81,7 @@ func TestEventLogIsBounded(t *testing.T) {
 	cfg.KeepEvents, cfg.PruneInterval.Duration = 5, 20*time.Millisecond
 	bob := startNodeConfig(t, cfg)
 	alice := startNode(t, tr, "alice", t.TempDir())
+	bob.add("alice")
 	for i := range 30 {
 		alice.send("bob", fmt.Sprintf("m%d", i))
 	}

@@ -102,6 +102,7 @@ func TestTrackerThatLies(t *testing.T) {
 	alice := startNodeConfig(t, aliceCfg)
 	bobDir := t.TempDir()
 	bob := startNode(t, tr, "bob", bobDir)
+	bob.add("alice")
 
 	deliveredAfterLie := func(mode string, body string) {
 		t.Helper()

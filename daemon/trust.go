@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/p2pchat/p2pchat/daemon/peer"
 	"github.com/p2pchat/p2pchat/daemon/store"
 	"github.com/p2pchat/p2pchat/tracker/client"
 	"github.com/p2pchat/p2pchat/tracker/record"
@@ -75,40 +76,50 @@ type lastRec struct {
 }
 
 // Authorize decides whether a peer that proved key pub in the TLS handshake
-// may act as name: the pinned key must match, or, for a first contact, the
-// tracker's signed record must carry pub, and then pub is pinned.
-func (d *Daemon) Authorize(ctx context.Context, name string, pub ed25519.PublicKey) error {
+// may hold a session as name. A blocked key is refused before anything
+// else, with no tracker lookup. A contact must prove its pinned key. Anyone
+// else is a stranger: the tracker's signed record for name must carry pub
+// (lookups that strangers cause are limited), and the session is allowed
+// but nothing is pinned — what a stranger sends is a request (see
+// Deliver). A peer over its daily bytes is refused with the reason.
+func (d *Daemon) Authorize(ctx context.Context, name string, pub ed25519.PublicKey) (peer.Standing, error) {
+	if d.isBlocked(pub) {
+		d.blockedRefusals.Add(1)
+		return peer.Stranger, fmt.Errorf("authorize %q: %w", name, ErrBlocked)
+	}
 	c, err := d.store.Contact(ctx, name)
 	if err == nil {
 		if !bytes.Equal(c.PublicKey, pub) {
 			d.reportMismatch(ctx, name, c.PublicKey, pub, "connecting peer")
-			return fmt.Errorf("authorize %q: offered %s, pinned %s: %w",
+			return peer.Contact, fmt.Errorf("authorize %q: offered %s, pinned %s: %w",
 				name, record.Fingerprint(pub), record.Fingerprint(c.PublicKey), ErrKeyMismatch)
 		}
-		return nil
+		return peer.Contact, d.meters.overQuota(name, peer.Contact)
 	}
 	if !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("authorize %q: %w", name, err)
+		return peer.Stranger, fmt.Errorf("authorize %q: %w", name, err)
+	}
+	if err := d.meters.overQuota(name, peer.Stranger); err != nil {
+		return peer.Stranger, err
 	}
 	// A stranger's claim costs a tracker lookup from our address: bound
 	// them, and remember the names the tracker does not know, so that a
 	// flood of made-up names cannot get us rate-limited at the tracker.
 	if err := d.mayLookUpStranger(name); err != nil {
-		return fmt.Errorf("authorize first contact %q: %w", name, err)
+		return peer.Stranger, fmt.Errorf("authorize stranger %q: %w", name, err)
 	}
 	rec, err := d.lookup(ctx, name)
 	if errors.Is(err, ErrUnknownUser) {
 		d.rememberUnknown(name)
 	}
 	if err != nil {
-		return fmt.Errorf("authorize first contact %q: %w", name, err)
+		return peer.Stranger, fmt.Errorf("authorize stranger %q: %w", name, err)
 	}
 	if !bytes.Equal(rec.PublicKey, pub) {
-		return fmt.Errorf("authorize first contact %q: offered key %s is not the tracker's %s: %w",
+		return peer.Stranger, fmt.Errorf("authorize stranger %q: offered key %s is not the tracker's %s: %w",
 			name, record.Fingerprint(pub), record.Fingerprint(rec.PublicKey), ErrKeyMismatch)
 	}
-	_, err = d.pin(ctx, name, pub)
-	return err
+	return peer.Stranger, nil
 }
 
 // ErrTooManyStrangers: unknown peers asked for more tracker lookups than

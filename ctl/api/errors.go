@@ -11,6 +11,7 @@ const (
 	CodeTooLarge            = "too_large"            // message or request body over the limit
 	CodeBadRequest          = "bad_request"          // malformed request
 	CodeNotDelivered        = "not_delivered"        // no receipt (yet)
+	CodeRefused             = "refused"              // the peer's chatd refused the message for now; it stays queued
 	CodeUnavailable         = "unavailable"          // the daemon cannot do it right now (e.g. tracker unreachable)
 	CodeForbidden           = "forbidden"            // the caller is not the daemon's user, or a browser
 	CodeInternal            = "internal"             // a daemon bug or I/O failure; see its log
@@ -33,6 +34,7 @@ var (
 	ErrTooLarge            = &Error{Code: CodeTooLarge}
 	ErrBadRequest          = &Error{Code: CodeBadRequest}
 	ErrNotDelivered        = &Error{Code: CodeNotDelivered}
+	ErrRefused             = &Error{Code: CodeRefused}
 	ErrUnavailable         = &Error{Code: CodeUnavailable}
 	ErrForbidden           = &Error{Code: CodeForbidden}
 	ErrInternal            = &Error{Code: CodeInternal}
@@ -68,7 +70,7 @@ func (e *Error) HTTPStatus() int {
 		return http.StatusRequestEntityTooLarge
 	case CodeBadRequest:
 		return http.StatusBadRequest
-	case CodeNotDelivered:
+	case CodeNotDelivered, CodeRefused:
 		return http.StatusGatewayTimeout
 	case CodeUnavailable:
 		return http.StatusServiceUnavailable

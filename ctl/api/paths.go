@@ -22,6 +22,8 @@ const (
 	PathSend     = "/v1/send"
 	PathContacts = "/v1/contacts"
 	PathEvents   = "/v1/events"
+	PathRequests = "/v1/requests"
+	PathBlocked  = "/v1/blocked"
 )
 
 // History pages: HistoryPath's limit defaults to DefaultHistoryPage and
@@ -62,6 +64,22 @@ func ContactPath(name string) string {
 // VerifyPath is the path that marks a contact verified.
 func VerifyPath(name string) string {
 	return ContactPath(name) + "/verify"
+}
+
+// RequestPath is the path of one request (DELETE declines it).
+func RequestPath(name string) string {
+	return PathRequests + "/" + url.PathEscape(name)
+}
+
+// AcceptPath is the path that accepts a request.
+func AcceptPath(name string) string {
+	return RequestPath(name) + "/accept"
+}
+
+// BlockedPath is the path of one blocked key, by the name it was blocked
+// under or its fingerprint (DELETE unblocks it).
+func BlockedPath(who string) string {
+	return PathBlocked + "/" + url.PathEscape(who)
 }
 
 // EventsPath is the path of the event stream resuming after cursor.

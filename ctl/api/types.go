@@ -144,6 +144,8 @@ const (
 	EventPresence    = "presence"     // Peer and Online are set, Addr may be
 	EventContact     = "contact"      // Peer's contact entry changed (added, verified, removed); Detail says how
 	EventKeyMismatch = "key_mismatch" // Peer presented a key other than the pinned one; Detail says more
+	EventRequest     = "request"      // Peer, not a contact, sent messages kept as a request, or the request was answered; Detail says which
+	EventRefused     = "refused"      // Peer's chatd refused our messages for now (a quota); Detail has its reason; they stay queued
 	EventHeartbeat   = "heartbeat"    // keeps the stream alive; never has an ID
 )
 
@@ -158,6 +160,31 @@ type Event struct {
 	Addr    string    `json:"addr,omitempty"`
 	Path    string    `json:"path,omitempty"` // with presence: the session's path; a second "online" with a better one is an upgrade
 	Detail  string    `json:"detail,omitempty"`
+}
+
+// Request is what someone who is not a contact sent: nothing of it is in
+// the history until the user accepts it.
+type Request struct {
+	Name        string    `json:"name"`
+	Fingerprint string    `json:"fingerprint"` // of the key the sender proved (and the tracker vouched for)
+	FirstAt     time.Time `json:"first_at"`
+	LastAt      time.Time `json:"last_at"`
+	// Dropped counts the oldest messages dropped to keep the request
+	// within chatd's limits.
+	Dropped  int       `json:"dropped,omitempty"`
+	Messages []Message `json:"messages"`
+}
+
+// Blocked is a key on the block list.
+type Blocked struct {
+	Name        string    `json:"name"` // the name it was blocked under
+	Fingerprint string    `json:"fingerprint"`
+	BlockedAt   time.Time `json:"blocked_at,omitzero"`
+}
+
+// BlockRequest is the body of POST /v1/blocked.
+type BlockRequest struct {
+	Name string `json:"name"`
 }
 
 // SendRequest is the body of POST /v1/send.

@@ -82,3 +82,43 @@ func (c *Client) VerifyContact(ctx context.Context, name, fingerprint string) (a
 func (c *Client) RemoveContact(ctx context.Context, name string) error {
 	return c.do(ctx, http.MethodDelete, api.ContactPath(name), nil, nil)
 }
+
+// Requests lists what strangers sent, most recently active first.
+func (c *Client) Requests(ctx context.Context) ([]api.Request, error) {
+	var rs []api.Request
+	err := c.do(ctx, http.MethodGet, api.PathRequests, nil, &rs)
+	return rs, err
+}
+
+// AcceptRequest makes name a contact and moves its request into the
+// history.
+func (c *Client) AcceptRequest(ctx context.Context, name string) (api.Contact, error) {
+	var ct api.Contact
+	err := c.do(ctx, http.MethodPost, api.AcceptPath(name), nil, &ct)
+	return ct, err
+}
+
+// DeclineRequest deletes name's request.
+func (c *Client) DeclineRequest(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, api.RequestPath(name), nil, nil)
+}
+
+// Block puts name's key on the block list.
+func (c *Client) Block(ctx context.Context, name string) (api.Blocked, error) {
+	var b api.Blocked
+	err := c.do(ctx, http.MethodPost, api.PathBlocked, api.BlockRequest{Name: name}, &b)
+	return b, err
+}
+
+// Unblock takes a key off the block list, by the name it was blocked
+// under or its fingerprint.
+func (c *Client) Unblock(ctx context.Context, who string) error {
+	return c.do(ctx, http.MethodDelete, api.BlockedPath(who), nil, nil)
+}
+
+// BlockList lists the blocked keys.
+func (c *Client) BlockList(ctx context.Context) ([]api.Blocked, error) {
+	var bs []api.Blocked
+	err := c.do(ctx, http.MethodGet, api.PathBlocked, nil, &bs)
+	return bs, err
+}

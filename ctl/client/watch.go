@@ -171,7 +171,9 @@ func (w *Watcher) dropLocked() {
 // WaitDelivered blocks until message id to peer is delivered, following
 // the event stream from cursor after (read Status().EventCursor before
 // sending so no receipt is missed). If ctx's deadline passes first it
-// returns an error matching api.ErrNotDelivered.
+// returns an error matching api.ErrNotDelivered; if peer's chatd refuses
+// our messages for now (a quota), one matching api.ErrRefused with its
+// reason.
 func (c *Client) WaitDelivered(ctx context.Context, peer, id string, after int64) (api.Message, error) {
 	w, err := c.Watch(ctx, after)
 	if err != nil {
@@ -189,6 +191,10 @@ func (c *Client) WaitDelivered(ctx context.Context, peer, id string, after int64
 		}
 		if ev.Type == api.EventDelivered && ev.Message != nil && ev.Message.ID == id {
 			return *ev.Message, nil
+		}
+		if ev.Type == api.EventRefused && ev.Peer == peer {
+			return api.Message{}, &api.Error{Code: api.CodeRefused, Message: ev.Detail,
+				Hint: "the message stays queued and chatd sends it when " + peer + "'s chatd takes it"}
 		}
 	}
 }

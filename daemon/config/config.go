@@ -67,6 +67,7 @@ type Config struct {
 
 	Presence Presence `toml:"presence"`
 	Peer     Peer     `toml:"peer"`
+	Limits   Limits   `toml:"limits"`
 	PortMap  PortMap  `toml:"portmap"`
 	Relay    Relay    `toml:"relay"`
 }
@@ -125,12 +126,34 @@ type Peer struct {
 	StrangerLookupBurst int     `toml:"stranger_lookup_burst"`
 	// UnknownNameTTL is how long a name the tracker does not know is
 	// refused without asking again.
-	UnknownNameTTL   Duration `toml:"unknown_name_ttl"`
-	KeepAlive        Duration `toml:"keepalive"`
-	IdleTimeout      Duration `toml:"idle_timeout"`
-	HandshakeTimeout Duration `toml:"handshake_timeout"`
-	BackoffMin       Duration `toml:"backoff_min"`
-	BackoffMax       Duration `toml:"backoff_max"`
+	UnknownNameTTL Duration `toml:"unknown_name_ttl"`
+	// MaxSessions, MaxStrangerSessions and MaxSessionsPerKey bound the
+	// sessions (peer.Config says how).
+	MaxSessions         int      `toml:"max_sessions"`
+	MaxStrangerSessions int      `toml:"max_stranger_sessions"`
+	MaxSessionsPerKey   int      `toml:"max_sessions_per_key"`
+	KeepAlive           Duration `toml:"keepalive"`
+	IdleTimeout         Duration `toml:"idle_timeout"`
+	HandshakeTimeout    Duration `toml:"handshake_timeout"`
+	BackoffMin          Duration `toml:"backoff_min"`
+	BackoffMax          Duration `toml:"backoff_max"`
+}
+
+// Limits bounds what peers may make chatd store, and how fast.
+type Limits struct {
+	// RequestSenders, RequestMessages and RequestBytes bound the requests
+	// (messages from strangers kept until the user answers).
+	RequestSenders  int `toml:"request_senders"`
+	RequestMessages int `toml:"request_messages"`
+	RequestBytes    int `toml:"request_bytes"`
+	// Rates are messages per second with a burst; daily bytes count per
+	// UTC day. 0 means no limit.
+	StrangerRate       float64 `toml:"stranger_rate"`
+	StrangerBurst      int     `toml:"stranger_burst"`
+	StrangerDailyBytes int64   `toml:"stranger_daily_bytes"`
+	ContactRate        float64 `toml:"contact_rate"`
+	ContactBurst       int     `toml:"contact_burst"`
+	ContactDailyBytes  int64   `toml:"contact_daily_bytes"`
 }
 
 // Default returns the configuration used when nothing is set. Durations
@@ -167,6 +190,14 @@ func Default() Config {
 			StrangerLookups:     1,
 			StrangerLookupBurst: 10,
 			UnknownNameTTL:      Duration{5 * time.Minute},
+			MaxSessions:         peer.DefaultMaxSessions,
+			MaxStrangerSessions: peer.DefaultMaxStrangerSessions,
+			MaxSessionsPerKey:   peer.DefaultMaxSessionsPerKey,
+		},
+		Limits: Limits{
+			RequestSenders: 50, RequestMessages: 20, RequestBytes: 256 << 10,
+			StrangerRate: 1, StrangerBurst: 10, StrangerDailyBytes: 1 << 20,
+			ContactDailyBytes: 1 << 30,
 		},
 	}
 }
@@ -214,6 +245,10 @@ func (c Config) Validate() error {
 		return errors.New("no control socket path: set control_socket or pass --control-socket")
 	case c.PruneInterval.Duration <= 0 || c.KeepEvents < 1:
 		return errors.New("keep_events must be at least 1 and prune_interval positive")
+	case c.Limits.RequestSenders < 1 || c.Limits.RequestMessages < 1 || c.Limits.RequestBytes < 1:
+		return errors.New("limits: request_senders, request_messages and request_bytes must be at least 1")
+	case c.Limits.StrangerRate < 0 || c.Limits.ContactRate < 0 || c.Limits.StrangerDailyBytes < 0 || c.Limits.ContactDailyBytes < 0:
+		return errors.New("limits: rates and daily bytes must not be negative (0 means no limit)")
 	case c.Relay.Reserve != ReserveAuto && c.Relay.Reserve != ReserveAlways && c.Relay.Reserve != ReserveNever:
 		return fmt.Errorf("relay reserve %q: want auto, always or never", c.Relay.Reserve)
 	}

@@ -29,6 +29,16 @@ type Backend interface {
 	AddContact(ctx context.Context, name string) (api.Contact, error)
 	VerifyContact(ctx context.Context, name, fingerprint string) (api.Contact, error)
 	RemoveContact(ctx context.Context, name string) error
+	// Requests lists what strangers sent; AcceptRequest pins the sender
+	// and moves its messages into the history; DeclineRequest deletes it.
+	Requests(ctx context.Context) ([]api.Request, error)
+	AcceptRequest(ctx context.Context, name string) (api.Contact, error)
+	DeclineRequest(ctx context.Context, name string) error
+	// Block puts name's key on the block list; Unblock takes one off, by
+	// the name it was blocked under or its fingerprint.
+	Block(ctx context.Context, name string) (api.Blocked, error)
+	Unblock(ctx context.Context, who string) error
+	BlockList(ctx context.Context) ([]api.Blocked, error)
 	// Events returns up to limit committed events with ID > after, in
 	// ascending ID order.
 	Events(ctx context.Context, after int64, limit int) ([]api.Event, error)
@@ -112,6 +122,12 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("POST "+api.PathContacts, s.serveAddContact)
 	mux.HandleFunc("DELETE /v1/contacts/{name}", s.serveRemoveContact)
 	mux.HandleFunc("POST /v1/contacts/{name}/verify", s.serveVerifyContact)
+	mux.HandleFunc("GET "+api.PathRequests, s.serveRequests)
+	mux.HandleFunc("POST /v1/requests/{name}/accept", s.serveAcceptRequest)
+	mux.HandleFunc("DELETE /v1/requests/{name}", s.serveDeclineRequest)
+	mux.HandleFunc("GET "+api.PathBlocked, s.serveBlockList)
+	mux.HandleFunc("POST "+api.PathBlocked, s.serveBlock)
+	mux.HandleFunc("DELETE /v1/blocked/{who}", s.serveUnblock)
 	mux.HandleFunc("GET "+api.PathEvents, s.serveEvents)
 	mux.HandleFunc("POST "+api.PathInit, s.serveInit)
 	mux.HandleFunc("DELETE "+api.PathRegistration, s.serveUnregister)

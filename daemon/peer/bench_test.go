@@ -30,7 +30,7 @@ type benchHandler struct {
 	once  sync.Once
 }
 
-func (h *benchHandler) Deliver(_ context.Context, _ string, msgs []wire.Msg) error {
+func (h *benchHandler) Deliver(_ context.Context, _ string, _ ed25519.PublicKey, msgs []wire.Msg) error {
 	if h.got.Add(int64(len(msgs))) >= h.want && h.done != nil {
 		h.once.Do(func() { close(h.done) })
 	}
@@ -52,7 +52,9 @@ func (h *benchHandler) PeerState(string, bool, string, Path) {}
 // acceptAll authorises everyone: the benchmarks measure sessions, not trust.
 type acceptAll struct{ dir *directory }
 
-func (acceptAll) Authorize(context.Context, string, ed25519.PublicKey) error { return nil }
+func (acceptAll) Authorize(context.Context, string, ed25519.PublicKey) (Standing, error) {
+	return Contact, nil
+}
 func (a acceptAll) Resolve(ctx context.Context, name string) (ed25519.PublicKey, []string, error) {
 	return (&trust{dir: a.dir, pins: map[string]ed25519.PublicKey{}}).Resolve(ctx, name)
 }

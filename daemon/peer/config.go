@@ -25,11 +25,22 @@ type Resolver interface {
 // Authorizer decides who may hold a session.
 type Authorizer interface {
 	// Authorize is called after the TLS handshake with the name the peer
-	// claims and the key it proved. nil accepts; the implementation pins
-	// the key on first use. An error refuses the session: it is logged,
-	// the peer is told, and the connection is closed.
-	Authorize(ctx context.Context, name string, pub ed25519.PublicKey) error
+	// claims and the key it proved. It says whether the peer is a contact
+	// or a stranger the user has not accepted (whose sessions are
+	// bounded more tightly), or refuses the session with an error: it is
+	// logged, the peer is told ("not authorized", or a RefusedError's
+	// reason), and the connection is closed.
+	Authorize(ctx context.Context, name string, pub ed25519.PublicKey) (Standing, error)
 }
+
+// Standing is what the user has said of a peer.
+type Standing uint8
+
+// Standings.
+const (
+	Contact  Standing = iota // the user added or accepted the peer
+	Stranger                 // a peer the user has not accepted (its messages are requests)
+)
 
 // OutMsg is an outgoing message with its place in the local outbox.
 type OutMsg struct {
@@ -42,9 +53,11 @@ type OutMsg struct {
 type Handler interface {
 	// Deliver stores received messages durably, dropping IDs it already
 	// has, and returns after the commit: only then does the session
-	// acknowledge them. msgs is only valid during the call (the bodies
-	// may be kept).
-	Deliver(ctx context.Context, peer string, msgs []wire.Msg) error
+	// acknowledge them. key is the one the peer proved. msgs is only
+	// valid during the call (the bodies may be kept). A *RefusedError
+	// ends the session and tells the peer why; any error leaves the
+	// batch unacknowledged, so the peer resends it later.
+	Deliver(ctx context.Context, peer string, key ed25519.PublicKey, msgs []wire.Msg) error
 	// Pending returns up to limit unacknowledged outgoing messages for
 	// peer with Seq > afterSeq, in Seq order.
 	Pending(ctx context.Context, peer string, afterSeq int64, limit int) ([]OutMsg, error)
@@ -101,6 +114,14 @@ type Config struct {
 	// while a session stays relayed.
 	UpgradeBackoffMin, UpgradeBackoffMax time.Duration
 
+	// MaxSessions bounds the sessions at once, MaxStrangerSessions those
+	// with strangers among them, and MaxSessionsPerKey those with one key
+	// (under several names). A session over a bound is refused with a
+	// Bye that says so. MaxSessions is lowered further, if need be, so
+	// that sessions and handshakes leave fdHeadroom file descriptors free
+	// below RLIMIT_NOFILE for the control socket and the store.
+	MaxSessions, MaxStrangerSessions, MaxSessionsPerKey int
+
 	// Listener, if set, is served instead of binding ListenAddr (the
 	// transport is injectable, as wireguard-go's conn.Bind is: tests hand
 	// in a listener they already hold, so no port can be taken between
@@ -123,6 +144,10 @@ const (
 	DefaultReversalWait      = time.Second
 	DefaultUpgradeBackoffMin = 10 * time.Second
 	DefaultUpgradeBackoffMax = 5 * time.Minute
+
+	DefaultMaxSessions         = 1024
+	DefaultMaxStrangerSessions = 32
+	DefaultMaxSessionsPerKey   = 2
 )
 
 const (
@@ -134,9 +159,12 @@ const (
 	maxHandshakesPerSource = 8
 	// preambleTimeout bounds the wait for a new connection's preamble.
 	preambleTimeout = 3 * time.Second
-	maxCtrlQueue    = 1024
-	closeLinger     = 2 * time.Second // how long a closing session waits for the peer to hang up
-	deadMultiplier  = 3
+	// fdHeadroom is how many file descriptors peers may never take (see
+	// Config.MaxSessions).
+	fdHeadroom     = 128
+	maxCtrlQueue   = 1024
+	closeLinger    = 2 * time.Second // how long a closing session waits for the peer to hang up
+	deadMultiplier = 3
 )
 
 func (c *Config) setDefaults() error {
@@ -159,6 +187,9 @@ func (c *Config) setDefaults() error {
 	defaults.Set(&c.ReversalWait, DefaultReversalWait)
 	defaults.Set(&c.UpgradeBackoffMin, DefaultUpgradeBackoffMin)
 	defaults.Set(&c.UpgradeBackoffMax, DefaultUpgradeBackoffMax)
+	defaults.Set(&c.MaxSessions, DefaultMaxSessions)
+	defaults.Set(&c.MaxStrangerSessions, DefaultMaxStrangerSessions)
+	defaults.Set(&c.MaxSessionsPerKey, DefaultMaxSessionsPerKey)
 	c.BackoffMax = max(c.BackoffMax, c.BackoffMin)
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/p2pchat/p2pchat/daemon/identity"
 )
@@ -29,12 +30,13 @@ var (
 	// ErrClosed: the Manager is closed or not running.
 	ErrClosed = errors.New("peer manager closed")
 
-	errIdle         = errors.New("idle")
-	errNoAddress    = errors.New("no address to try")
-	errReplaced     = errors.New("replaced by a newer duplicate session")
-	errDuplicate    = errors.New("duplicate session")
-	errShutdown     = errors.New("shutting down")
-	errBackpressure = errors.New("peer does not read our frames")
+	errIdle          = errors.New("idle")
+	errNoAddress     = errors.New("no address to try")
+	errReplaced      = errors.New("replaced by a newer duplicate session")
+	errDuplicate     = errors.New("duplicate session")
+	errShutdown      = errors.New("shutting down")
+	errNotAuthorized = errors.New("not authorized")
+	errBackpressure  = errors.New("peer does not read our frames")
 )
 
 // KeyMismatchError says which key was expected for a peer and which one it
@@ -60,3 +62,21 @@ func (e *KeyMismatchError) Is(target error) bool { return target == ErrKeyMismat
 type ByeError struct{ Reason string }
 
 func (e *ByeError) Error() string { return fmt.Sprintf("peer said bye: %s", e.Reason) }
+
+// Refusal reports whether the peer refused us for a reason meant for the
+// user (a RefusedError on its side), and the reason.
+func (e *ByeError) Refusal() (string, bool) {
+	return strings.CutPrefix(e.Reason, refusedPrefix)
+}
+
+// refusedPrefix starts the Bye reason of a RefusedError.
+const refusedPrefix = "refused: "
+
+// RefusedError refuses a peer for a reason it should be told: a Handler's
+// Deliver or an Authorizer returns it (a quota is used up, a limit
+// reached). The session or handshake ends with a Bye that carries Reason;
+// the peer keeps its messages and tries again later, and its user can read
+// why (ByeError.Refusal).
+type RefusedError struct{ Reason string }
+
+func (e *RefusedError) Error() string { return refusedPrefix + e.Reason }

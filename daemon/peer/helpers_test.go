@@ -52,7 +52,7 @@ func (h *memHandler) enqueue(peer string, body string) [16]byte {
 	return id
 }
 
-func (h *memHandler) Deliver(ctx context.Context, peer string, msgs []wire.Msg) error {
+func (h *memHandler) Deliver(ctx context.Context, peer string, _ ed25519.PublicKey, msgs []wire.Msg) error {
 	if h.failNext.Load() > 0 && h.failNext.Add(-1) >= 0 {
 		return errors.New("disk full")
 	}
@@ -159,9 +159,10 @@ func (d *directory) set(name string, key ed25519.PublicKey, addr string) {
 
 // trust is one node's view: the directory plus pins (trust on first use).
 type trust struct {
-	dir  *directory
-	mu   sync.Mutex
-	pins map[string]ed25519.PublicKey
+	dir       *directory
+	mu        sync.Mutex
+	pins      map[string]ed25519.PublicKey
+	strangers map[string]bool // names Authorize calls strangers (not pinned)
 }
 
 func (tr *trust) Resolve(ctx context.Context, name string) (ed25519.PublicKey, []string, error) {
@@ -179,7 +180,7 @@ func (tr *trust) Resolve(ctx context.Context, name string) (ed25519.PublicKey, [
 	return key, []string{addr}, nil
 }
 
-func (tr *trust) Authorize(ctx context.Context, name string, pub ed25519.PublicKey) error {
+func (tr *trust) Authorize(ctx context.Context, name string, pub ed25519.PublicKey) (Standing, error) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	want := tr.pins[name]
@@ -189,13 +190,16 @@ func (tr *trust) Authorize(ctx context.Context, name string, pub ed25519.PublicK
 		tr.dir.mu.Unlock()
 	}
 	if want == nil {
-		return fmt.Errorf("unknown user %q", name)
+		return Contact, fmt.Errorf("unknown user %q", name)
 	}
 	if !want.Equal(pub) {
-		return &KeyMismatchError{Name: name, Want: want, Got: pub}
+		return Contact, &KeyMismatchError{Name: name, Want: want, Got: pub}
+	}
+	if tr.strangers[name] {
+		return Stranger, nil
 	}
 	tr.pins[name] = pub
-	return nil
+	return Contact, nil
 }
 
 func (tr *trust) pin(name string, key ed25519.PublicKey) {

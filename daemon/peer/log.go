@@ -40,6 +40,11 @@ func (m *Manager) logEnd(s *session, recvErr error) {
 		m.log.Info("peer session closed", append(fields, zap.String("reason", cause.Error()))...)
 	case errors.As(cause, &bye):
 		m.log.Info("peer closed session", append(fields, zap.String("reason", bye.Reason))...)
+		if _, refused := bye.Refusal(); refused {
+			if rr, ok := m.cfg.Handler.(RefusalReporter); ok {
+				rr.Refused(s.peer, cause)
+			}
+		}
 	case errors.Is(cause, io.EOF), errors.Is(cause, net.ErrClosed):
 		m.log.Info("peer disconnected", fields...)
 	case errors.As(cause, &ne) && ne.Timeout():

@@ -37,6 +37,7 @@ type Manager struct {
 	ln      net.Listener
 	tlsBase *tls.Config
 	hs      handshakeSlots // guarded by mu: inbound handshakes in progress
+	limits  sessionLimits  // guarded by mu: the session bounds
 	events  *eventQueue
 	calls   *callPool // the receivers' Handler calls
 
@@ -105,8 +106,13 @@ func NewManager(cfg Config) (*Manager, error) {
 			return nil, fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
 		}
 	}
+	limits := newSessionLimits(cfg, fileLimit())
+	if limits.total < cfg.MaxSessions {
+		cfg.Log.Info("fewer peer sessions allowed than configured, to keep file descriptors free",
+			zap.Int("max_sessions", limits.total), zap.Int("configured", cfg.MaxSessions), zap.Uint64("nofile", fileLimit()))
+	}
 	return &Manager{
-		cfg: cfg, log: cfg.Log, ln: ln,
+		cfg: cfg, log: cfg.Log, ln: ln, limits: limits,
 		tlsBase:  newTLSBase(cert),
 		hs:       handshakeSlots{bySource: map[netip.Addr]int{}, refusing: map[netip.Addr]bool{}},
 		events:   newEventQueue(cfg.Handler),
@@ -358,11 +364,17 @@ func (m *Manager) setup(ctx context.Context, conn net.Conn, peer string, key []b
 		self: m.cfg.Identity, name: m.cfg.Name, tlsBase: m.tlsBase,
 		expectKey: key, expectName: peer, dialed: peer != "", timeout: m.cfg.HandshakeTimeout,
 	})
+	var standing Standing
 	if err == nil {
 		peer = l.hello.Name
-		if err = m.cfg.Authorizer.Authorize(ctx, peer, l.peerKey); err != nil {
+		if standing, err = m.cfg.Authorizer.Authorize(ctx, peer, l.peerKey); err != nil {
 			err = fmt.Errorf("authorize %q: %w", peer, err)
-			l.w.WriteFrame(wireBye("not authorized"))
+			bye := errNotAuthorized.Error()
+			var ref *RefusedError
+			if errors.As(err, &ref) {
+				bye = ref.Error()
+			}
+			l.w.WriteFrame(wireBye(bye))
 			l.w.Flush()
 		}
 	}
@@ -372,8 +384,9 @@ func (m *Manager) setup(ctx context.Context, conn net.Conn, peer string, key []b
 		return err
 	}
 	s := newSession(m, l, path)
-	if !m.register(s) {
-		l.w.WriteFrame(wireBye(errDuplicate.Error()))
+	s.standing = standing
+	if err := m.register(s); err != nil {
+		l.w.WriteFrame(wireBye(err.Error()))
 		l.w.Flush()
 		conn.Close()
 	}
@@ -396,19 +409,20 @@ func (m *Manager) refused(conn net.Conn, peer string, err error) {
 }
 
 // register makes s the peer's session and starts it, unless another
-// session for the peer wins the duplicate rule (or the manager is
-// stopping): then it returns false and the caller drops s.
+// session for the peer wins the duplicate rule, a session bound is
+// reached, or the manager is stopping: then it returns the reason to send
+// in the Bye and the caller drops s.
 //
 // Duplicate rule: a direct connection beats a relayed one (an upgrade);
 // otherwise both ends derive the same connection ID from TLS, so both keep
 // the connection with the larger ID and close the other. Either way the
 // messages the closed session had not had acknowledged are sent again on
 // the kept one, in order, and the receiver drops what it already stored.
-func (m *Manager) register(s *session) bool {
+func (m *Manager) register(s *session) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return false
+		return errShutdown
 	}
 	s.path = m.acceptedPathLocked(s.peer, s.path)
 	old := m.sessions[s.peer]
@@ -416,10 +430,15 @@ func (m *Manager) register(s *session) bool {
 		// The old session may be a corpse the kernel has not noticed
 		// (the peer restarted): a ping makes it fail fast if so.
 		old.queue(wirePing())
-		return false
+		return errDuplicate
+	}
+	if old == nil {
+		if err := m.limits.admitLocked(m.sessions, s, m.log); err != nil {
+			return err
+		}
 	}
 	if !m.goLocked(s.run) {
-		return false
+		return errShutdown
 	}
 	m.sessions[s.peer] = s
 	if t := m.graceDown[s.peer]; t != nil {
@@ -433,7 +452,7 @@ func (m *Manager) register(s *session) bool {
 	if d := m.dialers[s.peer]; d != nil {
 		d.wake() // it looks, sees the session and leaves
 	}
-	return true
+	return nil
 }
 
 // unregister removes s when it ends and, if the peer still has messages
@@ -445,6 +464,7 @@ func (m *Manager) unregister(s *session) {
 		return // replaced by a duplicate; the peer is still up
 	}
 	delete(m.sessions, s.peer)
+	m.limits.releasedLocked(m.sessions, m.log)
 	down := event{peer: s.peer, up: false, addr: s.link.raw.RemoteAddr().String(), path: s.path}
 	var bye *ByeError
 	if errors.As(s.closeCause(), &bye) && bye.Reason == errDuplicate.Error() && m.graceDown[s.peer] == nil {
@@ -481,6 +501,21 @@ func (m *Manager) Notify(peer string) {
 	default:
 		m.startDialerLocked(peer, 0)
 	}
+}
+
+// Disconnect ends every session with key (the user blocked it), telling
+// the peer only that it is not authorized, and reports how many ended.
+func (m *Manager) Disconnect(key ed25519.PublicKey) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, s := range m.sessions {
+		if bytes.Equal(s.link.peerKey, key) {
+			s.close(errNotAuthorized, errNotAuthorized.Error())
+			n++
+		}
+	}
+	return n
 }
 
 // Sessions lists the established sessions, sorted by peer.

@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/p2pchat/p2pchat/daemon/wire"
@@ -10,7 +11,12 @@ import (
 // stream; before returning it closes the session.
 func (s *session) receive() error {
 	err := s.receiveFrames()
-	s.close(err, "")
+	bye := ""
+	var ref *RefusedError
+	if errors.As(err, &ref) {
+		bye = ref.Error()
+	}
+	s.close(err, bye)
 	if s.ctx.Err() != nil {
 		// Closing: read until the peer hangs up so it gets our Bye and
 		// acks before the connection goes, and so no RST eats them.
@@ -66,7 +72,7 @@ func (s *session) receiveFrames() error {
 
 func (s *session) deliver(batch []wire.Msg) error {
 	s.touch()
-	if err := s.m.calls.do(s.m.ctx, func() error { return s.m.cfg.Handler.Deliver(s.ctx, s.peer, batch) }); err != nil {
+	if err := s.m.calls.do(s.m.ctx, func() error { return s.m.cfg.Handler.Deliver(s.ctx, s.peer, s.link.peerKey, batch) }); err != nil {
 		// No ack: the peer keeps the messages and resends them.
 		return fmt.Errorf("deliver %d messages: %w", len(batch), err)
 	}

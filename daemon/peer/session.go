@@ -26,12 +26,14 @@ import (
 // close may be called from anywhere, any number of times; the first cause
 // wins. Cancelling the manager's context closes every session.
 type session struct {
-	m      *Manager
-	peer   string
-	link   *link
-	since  time.Time
-	ctx    context.Context
-	cancel context.CancelCauseFunc
+	m     *Manager
+	peer  string
+	link  *link
+	since time.Time
+	// standing is what Authorize said of the peer; set before run.
+	standing Standing
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
 
 	notifyCh chan struct{} // cap 1: the outbox has new messages
 	ctrlCh   chan struct{} // cap 1: ctrl has frames to send

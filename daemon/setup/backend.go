@@ -161,6 +161,22 @@ func (b *backend) VerifyContact(context.Context, string, string) (api.Contact, e
 
 func (b *backend) RemoveContact(context.Context, string) error { return errNoName }
 
+func (b *backend) Requests(context.Context) ([]api.Request, error) { return nil, errNoName }
+
+func (b *backend) AcceptRequest(context.Context, string) (api.Contact, error) {
+	return api.Contact{}, errNoName
+}
+
+func (b *backend) DeclineRequest(context.Context, string) error { return errNoName }
+
+func (b *backend) Block(context.Context, string) (api.Blocked, error) {
+	return api.Blocked{}, errNoName
+}
+
+func (b *backend) Unblock(context.Context, string) error { return errNoName }
+
+func (b *backend) BlockList(context.Context) ([]api.Blocked, error) { return nil, errNoName }
+
 func (b *backend) Events(context.Context, int64, int) ([]api.Event, error) { return nil, errNoName }
 
 func (b *backend) WaitEvents(context.Context, int64) error { return errNoName }

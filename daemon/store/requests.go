@@ -475,12 +475,15 @@ func (s *Store) RequestKey(ctx context.Context, name string) (ed25519.PublicKey,
 
 // Block puts key on the block list under name: every request made with
 // the key is deleted and every contact pinned to it removed (history
-// stays). Blocking a blocked key again only renames it.
-func (s *Store) Block(ctx context.Context, name string, key ed25519.PublicKey) error {
+// stays); it returns the names of those contacts. Blocking a blocked key
+// again only renames it.
+func (s *Store) Block(ctx context.Context, name string, key ed25519.PublicKey) ([]string, error) {
 	if name == "" || len(key) != ed25519.PublicKeySize {
-		return fmt.Errorf("block %q: need a name and a %d-byte key: %w", name, ed25519.PublicKeySize, ErrInvalid)
+		return nil, fmt.Errorf("block %q: need a name and a %d-byte key: %w", name, ed25519.PublicKeySize, ErrInvalid)
 	}
+	var removed []string
 	err := s.write(ctx, func(w *wtx) error {
+		removed = nil
 		if _, err := w.tx.ExecContext(w.ctx, `INSERT INTO blocked (public_key, name, blocked_at) VALUES (?, ?, ?)
 			ON CONFLICT (public_key) DO UPDATE SET name = excluded.name`, []byte(key), name, unixNano(w.now)); err != nil {
 			return fmt.Errorf("insert: %w", err)
@@ -492,7 +495,6 @@ func (s *Store) Block(ctx context.Context, name string, key ed25519.PublicKey) e
 		if err != nil {
 			return fmt.Errorf("remove contacts: %w", err)
 		}
-		var removed []string
 		for rows.Next() {
 			var n string
 			if err := rows.Scan(&n); err != nil {
@@ -514,9 +516,9 @@ func (s *Store) Block(ctx context.Context, name string, key ed25519.PublicKey) e
 			Data: mustJSON(requestEvent{Action: "blocked", Key: hex.EncodeToString(key)})})
 	})
 	if err != nil {
-		return fmt.Errorf("block %q: %w", name, err)
+		return nil, fmt.Errorf("block %q: %w", name, err)
 	}
-	return nil
+	return removed, nil
 }
 
 // Unblock takes key off the block list; ErrNotFound if it is not on it.

@@ -150,7 +150,7 @@ func TestBlockRefusesTheKeyUnderAnyName(t *testing.T) {
 	if _, err := s.Deliver(ctx, "eve", eve, incoming(2, "spam"), testLimits); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Block(ctx, "eve", eve); err != nil {
+	if _, err := s.Block(ctx, "eve", eve); err != nil {
 		t.Fatal(err)
 	}
 	if requestOf(t, s, "eve") != nil {
@@ -173,8 +173,8 @@ func TestBlockRefusesTheKeyUnderAnyName(t *testing.T) {
 	if _, _, err := s.PinContact(ctx, "bob", bob); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Block(ctx, "bob", bob); err != nil {
-		t.Fatal(err)
+	if removed, err := s.Block(ctx, "bob", bob); err != nil || fmt.Sprint(removed) != "[bob]" {
+		t.Fatalf("block contact bob: removed %v, %v", removed, err)
 	}
 	if _, err := s.Contact(ctx, "bob"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("blocked contact still pinned: %v", err)

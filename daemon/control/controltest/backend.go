@@ -33,6 +33,8 @@ type Backend struct {
 	users       map[string]string // tracker: name → fingerprint
 	contacts    map[string]*api.Contact
 	convs       map[string][]api.Message
+	requests    map[string]*api.Request
+	blocked     []api.Blocked
 	seq         int64
 	events      []api.Event
 	changed     chan struct{} // closed and replaced on every new event
@@ -47,6 +49,7 @@ func NewBackend(name string) *Backend {
 		users:    map[string]string{name: Fingerprint(name)},
 		contacts: map[string]*api.Contact{},
 		convs:    map[string][]api.Message{},
+		requests: map[string]*api.Request{},
 		changed:  make(chan struct{}),
 		now:      time.Now,
 	}
@@ -304,4 +307,98 @@ func newID() string {
 	var b [16]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// Request keeps a message from peer, who is not a contact, as a request
+// (peer is registered on the fake tracker).
+func (b *Backend) Request(peer, body string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.users[peer] = Fingerprint(peer)
+	r := b.requests[peer]
+	if r == nil {
+		r = &api.Request{Name: peer, Fingerprint: Fingerprint(peer), FirstAt: b.now().UTC()}
+		b.requests[peer] = r
+	}
+	r.LastAt = b.now().UTC()
+	r.Messages = append(r.Messages, api.Message{ID: newID(), Peer: peer, Direction: api.DirectionIn,
+		Body: body, State: api.StateReceived, SentAt: b.now().UTC()})
+	b.emitLocked(api.Event{Type: api.EventRequest, Peer: peer, Detail: "received"})
+}
+
+func (b *Backend) Requests(ctx context.Context) ([]api.Request, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]api.Request, 0, len(b.requests))
+	for _, r := range b.requests {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].LastAt.After(out[j].LastAt) })
+	return out, nil
+}
+
+func (b *Backend) noRequest(name string) error {
+	return &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("no request from %s", name)}
+}
+
+func (b *Backend) AcceptRequest(ctx context.Context, name string) (api.Contact, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r, ok := b.requests[name]
+	if !ok {
+		return api.Contact{}, b.noRequest(name)
+	}
+	delete(b.requests, name)
+	c := &api.Contact{Name: name, Fingerprint: r.Fingerprint, AddedAt: b.now().UTC()}
+	b.contacts[name] = c
+	for _, m := range r.Messages {
+		m = b.appendLocked(m)
+		b.emitLocked(api.Event{Type: api.EventMessage, Peer: name, Message: &m})
+	}
+	b.emitLocked(api.Event{Type: api.EventRequest, Peer: name, Detail: "accepted"})
+	return *c, nil
+}
+
+func (b *Backend) DeclineRequest(ctx context.Context, name string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.requests[name]; !ok {
+		return b.noRequest(name)
+	}
+	delete(b.requests, name)
+	b.emitLocked(api.Event{Type: api.EventRequest, Peer: name, Detail: "declined"})
+	return nil
+}
+
+func (b *Backend) Block(ctx context.Context, name string) (api.Blocked, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	fp, ok := b.users[name]
+	if !ok {
+		return api.Blocked{}, b.knownLocked(name)
+	}
+	delete(b.requests, name)
+	delete(b.contacts, name)
+	bl := api.Blocked{Name: name, Fingerprint: fp, BlockedAt: b.now().UTC()}
+	b.blocked = append(b.blocked, bl)
+	b.emitLocked(api.Event{Type: api.EventRequest, Peer: name, Detail: "blocked"})
+	return bl, nil
+}
+
+func (b *Backend) Unblock(ctx context.Context, who string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, bl := range b.blocked {
+		if bl.Name == who || bl.Fingerprint == who {
+			b.blocked = append(b.blocked[:i], b.blocked[i+1:]...)
+			return nil
+		}
+	}
+	return &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("%s is not on the block list", who)}
+}
+
+func (b *Backend) BlockList(ctx context.Context) ([]api.Blocked, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]api.Blocked(nil), b.blocked...), nil
 }
