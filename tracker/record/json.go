@@ -7,41 +7,62 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/p2pchat/p2pchat/internal/strictjson"
 )
 
-// signedJSON is the wire form of Signed.
-type signedJSON struct {
-	Name      string   `json:"name"`
-	PublicKey string   `json:"public_key"`
-	Addrs     []string `json:"addrs"`
-	Seq       uint64   `json:"seq"`
-	Expires   int64    `json:"expires"`
-	Signature string   `json:"signature"`
-}
-
 // MarshalJSON encodes s as
 //
 //	{"name":"alice","public_key":"<base64>","addrs":["host:port"],
 //	 "seq":1,"expires":<unix seconds>,"signature":"<base64>"}
 //
-// with standard padded base64 and addrs always an array.
+// with standard padded base64 and addrs always an array: exactly what
+// encoding/json makes of those fields (AppendJSON writes it).
 func (s Signed) MarshalJSON() ([]byte, error) {
-	addrs := s.Addrs
-	if addrs == nil {
-		addrs = []string{}
+	return s.AppendJSON(make([]byte, 0, 256)), nil
+}
+
+// AppendJSON appends the encoding MarshalJSON returns to dst, byte for
+// byte what encoding/json writes for it, without reflection: a server
+// encodes each record once and keeps the bytes.
+func (s Signed) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"name":`...)
+	dst = appendJSONString(dst, s.Name)
+	dst = append(dst, `,"public_key":"`...)
+	dst = base64.StdEncoding.AppendEncode(dst, s.PublicKey)
+	dst = append(dst, `","addrs":[`...)
+	for i, a := range s.Addrs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, a)
 	}
-	return json.Marshal(signedJSON{
-		Name:      s.Name,
-		PublicKey: base64.StdEncoding.EncodeToString(s.PublicKey),
-		Addrs:     addrs,
-		Seq:       s.Seq,
-		Expires:   s.Expires.Unix(),
-		Signature: base64.StdEncoding.EncodeToString(s.Signature),
-	})
+	dst = append(dst, `],"seq":`...)
+	dst = strconv.AppendUint(dst, s.Seq, 10)
+	dst = append(dst, `,"expires":`...)
+	dst = strconv.AppendInt(dst, s.Expires.Unix(), 10)
+	dst = append(dst, `,"signature":"`...)
+	dst = base64.StdEncoding.AppendEncode(dst, s.Signature)
+	return append(dst, `"}`...)
+}
+
+// appendJSONString appends str as a JSON string. Names and valid
+// addresses are printable ASCII that needs no escaping; anything else
+// goes through encoding/json, whose escaping (HTML characters, invalid
+// UTF-8) the output must match.
+func appendJSONString(dst []byte, str string) []byte {
+	for i := 0; i < len(str); i++ {
+		if c := str[i]; c < ' ' || c > '~' || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(str) // a string always marshals
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, str...)
+	return append(dst, '"')
 }
 
 // UnmarshalJSON decodes the form MarshalJSON writes, strictly: field names

@@ -1,10 +1,12 @@
 package record
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func validJSON(t testing.TB) string {
@@ -114,3 +116,45 @@ func FuzzDecodeSigned(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendJSONMatchesEncodingJSON holds AppendJSON to what encoding/json
+// writes for the wire fields, escaping included, so that clients see the
+// same bytes whichever encoder made them.
+func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
+	type wire struct {
+		Name      string   `json:"name"`
+		PublicKey string   `json:"public_key"`
+		Addrs     []string `json:"addrs"`
+		Seq       uint64   `json:"seq"`
+		Expires   int64    `json:"expires"`
+		Signature string   `json:"signature"`
+	}
+	pub, priv := testKey(1)
+	signed, err := Sign(testRecord(pub), priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	odd := []string{"", "a<b>&c", `q"uote\`, "tab\there", "é", "\xff\xfe", "\u2028", "del\x7f", "relay://r.example:443/" + strings.Repeat("A", 43)}
+	cases := []Signed{signed, {}, {Record: Record{Name: "x", Addrs: odd, Seq: 1<<64 - 1, Expires: time.Unix(-5, 0)}}}
+	for _, a := range odd {
+		cases = append(cases, Signed{Record: Record{Name: a, Addrs: []string{a}}, Signature: []byte{1, 2}})
+	}
+	for _, s := range cases {
+		addrs := s.Addrs
+		if addrs == nil {
+			addrs = []string{}
+		}
+		want, err := json.Marshal(wire{s.Name, b64(s.PublicKey), addrs, s.Seq, s.Expires.Unix(), b64(s.Signature)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.AppendJSON([]byte("x")); string(got) != "x"+string(want) {
+			t.Errorf("AppendJSON = %s\nencoding/json %s", got[1:], want)
+		}
+		if got, _ := json.Marshal(s); string(got) != string(want) {
+			t.Errorf("json.Marshal = %s\nencoding/json %s", got, want)
+		}
+	}
+}
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
