@@ -19,6 +19,11 @@
 //   - Update and Delete succeed only when signerKey equals the stored key and
 //     the new seq is greater than the stored one.
 //
+// Both backends also implement Watcher, which tells a cache in front of
+// the store (the server's) which records changed, including writes by
+// other processes on the same database, and Scanner, which lists the
+// records to warm such a cache.
+//
 // Errors wrap the operation and the name; test them with errors.Is:
 //
 //	err := st.Update(ctx, rec, signer)
@@ -89,4 +94,40 @@ type Store interface {
 	PurgeExpired(ctx context.Context, before time.Time) (int64, error)
 	// Close releases the store's connections. Safe to call twice.
 	Close() error
+}
+
+// Invalidator learns which records changed, so that a cache in front of a
+// store can drop them.
+type Invalidator interface {
+	// Invalidate says the record for name may have changed. For the
+	// store's own writes (PurgeExpired's too) it is called after the write
+	// commits (or fails, when it might have) and before the write returns.
+	Invalidate(name string)
+	// InvalidateAll says any record may have changed: reports of other
+	// processes' writes may have been lost.
+	InvalidateAll()
+}
+
+// Watcher is a Store that reports changes to its records.
+type Watcher interface {
+	Store
+	// Watch reports every change from now on to inv, until the store is
+	// closed.
+	Watch(inv Invalidator)
+	// Lag bounds how late the reports of other processes' writes are:
+	// every change committed more than Lag() ago has been reported. It
+	// grows while the store cannot tell (a lost connection), so a cache
+	// that answers only while Lag is small never serves a record older
+	// than that. Writes through this Store are reported before they
+	// return, whatever Lag says.
+	Lag() time.Duration
+}
+
+// Scanner is a Store that lists its live records in name order, to warm a
+// cache when a process starts.
+type Scanner interface {
+	Store
+	// Scan returns up to limit live (not deleted) records whose names sort
+	// after after (by bytes), in that order; expired ones included.
+	Scan(ctx context.Context, after string, limit int) ([]Record, error)
 }

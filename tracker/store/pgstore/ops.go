@@ -25,12 +25,14 @@ const (
 		WHERE name = $1 AND NOT deleted AND public_key = $7 AND seq < $4`
 	deleteSQL = `UPDATE users SET deleted = TRUE, seq = $3, addrs = '[]', signature = ''::bytea
 		WHERE name = $1 AND NOT deleted AND public_key = $2 AND seq < $3`
-	purgeSQL        = `DELETE FROM users WHERE expires < $1`
+	purgeSQL        = `DELETE FROM users WHERE expires < $1 RETURNING name`
 	purgeHistorySQL = `DELETE FROM key_history WHERE expires < $1`
 	stateSQL        = `SELECT deleted, public_key, seq FROM users WHERE name = $1`
 	historySQL      = `SELECT seq FROM key_history WHERE name = $1 AND public_key = $2`
 	getSQL          = `SELECT public_key, addrs, seq, expires, signature FROM users WHERE name = $1 AND NOT deleted`
 	countSQL        = `SELECT count(*) FROM users WHERE NOT deleted`
+	scanSQL         = `SELECT name, public_key, addrs, seq, expires, signature FROM users
+		WHERE name > $1 AND NOT deleted ORDER BY name LIMIT $2`
 )
 
 // Create implements store.Store.
@@ -39,12 +41,13 @@ func (s *Store) Create(ctx context.Context, rec store.Record) error {
 	if err != nil {
 		return fmt.Errorf("create %q: %w", rec.Name, err)
 	}
-	return s.write(ctx, "create", rec.Name, createSQL, args, func(row rowstate.Row) error {
-		if err := s.readHistory(ctx, rec.Name, rec.PublicKey, &row); err != nil {
-			return err
-		}
-		return rowstate.WhyCreateFailed(row, rec.PublicKey, seq)
-	})
+	return s.write(ctx, writeReq{op: "create", name: rec.Name, query: createSQL, args: args,
+		why: func(ctx context.Context, row rowstate.Row) error {
+			if err := s.readHistory(ctx, rec.Name, rec.PublicKey, &row); err != nil {
+				return err
+			}
+			return rowstate.WhyCreateFailed(row, rec.PublicKey, seq)
+		}})
 }
 
 // Update implements store.Store.
@@ -54,9 +57,8 @@ func (s *Store) Update(ctx context.Context, rec store.Record, signerKey []byte) 
 		return fmt.Errorf("update %q: %w", rec.Name, err)
 	}
 	args = append(args, nonNil(signerKey))
-	return s.write(ctx, "update", rec.Name, updateSQL, args, func(row rowstate.Row) error {
-		return rowstate.WhyWriteFailed(row, signerKey, seq)
-	})
+	return s.write(ctx, writeReq{op: "update", name: rec.Name, query: updateSQL, args: args,
+		why: func(_ context.Context, row rowstate.Row) error { return rowstate.WhyWriteFailed(row, signerKey, seq) }})
 }
 
 // Delete implements store.Store.
@@ -66,35 +68,8 @@ func (s *Store) Delete(ctx context.Context, name string, signerKey []byte, seq u
 		return fmt.Errorf("delete %q: %w", name, err)
 	}
 	args := []any{[]byte(name), nonNil(signerKey), sseq}
-	return s.write(ctx, "delete", name, deleteSQL, args, func(row rowstate.Row) error {
-		return rowstate.WhyWriteFailed(row, signerKey, sseq)
-	})
-}
-
-// write runs a conditional write. If it changes nothing, it reads the row
-// and returns why; if the row changed meanwhile so that the write would now
-// succeed, it tries again. Each error thus describes a state the row was
-// really in, which keeps the operation atomic without holding a
-// transaction open across two round trips on the common path.
-func (s *Store) write(ctx context.Context, op, name, query string, args []any, why func(rowstate.Row) error) error {
-	for range rowstate.MaxAttempts {
-		tag, err := s.pool.Exec(ctx, query, args...)
-		if err != nil {
-			return fmt.Errorf("%s %q: %w", op, name, err)
-		}
-		if tag.RowsAffected() == 1 {
-			return nil
-		}
-		row, err := s.readState(ctx, name)
-		if err != nil {
-			return fmt.Errorf("%s %q: %w", op, name, err)
-		}
-		if reason := why(row); reason != nil {
-			return fmt.Errorf("%s %q: %w", op, name, reason)
-		}
-		s.log.Debug("conditional write raced another writer; retrying", zap.String("op", op))
-	}
-	return fmt.Errorf("%s %q: %w", op, name, rowstate.ErrContended)
+	return s.write(ctx, writeReq{op: "delete", name: name, query: deleteSQL, args: args,
+		why: func(_ context.Context, row rowstate.Row) error { return rowstate.WhyWriteFailed(row, signerKey, sseq) }})
 }
 
 func (s *Store) readState(ctx context.Context, name string) (rowstate.Row, error) {
@@ -144,19 +119,72 @@ func (s *Store) Count(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
+// Scan implements store.Scanner.
+func (s *Store) Scan(ctx context.Context, after string, limit int) ([]store.Record, error) {
+	rows, err := s.pool.Query(ctx, scanSQL, []byte(after), limit)
+	if err != nil {
+		return nil, fmt.Errorf("scan after %q: %w", after, err)
+	}
+	defer rows.Close()
+	var recs []store.Record
+	for rows.Next() {
+		var name []byte
+		var c rowstate.Columns
+		if err := rows.Scan(&name, &c.PublicKey, &c.Addrs, &c.Seq, &c.Expires, &c.Signature); err != nil {
+			return nil, fmt.Errorf("scan after %q: %w", after, err)
+		}
+		rec, err := c.Record(string(name))
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("scan after %q: %w", after, err)
+	}
+	return recs, nil
+}
+
 // PurgeExpired implements store.Store.
 func (s *Store) PurgeExpired(ctx context.Context, before time.Time) (int64, error) {
-	tag, err := s.pool.Exec(ctx, purgeSQL, before.Unix())
-	if err == nil {
-		_, err = s.pool.Exec(ctx, purgeHistorySQL, before.Unix())
-	}
+	n, err := s.purge(ctx, before.Unix())
 	if err != nil {
 		return 0, fmt.Errorf("purge expired before %s: %w", before.UTC().Format(time.RFC3339), err)
 	}
-	if n := tag.RowsAffected(); n > 0 {
+	if n > 0 {
 		s.log.Debug("purged expired records", zap.Int64("count", n))
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
+}
+
+// purge deletes the expired records, then the expired key history, and
+// reports each deleted name to the watchers once the deletion committed
+// (or failed, when it might have).
+func (s *Store) purge(ctx context.Context, before int64) (int64, error) {
+	var names []string
+	defer func() {
+		for _, name := range names {
+			s.invalidate(name)
+		}
+	}()
+	rows, err := s.pool.Query(ctx, purgeSQL, before)
+	if err != nil {
+		return 0, err
+	}
+	for rows.Next() {
+		var name []byte
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		names = append(names, string(name))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	_, err = s.pool.Exec(ctx, purgeHistorySQL, before)
+	return int64(len(names)), err
 }
 
 // recordArgs returns the SQL arguments $1..$6 for rec and its seq as stored.

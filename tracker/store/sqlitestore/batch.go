@@ -64,10 +64,11 @@ func (s *Store) stopCommitter() {
 // conditional write takes microseconds.
 func (s *Store) runBatch(_ context.Context, batch []*writeCall) {
 	// A cached copy must never outlive a write, whatever the outcome; the
-	// answers go out only after, so a caller reads its own write.
+	// answers go out only after, so a caller reads its own write through
+	// any cache that watches the store.
 	defer func() {
 		for _, c := range batch {
-			s.cache.Invalidate(c.Req.name)
+			s.invalidate(c.Req.name)
 		}
 	}()
 	live := append(make([]*writeCall, 0, len(batch)), batch...)

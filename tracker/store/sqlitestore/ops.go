@@ -107,19 +107,6 @@ func readHistory(ctx context.Context, stmt *sql.Stmt, name string, key []byte, r
 
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, name string) (store.Record, error) {
-	rec, ok, tok := s.cache.Lookup(name)
-	if ok {
-		return rec, nil
-	}
-	rec, err := s.read(ctx, name)
-	if err != nil {
-		return store.Record{}, err
-	}
-	s.cache.Fill(name, rec, tok)
-	return rec, nil
-}
-
-func (s *Store) read(ctx context.Context, name string) (store.Record, error) {
 	var c rowstate.Columns
 	err := s.stmts.get.QueryRowContext(ctx, name).Scan(&c.PublicKey, &c.Addrs, &c.Seq, &c.Expires, &c.Signature)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -129,6 +116,32 @@ func (s *Store) read(ctx context.Context, name string) (store.Record, error) {
 		return store.Record{}, fmt.Errorf("get %q: %w", name, err)
 	}
 	return c.Record(name)
+}
+
+// Scan implements store.Scanner.
+func (s *Store) Scan(ctx context.Context, after string, limit int) ([]store.Record, error) {
+	rows, err := s.stmts.scan.QueryContext(ctx, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("scan after %q: %w", after, err)
+	}
+	defer rows.Close()
+	var recs []store.Record
+	for rows.Next() {
+		var name string
+		var c rowstate.Columns
+		if err := rows.Scan(&name, &c.PublicKey, &c.Addrs, &c.Seq, &c.Expires, &c.Signature); err != nil {
+			return nil, fmt.Errorf("scan after %q: %w", after, err)
+		}
+		rec, err := c.Record(name)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("scan after %q: %w", after, err)
+	}
+	return recs, nil
 }
 
 // Count implements store.Store.
@@ -142,38 +155,49 @@ func (s *Store) Count(ctx context.Context) (int64, error) {
 
 // PurgeExpired implements store.Store.
 func (s *Store) PurgeExpired(ctx context.Context, before time.Time) (int64, error) {
-	n, err := s.purge(ctx, before.Unix())
-	s.cache.Clear()
+	names, err := s.purge(ctx, before.Unix())
+	for _, name := range names {
+		s.invalidate(name)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("purge expired before %s: %w", before.UTC().Format(time.RFC3339), err)
 	}
-	if n > 0 {
-		s.log.Debug("purged expired records", zap.Int64("count", n))
+	if len(names) > 0 {
+		s.log.Debug("purged expired records", zap.Int("count", len(names)))
 	}
-	return n, nil
+	return int64(len(names)), nil
 }
 
 // purge deletes in an IMMEDIATE transaction rather than autocommit, so that
 // a second process on the file makes it wait instead of failing with
-// SQLITE_BUSY_SNAPSHOT.
-func (s *Store) purge(ctx context.Context, before int64) (int64, error) {
+// SQLITE_BUSY_SNAPSHOT. It returns the names it deleted (even on a failed
+// commit, which may have deleted them after all), for the watchers.
+func (s *Store) purge(ctx context.Context, before int64) ([]string, error) {
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	res, err := tx.StmtContext(ctx, s.stmts.purge).ExecContext(ctx, before)
+	rows, err := tx.StmtContext(ctx, s.stmts.purge).QueryContext(ctx, before)
 	if err != nil {
-		return 0, err
+		return nil, err
+	}
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		names = append(names, name)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, err
 	}
 	if _, err := tx.StmtContext(ctx, s.stmts.purgeHistory).ExecContext(ctx, before); err != nil {
-		return 0, err
+		return nil, err
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, err
-	}
-	return n, tx.Commit()
+	return names, tx.Commit()
 }
 
 // recordArgs returns the SQL arguments ?1..?6 for rec and its seq as stored.

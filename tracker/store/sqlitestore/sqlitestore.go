@@ -16,12 +16,10 @@
 // a goroutine the Store owns until Close); each still gets its own result,
 // as if the writes had run one after another in the order they arrived.
 //
-// In front of the readers sits a read cache (see OpenOptions): a SQLite
-// read costs tens of microseconds, mostly in WAL locking, a map lookup a
-// few hundred nanoseconds. The store invalidates it on its own writes, so
-// one process always reads its own writes; writes by another process on the
-// same file (not a supported deployment, but a direct preload does it) show
-// up within Options.CacheTTL.
+// The store caches nothing itself: the server keeps its answers ready in
+// front of it. It reports its writes to whoever Watches it, and polls the
+// file for commits by other processes (not a supported deployment, but a
+// direct preload does it) so that such a cache hears of those too.
 //
 // The schema lives in migrations/NNNN_*.sql, embedded; Open applies the new
 // ones.
@@ -46,7 +44,6 @@ import (
 	"github.com/p2pchat/p2pchat/internal/groupcommit"
 	"github.com/p2pchat/p2pchat/internal/migrate"
 	"github.com/p2pchat/p2pchat/tracker/store"
-	"github.com/p2pchat/p2pchat/tracker/store/internal/readcache"
 )
 
 //go:embed migrations/*.sql
@@ -59,7 +56,7 @@ const busyTimeoutMS = 5000
 // Store is a store.Store backed by one SQLite file.
 type Store struct {
 	log   *zap.Logger
-	cache *readcache.Cache // nil when disabled
+	watch watchers
 	path  string
 	// mmapSize is Options.MmapSize.
 	mmapSize int64
@@ -75,18 +72,14 @@ type Store struct {
 	closeErr  error
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Watcher = (*Store)(nil)
+	_ store.Scanner = (*Store)(nil)
+)
 
 // Options tune a Store; the zero value gives the defaults.
 type Options struct {
 	Log *zap.Logger // nil: no logging
-	// CacheEntries is how many records the read cache keeps, about 350
-	// bytes each. 0 means DefaultCacheEntries; negative disables the cache.
-	CacheEntries int
-	// CacheTTL is how long a cached record is served before it is read
-	// again: the most a write by another process can go unseen. 0 means
-	// DefaultCacheTTL.
-	CacheTTL time.Duration
 	// MmapSize is how much of the database file each connection
 	// memory-maps (PRAGMA mmap_size); 0 means none. Mapping saves a pread
 	// per page on a read-only load, but in WAL mode every read transaction
@@ -96,15 +89,6 @@ type Options struct {
 	// updates/s at 1M users, lookups unchanged).
 	MmapSize int64
 }
-
-// Read cache defaults: about 70 MB. The TTL matters only for writes the
-// store does not make itself (another process, a hand edit): its own
-// writes invalidate exactly. It must be long against the time between two
-// lookups of one user, or the cache would rarely hit.
-const (
-	DefaultCacheEntries = 200_000
-	DefaultCacheTTL     = time.Minute
-)
 
 // Open opens (creating if needed) the SQLite database at path with the
 // default Options and brings its schema up to date. The parent directory
@@ -119,13 +103,8 @@ func OpenOptions(ctx context.Context, path string, o Options) (*Store, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	if o.CacheEntries == 0 {
-		o.CacheEntries = DefaultCacheEntries
-	}
-	if o.CacheTTL == 0 {
-		o.CacheTTL = DefaultCacheTTL
-	}
-	s := &Store{log: log, path: path, mmapSize: max(o.MmapSize, 0), cache: readcache.New(o.CacheEntries, o.CacheTTL, nil)}
+	s := &Store{log: log, path: path, mmapSize: max(o.MmapSize, 0)}
+	s.watch.start = time.Now()
 	if err := s.open(ctx); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
@@ -208,6 +187,7 @@ func dsn(path string, readOnly bool, mmapSize int64) string {
 // Close closes the store. It is safe to call twice.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.stopPoll()
 		s.stopCommitter()
 		s.closeErr = s.closeDBs()
 		if s.closeErr != nil {

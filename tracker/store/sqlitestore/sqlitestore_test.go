@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -34,50 +33,34 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// The suite again without the read cache, so that the SQL alone is shown
-// to be right, not the cache hiding a wrong answer.
-func TestConformanceUncached(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		st, err := sqlitestore.OpenOptions(t.Context(), filepath.Join(t.TempDir(), "tracker.db"),
-			sqlitestore.Options{CacheEntries: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	})
-}
-
-// A write by another process (here another Store on the file) is not seen
-// through the read cache at once, but within CacheTTL.
-func TestCacheSeesOtherProcessWithinTTL(t *testing.T) {
+// A write by another process (here another Store on the file) reaches a
+// watcher of this one as an InvalidateAll within Lag's promise, and the
+// poll that finds it keeps Lag small.
+func TestWatchSeesOtherProcess(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tracker.db")
-	writer := open(t, path)
-	reader, err := sqlitestore.OpenOptions(t.Context(), path, sqlitestore.Options{CacheTTL: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reader.Close()
+	writer, reader := open(t, path), open(t, path)
+	var inv storetest.Invalidations
+	reader.Watch(&inv)
 	if err := writer.Create(t.Context(), storetest.NewRecord("alice", storetest.Key(1), 1)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reader.Get(t.Context(), "alice"); err != nil { // now cached at seq 1
-		t.Fatal(err)
-	}
-	if err := writer.Update(t.Context(), storetest.NewRecord("alice", storetest.Key(1), 2), storetest.Key(1)); err != nil {
-		t.Fatal(err)
-	}
-	for range 500 {
-		rec, err := reader.Get(t.Context(), "alice")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rec.Seq == 2 {
-			return
+	committed := time.Now()
+	for inv.All() == 0 {
+		if time.Since(committed) > 5*time.Second {
+			t.Fatal("the other process's write was never reported")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	t.Fatal("the other process's update never became visible")
+	if lag := reader.Lag(); lag > time.Second {
+		t.Errorf("Lag() = %v after a poll, want under a second", lag)
+	}
+	// Its own writes are reported by name, before they return.
+	if err := reader.Update(t.Context(), storetest.NewRecord("alice", storetest.Key(1), 2), storetest.Key(1)); err != nil {
+		t.Fatal(err)
+	}
+	if got := inv.Names(); len(got) != 1 || got[0] != "alice" {
+		t.Errorf("own update reported %q, want [alice]", got)
+	}
 }
 
 // Two Store instances on one file stand in for two processes: SQLite's file
@@ -189,41 +172,37 @@ func TestOpenFailsInMissingDir(t *testing.T) {
 // benchStores are shared between the framework's repeated calls of a
 // benchmark, so the 10,000 users are loaded once; TestMain removes them.
 var benchStores struct {
-	mu     sync.Mutex
-	dir    string
-	stores map[bool]*sqlitestore.Store // by "cached"
+	mu  sync.Mutex
+	dir string
+	st  *sqlitestore.Store
 }
 
-func benchOpen(b *testing.B, cached bool) store.Store {
+func benchOpen(b *testing.B) store.Store {
 	bs := &benchStores
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
-	if st := bs.stores[cached]; st != nil {
-		return st
+	if bs.st != nil {
+		return bs.st
 	}
 	if bs.dir == "" {
 		dir, err := os.MkdirTemp("", "sqlitestore-bench")
 		if err != nil {
 			b.Fatal(err)
 		}
-		bs.dir, bs.stores = dir, map[bool]*sqlitestore.Store{}
+		bs.dir = dir
 	}
-	opts := sqlitestore.Options{CacheEntries: -1}
-	if cached {
-		opts.CacheEntries = 0 // the default
-	}
-	st, err := sqlitestore.OpenOptions(context.Background(), filepath.Join(bs.dir, fmt.Sprint("bench-", cached, ".db")), opts)
+	st, err := sqlitestore.Open(context.Background(), filepath.Join(bs.dir, "bench.db"), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	bs.stores[cached] = st
+	bs.st = st
 	return st
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	for _, st := range benchStores.stores {
-		st.Close()
+	if benchStores.st != nil {
+		benchStores.st.Close()
 	}
 	if benchStores.dir != "" {
 		os.RemoveAll(benchStores.dir)
@@ -231,18 +210,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// BenchmarkGet reads through the cache (all 10,000 users fit), the
-// common case for a tracker whose active users fit in the cache;
-// BenchmarkGetUncached is every lookup missing it.
-func BenchmarkGet(b *testing.B)         { storetest.BenchGet(b, benchOpen(b, true)) }
-func BenchmarkGetUncached(b *testing.B) { storetest.BenchGet(b, benchOpen(b, false)) }
-func BenchmarkUpdate(b *testing.B)      { storetest.BenchUpdate(b, benchOpen(b, true)) }
+// BenchmarkGet is a SQLite read: what a lookup the server's cache misses
+// costs.
+func BenchmarkGet(b *testing.B)    { storetest.BenchGet(b, benchOpen(b)) }
+func BenchmarkUpdate(b *testing.B) { storetest.BenchUpdate(b, benchOpen(b)) }
 
 // BenchmarkUpdateConcurrent is BenchmarkUpdate with 32 writers per CPU, as
 // a busy tracker has many requests in flight: the case group commit is for.
 func BenchmarkUpdateConcurrent(b *testing.B) {
 	b.SetParallelism(32)
-	storetest.BenchUpdate(b, benchOpen(b, true))
+	storetest.BenchUpdate(b, benchOpen(b))
 }
 
 // The suite with the file memory-mapped, the option a read-only load may

@@ -23,19 +23,21 @@ const (
 		WHERE name = ?1 AND deleted = 0 AND public_key = ?7 AND seq < ?4`
 	deleteSQL = `UPDATE users SET deleted = 1, seq = ?3, addrs = '[]', signature = X''
 		WHERE name = ?1 AND deleted = 0 AND public_key = ?2 AND seq < ?3`
-	purgeSQL        = `DELETE FROM users WHERE expires < ?1`
+	purgeSQL        = `DELETE FROM users WHERE expires < ?1 RETURNING name`
 	purgeHistorySQL = `DELETE FROM key_history WHERE expires < ?1`
 	stateSQL        = `SELECT deleted, public_key, seq FROM users WHERE name = ?1`
 	historySQL      = `SELECT seq FROM key_history WHERE name = ?1 AND public_key = ?2`
 	getSQL          = `SELECT public_key, addrs, seq, expires, signature FROM users WHERE name = ?1 AND deleted = 0`
 	countSQL        = `SELECT count(*) FROM users WHERE deleted = 0`
+	scanSQL         = `SELECT name, public_key, addrs, seq, expires, signature FROM users
+		WHERE name > ?1 AND deleted = 0 ORDER BY name LIMIT ?2`
 )
 
 // statements are prepared once; database/sql re-prepares them lazily on
 // each pooled connection.
 type statements struct {
 	create, update, del, purge, purgeHistory, state, history *sql.Stmt // writer
-	get, count                                               *sql.Stmt // reader
+	get, count, scan                                         *sql.Stmt // reader
 }
 
 func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error {
@@ -53,6 +55,7 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 		{writer, historySQL, &st.history},
 		{reader, getSQL, &st.get},
 		{reader, countSQL, &st.count},
+		{reader, scanSQL, &st.scan},
 	} {
 		stmt, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -65,7 +68,7 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 
 func (st *statements) close() error {
 	var errs []error
-	for _, s := range []*sql.Stmt{st.create, st.update, st.del, st.purge, st.purgeHistory, st.state, st.history, st.get, st.count} {
+	for _, s := range []*sql.Stmt{st.create, st.update, st.del, st.purge, st.purgeHistory, st.state, st.history, st.get, st.count, st.scan} {
 		if s != nil {
 			errs = append(errs, s.Close())
 		}

@@ -73,6 +73,8 @@ var cases = []struct {
 	{"InvalidRecord", testInvalidRecord},
 	{"CanceledContext", testCanceledContext},
 	{"ReadYourWrites", testReadYourWrites},
+	{"WatchOwnWrites", testWatchOwnWrites},
+	{"Scan", testScan},
 }
 
 // Key returns a fake 32-byte public key; different b give different keys.

@@ -1,0 +1,156 @@
+package pgstore
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+
+	"github.com/p2pchat/p2pchat/internal/groupcommit"
+	"github.com/p2pchat/p2pchat/tracker/store/internal/rowstate"
+)
+
+// Group commit. Each commit waits for PostgreSQL to flush its WAL, which
+// costs more than the conditional statement in it, and each statement
+// sent alone costs a round trip. So the committer (internal/groupcommit)
+// takes every write waiting at the time and sends them as one pipelined
+// batch, which PostgreSQL runs as one implicit transaction: one round
+// trip, one flush. While a batch is out, the next writers queue up.
+//
+// A write whose statement changed no row is explained afterwards exactly
+// as a lone write is (settle: read the row, say why, or try again if the
+// row changed so that it would now succeed). A batch that fails as a whole
+// (a broken statement, a lost connection, a deadlock) has committed
+// nothing, and each of its writes is retried alone, so one bad write never
+// takes the others down.
+
+// maxBatch bounds how many writes share one transaction, and so how long
+// the row locks of a batch are held.
+const maxBatch = 256
+
+// batchTimeout bounds one batch, which outlives its callers' contexts
+// (they were promised an answer that matches the database).
+const batchTimeout = 30 * time.Second
+
+// writeReq is one Create, Update or Delete waiting for the committer.
+type writeReq struct {
+	op    string // for errors: "create", "update", "delete"
+	name  string
+	query string
+	args  []any
+	// why explains a write that changed no row, given the row as read
+	// after it; nil means it would succeed now.
+	why func(ctx context.Context, row rowstate.Row) error
+}
+
+type writeCall = groupcommit.Call[writeReq]
+
+func (s *Store) startCommitter() {
+	s.committer = groupcommit.Start(groupcommit.Config[writeReq]{
+		Max: maxBatch, Closed: ErrClosed, Commit: s.runBatch,
+	})
+}
+
+// write runs one request through the committer.
+func (s *Store) write(ctx context.Context, r writeReq) error {
+	if _, err := s.committer.Do(ctx, r); err != nil {
+		return fmt.Errorf("%s %q: %w", r.op, r.name, err)
+	}
+	return nil
+}
+
+// runBatch runs batch in one pipelined transaction and sets each call's
+// outcome. The statements go in name order, keeping their order within
+// a name: batches of several processes then take row locks in the same
+// order and cannot deadlock, and writes that are in flight together have
+// no order of their own to keep.
+func (s *Store) runBatch(ctx context.Context, batch []*writeCall) {
+	// A cached copy must never outlive a write, whatever the outcome; the
+	// answers go out only after.
+	defer func() {
+		for _, c := range batch {
+			s.invalidate(c.Req.name)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
+	defer cancel()
+	calls := slices.Clone(batch)
+	slices.SortStableFunc(calls, func(a, b *writeCall) int { return bytes.Compare([]byte(a.Req.name), []byte(b.Req.name)) })
+	applied, err := s.sendBatch(ctx, calls)
+	if err != nil {
+		if len(calls) > 1 {
+			s.log.Debug("group commit failed; writing one by one", zap.Int("writes", len(calls)), zap.Error(err))
+		}
+		for _, c := range calls {
+			c.Err = s.writeAlone(ctx, &c.Req)
+		}
+		return
+	}
+	for i, c := range calls {
+		c.Err = s.settle(ctx, &c.Req, applied[i])
+	}
+}
+
+// sendBatch sends calls as one implicit transaction and reports which
+// statements changed their row. An error means nothing was committed
+// (or, for a connection lost at the commit, that nobody can tell).
+func (s *Store) sendBatch(ctx context.Context, calls []*writeCall) ([]bool, error) {
+	b := &pgx.Batch{}
+	for _, c := range calls {
+		b.Queue(c.Req.query, c.Req.args...)
+	}
+	br := s.pool.SendBatch(ctx, b)
+	applied := make([]bool, len(calls))
+	for i := range calls {
+		tag, err := br.Exec()
+		if err != nil {
+			br.Close()
+			return nil, err
+		}
+		applied[i] = tag.RowsAffected() == 1
+	}
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("group commit of %d writes: %w", len(calls), err)
+	}
+	return applied, nil
+}
+
+// writeAlone runs r's statement by itself and settles it.
+func (s *Store) writeAlone(ctx context.Context, r *writeReq) error {
+	tag, err := s.pool.Exec(ctx, r.query, r.args...)
+	if err != nil {
+		return err
+	}
+	return s.settle(ctx, r, tag.RowsAffected() == 1)
+}
+
+// settle finishes a write whose statement ran: nil if it changed its row;
+// otherwise it reads the row and returns why, or, if the row changed
+// meanwhile so that the write would now succeed, runs it again. Each error
+// thus describes a state the row was really in, which keeps the operation
+// atomic without holding a transaction open across round trips.
+func (s *Store) settle(ctx context.Context, r *writeReq, applied bool) error {
+	for attempt := 1; !applied; attempt++ {
+		row, err := s.readState(ctx, r.name)
+		if err != nil {
+			return err
+		}
+		if reason := r.why(ctx, row); reason != nil {
+			return reason
+		}
+		if attempt >= rowstate.MaxAttempts {
+			return rowstate.ErrContended
+		}
+		s.log.Debug("conditional write raced another writer; retrying", zap.String("op", r.op))
+		tag, err := s.pool.Exec(ctx, r.query, r.args...)
+		if err != nil {
+			return err
+		}
+		applied = tag.RowsAffected() == 1
+	}
+	return nil
+}
