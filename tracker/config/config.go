@@ -60,6 +60,10 @@ type File struct {
 	OpsRateBurst int           `toml:"ops_rate_burst"`
 	CountTTL     time.Duration `toml:"count_ttl"`
 
+	// LookupCacheMB bounds the memory that keeps lookup answers ready
+	// (about 270 bytes a record); 0 turns the cache off.
+	LookupCacheMB int64 `toml:"lookup_cache_mb"`
+
 	ReadHeaderTimeout time.Duration `toml:"read_header_timeout"`
 	ReadTimeout       time.Duration `toml:"read_timeout"`
 	WriteTimeout      time.Duration `toml:"write_timeout"`
@@ -99,6 +103,7 @@ func Default() File {
 		OpsRateLimit:        d.OpsRateLimit,
 		OpsRateBurst:        d.OpsRateBurst,
 		CountTTL:            d.CountTTL,
+		LookupCacheMB:       d.CacheBytes >> 20,
 		ReadHeaderTimeout:   d.ReadHeaderTimeout,
 		ReadTimeout:         d.ReadTimeout,
 		WriteTimeout:        d.WriteTimeout,
@@ -157,6 +162,9 @@ func (f File) Validate() error {
 	if f.DialbackTimeout < 0 {
 		errs = append(errs, fmt.Errorf("dialback_timeout %v: want a duration, or 0 to turn dial-backs off", f.DialbackTimeout))
 	}
+	if f.LookupCacheMB < 0 {
+		errs = append(errs, fmt.Errorf("lookup_cache_mb %d: want a size in MB, or 0 to turn the cache off", f.LookupCacheMB))
+	}
 	if _, err := f.proxies(); err != nil {
 		errs = append(errs, err)
 	}
@@ -195,6 +203,7 @@ func (f File) Server() (server.Config, error) {
 		OpsRateLimit:        f.OpsRateLimit,
 		OpsRateBurst:        f.OpsRateBurst,
 		CountTTL:            f.CountTTL,
+		CacheBytes:          cacheBytes(f.LookupCacheMB),
 		ReadHeaderTimeout:   f.ReadHeaderTimeout,
 		ReadTimeout:         f.ReadTimeout,
 		WriteTimeout:        f.WriteTimeout,
@@ -202,6 +211,15 @@ func (f File) Server() (server.Config, error) {
 		ShutdownTimeout:     f.ShutdownTimeout,
 		MaxHeaderBytes:      f.MaxHeaderBytes,
 	}, nil
+}
+
+// cacheBytes maps lookup_cache_mb to server.Config.CacheBytes, where 0
+// would mean the default and a negative size means off.
+func cacheBytes(mb int64) int64 {
+	if mb == 0 {
+		return -1
+	}
+	return mb << 20
 }
 
 func (f File) proxies() ([]netip.Prefix, error) {

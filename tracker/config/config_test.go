@@ -94,3 +94,24 @@ func TestDefaultDB(t *testing.T) {
 		t.Errorf("without STATE_DIRECTORY: %s", got)
 	}
 }
+
+func TestLookupCacheMB(t *testing.T) {
+	for body, want := range map[string]int64{
+		``:                       320 << 20,
+		`lookup_cache_mb = 1024`: 1 << 30,
+		`lookup_cache_mb = 0`:    -1, // off
+	} {
+		f, err := Load(writeConfig(t, body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := f.Server()
+		if err != nil || cfg.CacheBytes != want {
+			t.Errorf("%q: CacheBytes %d (%v), want %d", body, cfg.CacheBytes, err, want)
+		}
+	}
+	f, _ := Load(writeConfig(t, `lookup_cache_mb = -1`))
+	if _, err := f.Server(); err == nil {
+		t.Error("a negative lookup_cache_mb was accepted")
+	}
+}

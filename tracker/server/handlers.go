@@ -52,27 +52,6 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) error {
-	name := r.PathValue("name")
-	if err := record.ValidateName(name); err != nil {
-		return err
-	}
-	rec, err := s.get(r.Context(), name)
-	if err != nil {
-		return err
-	}
-	if !rec.Expires.After(s.cfg.Now()) {
-		obs, after := s.announce(r, rec.Expires)
-		writeJSON(w, http.StatusGone, errorResponse{
-			Error: "the record for " + name + " has expired", Code: CodeExpired,
-			Record: &rec, ObservedAddr: obs, ReannounceAfter: after,
-		})
-		return nil
-	}
-	s.writeUser(w, r, http.StatusOK, rec, "")
-	return nil
-}
-
 // dialbackFor runs the dial-back r asks for, once r has been accepted,
 // and returns the answer; "" if r asks for none.
 func (s *Server) dialbackFor(r *http.Request) string {
@@ -105,11 +84,11 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkRecord(rec); err != nil {
 		return err
 	}
-	stored, err := s.get(r.Context(), name)
+	storedKey, err := s.storedKey(r.Context(), name)
 	if err != nil {
 		return err
 	}
-	signer, err := authoriseUpdate(rec, stored.PublicKey, req.RotationSignature)
+	signer, err := authoriseUpdate(rec, storedKey, req.RotationSignature)
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,14 @@ func openStore(t testing.TB) store.Store {
 func startTracker(t *testing.T, cfg Config) *testTracker {
 	t.Helper()
 	checkLeaks(t)
-	tt := &testTracker{store: openStore(t), clock: newClock()}
+	return startTrackerOn(t, openStore(t), cfg)
+}
+
+// startTrackerOn is startTracker on a store the caller opened (and, for
+// the leak check, opened after calling checkLeaks).
+func startTrackerOn(t *testing.T, st store.Store, cfg Config) *testTracker {
+	t.Helper()
+	tt := &testTracker{store: st, clock: newClock()}
 	if cfg.Now == nil {
 		cfg.Now = tt.clock.Now
 	}

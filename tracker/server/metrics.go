@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/p2pchat/p2pchat/tracker/server/internal/recordcache"
 )
 
 // metrics lives in the server's own registry, so two servers in one process
@@ -65,6 +67,20 @@ func newMetrics(counts *countCache) *metrics {
 	m.reg.MustRegister(m.requests, m.latency, m.rateLimited, m.dialbacks, m.dialbacksInFlight, records,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// watchCache adds the lookup cache's size to the metrics.
+func (m *metrics) watchCache(c *recordcache.Cache) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tracker_lookup_cache_records",
+			Help: "Records whose lookup answers the cache holds.",
+		}, func() float64 { return float64(c.Stats().Entries) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tracker_lookup_cache_bytes",
+			Help: "Bytes the lookup cache holds against its budget (lookup_cache_mb), entries and index.",
+		}, func() float64 { return float64(c.Stats().Bytes) }),
+	)
 }
 
 func (m *metrics) observe(route string, status int, d time.Duration) {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -55,16 +56,82 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 
 // announce returns the observed address and re-announce delay for a
 // response about a record that expires at exp.
-func (s *Server) announce(r *http.Request, exp time.Time) (string, int64) {
+func (s *Server) announce(r *http.Request, exp time.Time) (netip.AddrPort, int64) {
 	left := exp.Sub(s.cfg.Now())
 	after := time.Duration(float64(left) * s.cfg.ReannounceFraction)
 	after = min(max(after, s.cfg.ReannounceMin), s.cfg.ReannounceMax)
-	return s.clientAddr(r).String(), int64(after / time.Second)
+	return s.clientAddr(r), int64(after / time.Second)
+}
+
+// appendAnnounce appends the announce fields of a response about a record
+// that expires at exp, `,"observed_addr":"...","reannounce_after":N`, as
+// encoding/json writes them for userResponse or (omitEmpty) for
+// errorResponse.
+func (s *Server) appendAnnounce(b []byte, r *http.Request, exp time.Time, omitEmpty bool) []byte {
+	obs, after := s.announce(r, exp)
+	if obs.IsValid() || !omitEmpty {
+		b = append(b, `,"observed_addr":`...)
+		b = appendJSONString(b, obs)
+	}
+	if after != 0 || !omitEmpty {
+		b = append(b, `,"reannounce_after":`...)
+		b = strconv.AppendInt(b, after, 10)
+	}
+	return b
+}
+
+// appendJSONString appends a's string form as a JSON string. An address
+// needs no escaping unless a proxy's X-Forwarded-For gave it an odd IPv6
+// zone; then encoding/json escapes it, as it did before.
+func appendJSONString(b []byte, a netip.AddrPort) []byte {
+	start := len(b)
+	b = append(b, '"')
+	if a.IsValid() {
+		b = a.AppendTo(b)
+	} else {
+		b = append(b, a.String()...)
+	}
+	for _, c := range b[start+1:] {
+		if c < ' ' || c > '~' || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			esc, _ := json.Marshal(a.String())
+			return append(b[:start], esc...)
+		}
+	}
+	return append(b, '"')
 }
 
 // writeUser answers with rec; dialback is the dial-back answer, "" when
 // none was asked for.
 func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, status int, rec record.Signed, dialback string) {
-	obs, after := s.announce(r, rec.Expires)
-	writeJSON(w, status, userResponse{Record: &rec, ObservedAddr: obs, ReannounceAfter: after, Dialback: dialback})
+	bp := getBuf()
+	defer putBuf(bp)
+	b := append((*bp)[:0], `{"record":`...)
+	b = rec.AppendJSON(b)
+	b = s.appendAnnounce(b, r, rec.Expires, false)
+	if dialback != "" {
+		b = append(b, `,"dialback":"`...)
+		b = append(b, dialback...) // one of our own constants
+		b = append(b, '"')
+	}
+	*bp = append(b, "}\n"...)
+	writeBody(w, status, *bp)
+}
+
+// jsonType is the Content-Type of every answer, one shared slice: set
+// straight into the header map it costs no allocation per response.
+var jsonType = []string{"application/json"}
+
+// writeBody writes a whole JSON body with one Write. A body under
+// autoLength bytes gets its Content-Length from net/http, which computes
+// it for a handler that returns without flushing; a longer one is sent
+// with an explicit Content-Length as well, never chunked.
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	const autoLength = 1024 // well under net/http's 2048-byte buffer
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	if len(body) >= autoLength {
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	w.WriteHeader(status)
+	w.Write(body)
 }

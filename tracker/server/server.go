@@ -50,6 +50,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/p2pchat/p2pchat/internal/defaults"
+	"github.com/p2pchat/p2pchat/tracker/server/internal/recordcache"
 	"github.com/p2pchat/p2pchat/tracker/store"
 )
 
@@ -82,6 +83,16 @@ type Config struct {
 	// CountTTL is how long /healthz and /metrics reuse a count of the
 	// records before counting again.
 	CountTTL time.Duration
+	// CacheBytes bounds the lookup cache, which keeps records' encoded
+	// JSON ready (about 270 bytes a record, entries and index, held
+	// outside the Go heap); negative turns it off. The store must be a
+	// store.Watcher (both backends are) for the cache to be used.
+	CacheBytes int64
+	// CacheMaxLag is how far behind the database the store's reports of
+	// other processes' writes may be while the cache answers; beyond it
+	// (a lost PostgreSQL connection) lookups read the store. A record is
+	// never served staler than this after another tracker's update.
+	CacheMaxLag time.Duration
 	// MaxBodyBytes limits request bodies (413 beyond).
 	MaxBodyBytes int64
 	// Dial-backs (see dialback.go): DialbackTimeout bounds each attempt to
@@ -110,6 +121,10 @@ type Config struct {
 	Now func() time.Time
 }
 
+// DefaultCacheBytes holds a million records in the lookup cache with room
+// to spare.
+const DefaultCacheBytes = 320 << 20
+
 // DefaultConfig returns the defaults every zero Config field gets.
 func DefaultConfig() Config {
 	return Config{
@@ -125,6 +140,8 @@ func DefaultConfig() Config {
 		OpsRateLimit:       2,
 		OpsRateBurst:       10,
 		CountTTL:           15 * time.Second,
+		CacheBytes:         DefaultCacheBytes,
+		CacheMaxLag:        750 * time.Millisecond,
 		MaxBodyBytes:       8 << 10,
 		// One dial-back every 10 s per source (burst 6) leaves room for a
 		// household of daemons behind one address, each checking on its
@@ -160,6 +177,8 @@ func (c Config) withDefaults() Config {
 	defaults.Set(&c.OpsRateLimit, d.OpsRateLimit)
 	defaults.Set(&c.OpsRateBurst, d.OpsRateBurst)
 	defaults.Set(&c.CountTTL, d.CountTTL)
+	defaults.Set(&c.CacheBytes, d.CacheBytes)
+	defaults.Set(&c.CacheMaxLag, d.CacheMaxLag)
 	defaults.Set(&c.MaxBodyBytes, d.MaxBodyBytes)
 	defaults.Set(&c.DialbackTimeout, d.DialbackTimeout)
 	defaults.Set(&c.DialbackRate, d.DialbackRate)
@@ -191,6 +210,10 @@ type Server struct {
 	dialback *dialbacker
 	metrics  *metrics
 	handler  http.Handler
+	// cache keeps lookup answers (lookup.go); nil when off or when the
+	// store cannot report changes. watcher is the store, reporting them.
+	cache   *recordcache.Cache
+	watcher store.Watcher
 }
 
 // New returns a server over st.
@@ -212,8 +235,15 @@ func New(cfg Config, st store.Store, log *zap.Logger) (*Server, error) {
 		limiter: newRateLimiter(cfg.RateLimit, cfg.RateBurst, cfg.RateLimitSources, cfg.Now),
 	}
 	s.opsLimit = newRateLimiter(cfg.OpsRateLimit, cfg.OpsRateBurst, cfg.RateLimitSources, cfg.Now)
+
 	s.counts = &countCache{st: st, ttl: cfg.CountTTL, now: cfg.Now}
 	s.metrics = newMetrics(s.counts)
+	if w, ok := st.(store.Watcher); ok && cfg.CacheBytes > 0 {
+		// The store reports every change for as long as it is open.
+		s.cache, s.watcher = recordcache.New(cfg.CacheBytes), w
+		w.Watch(s.cache)
+		s.metrics.watchCache(s.cache)
+	}
 	s.dialback = newDialbacker(cfg, log.Named("dialback"), s.metrics)
 	s.handler = s.routes()
 	return s, nil
@@ -224,7 +254,7 @@ func New(cfg Config, st store.Store, log *zap.Logger) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Serve answers requests on ln and runs the purge loop until ctx is
-// cancelled, then shuts down gracefully (waiting up to ShutdownTimeout for
+// cancelled (and, at the start, fills the lookup cache from the store), then shuts down gracefully (waiting up to ShutdownTimeout for
 // requests in flight) and returns nil. It closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
@@ -243,11 +273,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.RunPurge(ctx)
-	}()
+	wg.Go(func() { s.RunPurge(ctx) })
+	wg.Go(func() { s.warmCache(ctx) })
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	s.log.Info("tracker serving", zap.Stringer("addr", ln.Addr()), zap.Bool("tls", s.cfg.TLS != nil))

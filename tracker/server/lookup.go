@@ -1,0 +1,188 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/p2pchat/p2pchat/tracker/record"
+	"github.com/p2pchat/p2pchat/tracker/server/internal/recordcache"
+	"github.com/p2pchat/p2pchat/tracker/store"
+)
+
+// The lookup path. A record does not change between writes, so the
+// server keeps its JSON (signature included) in a bounded cache that the
+// store keeps coherent (store.Watcher): a lookup is a hash probe, a copy
+// into a pooled buffer and one Write. The cache keeps each record without
+// its `{"name":"NAME",` prefix, which the lookup writes from the path.
+
+// cacheUsable reports whether the cache may answer now: it exists and the
+// store's reports of other processes' writes are recent enough.
+func (s *Server) cacheUsable() bool {
+	return s.cache != nil && s.watcher.Lag() < s.cfg.CacheMaxLag
+}
+
+// appendRecord appends the JSON of name's record to dst, from the cache
+// or the store, and returns it with the record's expiry. name must be
+// valid (record.ValidateName).
+func (s *Server) appendRecord(ctx context.Context, dst []byte, name string) ([]byte, time.Time, error) {
+	start := len(dst)
+	dst = appendNamePrefix(dst, name)
+	cached := s.cacheUsable()
+	var tok recordcache.Token
+	if cached {
+		out, exp, ok, t := s.cache.Get(name, dst)
+		if ok {
+			return out, time.Unix(exp, 0).UTC(), nil
+		}
+		tok = t
+	}
+	rec, err := s.get(ctx, name)
+	if err != nil {
+		return dst[:start], time.Time{}, err
+	}
+	dst = rec.AppendJSON(dst[:start])
+	prefix := start + len(`{"name":"`) + len(name) + len(`",`)
+	if cached && len(dst) > prefix && bytes.Equal(dst[start:prefix], appendNamePrefix(nil, name)) {
+		s.cache.Fill(name, dst[prefix:], rec.Expires.Unix(), tok)
+	}
+	return dst, rec.Expires, nil
+}
+
+func appendNamePrefix(dst []byte, name string) []byte {
+	dst = append(dst, `{"name":"`...)
+	dst = append(dst, name...)
+	return append(dst, `",`...)
+}
+
+// storedKey returns the key registered for name, from the record's JSON
+// (cached, or read and cached), so that an update costs no store read
+// when the record is in the cache.
+func (s *Server) storedKey(ctx context.Context, name string) (ed25519.PublicKey, error) {
+	bp := getBuf()
+	defer putBuf(bp)
+	b, _, err := s.appendRecord(ctx, (*bp)[:0], name)
+	if err != nil {
+		return nil, err
+	}
+	const field = `"public_key":"`
+	b = b[len(`{"name":"`)+len(name)+len(`",`):]
+	if !bytes.HasPrefix(b, []byte(field)) {
+		return nil, errors.New("cached record JSON does not start with its public_key")
+	}
+	b = b[len(field):]
+	end := bytes.IndexByte(b, '"')
+	if end < 0 {
+		return nil, errors.New("cached record JSON has an unterminated public_key")
+	}
+	return record.DecodeBase64("public_key", string(b[:end]))
+}
+
+func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) error {
+	name := r.PathValue("name")
+	if err := record.ValidateName(name); err != nil {
+		return err
+	}
+	bp := getBuf()
+	defer putBuf(bp)
+	b := append((*bp)[:0], `{"record":`...)
+	b, exp, err := s.appendRecord(r.Context(), b, name)
+	if err != nil {
+		return err
+	}
+	if !exp.After(s.cfg.Now()) {
+		rec := b[len(`{"record":`):]
+		b = append(make([]byte, 0, len(rec)+200), `{"error":"the record for `...)
+		b = append(b, name...)
+		b = append(b, ` has expired","code":"`+CodeExpired+`","record":`...)
+		b = append(b, rec...)
+		b = s.appendAnnounce(b, r, exp, true)
+		writeBody(w, http.StatusGone, append(b, "}\n"...))
+		return nil
+	}
+	b = s.appendAnnounce(b, r, exp, false)
+	*bp = append(b, "}\n"...)
+	writeBody(w, http.StatusOK, *bp)
+	return nil
+}
+
+// warmCache fills the cache from the store, page by page in name order,
+// until it is full or every record is in: after a start every lookup
+// would otherwise miss at once. A page's fills are refused for names
+// written since the page was read (recordcache.Cache.Mark).
+func (s *Server) warmCache(ctx context.Context) {
+	sc, ok := s.store.(store.Scanner)
+	if s.cache == nil || !ok {
+		return
+	}
+	if !s.waitCacheUsable(ctx) {
+		return
+	}
+	const page = 1000
+	t0 := time.Now()
+	var buf []byte
+	after, n := "", 0
+	for ctx.Err() == nil {
+		mark := s.cache.Mark()
+		recs, err := sc.Scan(ctx, after, page)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Warn("warm the lookup cache", zap.Error(err))
+			}
+			return
+		}
+		for _, st := range recs {
+			rec := fromStore(st)
+			if record.ValidateName(rec.Name) != nil {
+				continue
+			}
+			buf = rec.AppendJSON(buf[:0])
+			s.cache.Fill(rec.Name, buf[len(`{"name":"`)+len(rec.Name)+len(`",`):], rec.Expires.Unix(), mark)
+		}
+		n += len(recs)
+		if len(recs) < page || s.cache.Stats().Bytes >= s.cfg.CacheBytes*15/16 {
+			break
+		}
+		after = recs[len(recs)-1].Name
+	}
+	st := s.cache.Stats()
+	s.log.Info("lookup cache warmed", zap.Int("read", n), zap.Int("cached", st.Entries),
+		zap.Int64("bytes", st.Bytes), zap.Duration("took", time.Since(t0)))
+}
+
+// waitCacheUsable waits (a bounded while) for the store's change reports
+// to catch up, so that warming does not race the first InvalidateAll.
+func (s *Server) waitCacheUsable(ctx context.Context) bool {
+	for range 100 {
+		if s.cacheUsable() {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return false
+}
+
+// bufPool holds response buffers. A record is a few hundred bytes; the
+// pool keeps none over maxPooled so one huge record cannot pin memory.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+const maxPooled = 16 << 10
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) <= maxPooled {
+		*b = (*b)[:0]
+		bufPool.Put(b)
+	}
+}
