@@ -32,6 +32,10 @@ import (
 
 var version = "dev"
 
+// pprofAddr is --pprof: a flag only, never a config key, so a profiling
+// port is never left open by a forgotten line in a file.
+var pprofAddr string
+
 func main() {
 	err := run(os.Args[1:])
 	switch {
@@ -87,6 +91,7 @@ func loadConfig(args []string) (config.File, error) {
 	fs.String("log-level", d.LogLevel, "log `level`: debug, info, warn, error")
 	man := fs.Bool("man", false, "print the man page (roff) and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.StringVar(&pprofAddr, "pprof", "", "serve Go's runtime profiles (net/http/pprof) on this loopback `address`, for profiling; off by default")
 	doc := page(fs)
 	fs.Usage = func() { doc.WriteHelp(os.Stdout) }
 	if err := fs.Parse(args); err != nil {
@@ -127,6 +132,14 @@ func serve(ctx context.Context, f config.File, cfg server.Config, log *zap.Logge
 	ln, err := net.Listen("tcp", f.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if pprofAddr != "" {
+		stopProfiles, err := serveProfiles(pprofAddr, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopProfiles()
 	}
 	n := sdnotify.New(log)
 	n.Ready("serving on " + ln.Addr().String())
