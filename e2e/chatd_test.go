@@ -233,3 +233,12 @@ func needRoot(t *testing.T, why string) {
 		needOrSkip(t, "not root: "+why)
 	}
 }
+
+// befriend makes a and b contacts of each other (chatctl add, both ways),
+// as two people who agreed to talk would: without it, what one sends is a
+// request at the other's until accepted. Both must be registered.
+func befriend(a, b *chatd) {
+	a.e.t.Helper()
+	a.must("add", b.name)
+	b.must("add", a.name)
+}

@@ -13,12 +13,15 @@ var (
 	fingerprint = regexp.MustCompile(`^[A-Z0-9]{4}(-[A-Z0-9]{4})+$`)
 )
 
-// pair starts a tracker with alice and bob registered on it.
+// pair starts a tracker with alice and bob registered on it, each the
+// other's contact.
 func pair(t *testing.T) (e *testEnv, alice, bob *chatd) {
 	t.Helper()
 	e = newEnv(t)
 	tr := e.startTracker()
-	return e, e.startDaemon("alice", tr.url), e.startDaemon("bob", tr.url)
+	alice, bob = e.startDaemon("alice", tr.url), e.startDaemon("bob", tr.url)
+	befriend(alice, bob)
+	return e, alice, bob
 }
 
 func TestCLIAgainstRealDaemons(t *testing.T) {

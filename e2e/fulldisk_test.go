@@ -35,8 +35,7 @@ func TestFullDiskLosesNothing(t *testing.T) {
 	bob.data = filepath.Join(mnt, "data")
 	bob.start()
 	bob.waitRegistered()
-	alice.must("add", "bob")
-	bob.must("add", "alice")
+	befriend(alice, bob)
 	alice.must("send", "--wait", "bob", "before")
 	bob.must("send", "--wait", "alice", "before, back")
 	want := []string{"in:before", "out:before, back"} // bob's view of the conversation

@@ -180,6 +180,7 @@ func TestPortMapThroughRealRouter(t *testing.T) {
 	if st, _ := bob.status(); st.PortMap.State != "off" || !strings.Contains(st.PortMap.Detail, "disabled") {
 		t.Fatalf("bob runs with --portmap=false: %+v", st.PortMap)
 	}
+	befriend(alice, bob)
 	bob.must("send", "--wait", "alice", "hi alice, from the internet")
 	alice.waitBodies("bob", []string{"in:hi alice, from the internet"})
 	alice.must("send", "--wait", "bob", "hi bob, from behind the router")

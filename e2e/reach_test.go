@@ -209,6 +209,7 @@ func TestReachabilityMatrix(t *testing.T) {
 					waitReserved(t, d, raddr)
 				}
 			}
+			befriend(alice, bob)
 			t0 := time.Now()
 			alice.must("send", "--wait", "bob", "first")
 			first := time.Since(t0)
@@ -265,6 +266,9 @@ func TestPunchRoundsAndLateStart(t *testing.T) {
 		}
 		alice.waitRegistered()
 		bob.waitRegistered()
+		if round == 0 {
+			befriend(alice, bob)
+		}
 		body := fmt.Sprintf("round %d", round)
 		t0 := time.Now()
 		alice.must("send", "--wait", "bob", body)

@@ -76,6 +76,7 @@ func TestSocketActivation(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.sockDir, "alice.sock")); err == nil {
 		t.Error("socket-activated chatd also made its own control socket")
 	}
+	befriend(alice, bob)
 	alice.must("send", "--wait", "bob", "from a socket-activated daemon")
 	bob.waitBodies("alice", []string{"in:from a socket-activated daemon"})
 	alice.stop() // SIGTERM to the PID that is now chatd; must exit 0

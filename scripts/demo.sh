@@ -6,7 +6,8 @@
 #
 # start runs a tracker on 127.0.0.1 and two daemons, alice and bob, all
 # from bin/ (make build), with their data, sockets and logs in .demo/. It
-# waits until both are registered, sends a message each way with
+# waits until both are registered, sends a message each way (bob accepts
+# alice's first as a request) with
 # --wait, prints both histories and how to attach, then stays in the
 # foreground until Ctrl-C, which stops everything and removes .demo/.
 # With DEMO_DETACH=1 it returns instead and leaves them running for
@@ -175,6 +176,10 @@ EOF
   local bob=("$bindir/chatctl" --socket "$dir/bob.sock")
   say "alice sends: chatctl send --wait bob 'hi bob, this is alice'"
   "${alice[@]}" send --wait --timeout 30s bob "hi bob, this is alice" >/dev/null
+  say "alice is not bob's contact yet, so her message waits as a request: chatctl requests"
+  "${bob[@]}" requests
+  say "bob accepts: chatctl accept alice"
+  "${bob[@]}" accept alice >/dev/null
   say "bob replies: chatctl send --wait alice 'hi alice, bob here'"
   "${bob[@]}" send --wait --timeout 30s alice "hi alice, bob here" >/dev/null
   echo

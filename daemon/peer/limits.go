@@ -3,6 +3,7 @@ package peer
 import (
 	"bytes"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -44,17 +45,34 @@ func fileLimit() uint64 {
 	return rl.Cur
 }
 
+// strangerIdleEvict is how long a stranger's session must have been idle
+// before a new stranger may take its place.
+const strangerIdleEvict = time.Second
+
 // admitLocked says whether s may join sessions (which has no session for
-// s.peer), or which bound refuses it.
+// s.peer), or which bound refuses it. When the strangers' sessions are
+// full, the one idle longest (for strangerIdleEvict at least) is closed
+// to make room: idle strangers cannot keep new ones out.
 func (l *sessionLimits) admitLocked(sessions map[string]*session, s *session, log *zap.Logger) error {
 	var strangers, sameKey int
+	var idlest *session
 	for _, o := range sessions {
 		if o.standing == Stranger {
 			strangers++
+			if idlest == nil || o.idleFor() > idlest.idleFor() {
+				idlest = o
+			}
 		}
 		if bytes.Equal(o.link.peerKey, s.link.peerKey) {
 			sameKey++
 		}
+	}
+	if s.standing == Stranger && strangers >= l.strangers && idlest != nil && idlest.idleFor() >= strangerIdleEvict &&
+		len(sessions) <= l.total && !bytes.Equal(idlest.link.peerKey, s.link.peerKey) {
+		idlest.close(errTooManyStrangerSessions, errTooManyStrangerSessions.Error())
+		strangers--
+		// It leaves sessions when its goroutines end; until then it
+		// still counts against the total.
 	}
 	var err error
 	switch {

@@ -174,8 +174,27 @@ func (w *wtx) addToRequest(name string, key ed25519.PublicKey, msgs []Message, l
 		}
 	}
 	fresh := make([]bool, len(msgs))
-	n := 0
-	for i, m := range msgs {
+	// What the bounds would drop at once is not written at all: only the
+	// newest messages of the batch that fit (at least one) are inserted,
+	// so a stranger's large batch costs no more disk than the request may
+	// hold. The rest count as dropped (and as fresh, so they are acked).
+	first, count, size := len(msgs), 0, 0
+	for first > 0 && (count == 0 || count < lim.Messages && size+len(msgs[first-1].Body) <= lim.Bytes) {
+		first--
+		count++
+		size += len(msgs[first].Body)
+	}
+	if first > 0 {
+		for i := range first {
+			fresh[i] = true
+		}
+		if _, err := w.tx.ExecContext(w.ctx, `UPDATE requests SET dropped = dropped + ? WHERE name = ?`, first, name); err != nil {
+			return nil, fmt.Errorf("update request: %w", err)
+		}
+	}
+	n := first
+	for i := first; i < len(msgs); i++ {
+		m := msgs[i]
 		res, err := w.tx.ExecContext(w.ctx, `INSERT INTO request_messages (name, id, body, sent_at, stored_at)
 			VALUES (?, ?, ?, ?, ?) ON CONFLICT (name, id) DO NOTHING`,
 			name, m.ID[:], notNull(m.Body), unixNano(m.SentAt), unixNano(w.now))

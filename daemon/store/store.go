@@ -105,6 +105,9 @@ func dsn(abs string, readOnly bool) string {
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
+	// After a checkpoint restarts the WAL, SQLite truncates it to this
+	// size: a burst of large messages must not leave a WAL of its size.
+	q.Add("_pragma", "journal_size_limit(4194304)")
 	q.Add("_pragma", "foreign_keys(ON)")
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")

@@ -81,6 +81,11 @@ func (d *demo) show(ctx context.Context) error {
 		return err
 	}
 	d.watch = w
+	// Without it alice's message would wait at bob's as a request.
+	d.say("bob adds alice as a contact: chatctl add alice")
+	if _, err := d.bob.ctl(ctx, "add", "alice"); err != nil {
+		return err
+	}
 	const first = "hi bob, this is alice"
 	d.say("alice sends: chatctl send --wait bob %q", first)
 	sent := make(chan error, 1)
