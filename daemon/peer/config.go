@@ -159,6 +159,10 @@ const (
 	maxHandshakesPerSource = 8
 	// preambleTimeout bounds the wait for a new connection's preamble.
 	preambleTimeout = 3 * time.Second
+	// refusedRetryDelay is how long after a session the peer ended with a
+	// refusal (RefusedError) we dial again, unless a new message wakes the
+	// dialler first.
+	refusedRetryDelay = 10 * time.Second
 	// fdHeadroom is how many file descriptors peers may never take (see
 	// Config.MaxSessions).
 	fdHeadroom     = 128

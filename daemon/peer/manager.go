@@ -482,7 +482,15 @@ func (m *Manager) unregister(s *session) {
 		m.events.push(down)
 	}
 	if !errors.Is(s.closeCause(), errIdle) {
-		m.startDialerLocked(s.peer, m.cfg.BackoffMin)
+		delay := m.cfg.BackoffMin
+		if bye != nil {
+			if _, refused := bye.Refusal(); refused {
+				// The peer said why and that it is for a while (a quota, a
+				// bound): asking again at once would only be refused again.
+				delay = min(m.cfg.BackoffMax, refusedRetryDelay)
+			}
+		}
+		m.startDialerLocked(s.peer, delay)
 	}
 }
 
