@@ -70,7 +70,9 @@ func (s Signed) Verify() error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
-	return verify(s.PublicKey, s.Canonical(), s.Signature, "record")
+	// Validate has checked the key: decompressing it again would cost a
+	// tenth of the verification.
+	return verifyValidKey(s.PublicKey, s.Canonical(), s.Signature, "record")
 }
 
 // verify checks sig without ever panicking (ed25519.Verify panics on a
@@ -80,6 +82,11 @@ func verify(pub ed25519.PublicKey, msg, sig []byte, what string) error {
 	if err := ValidatePublicKey(pub); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
+	return verifyValidKey(pub, msg, sig, what)
+}
+
+// verifyValidKey is verify for a key ValidatePublicKey has accepted.
+func verifyValidKey(pub ed25519.PublicKey, msg, sig []byte, what string) error {
 	if len(sig) != ed25519.SignatureSize {
 		return fmt.Errorf("%w: %s signature is %d bytes, want %d", ErrBadSignature, what, len(sig), ed25519.SignatureSize)
 	}
@@ -156,5 +163,5 @@ func VerifyDeletion(d Deletion, sig []byte) error {
 	if err := d.Validate(); err != nil {
 		return err
 	}
-	return verify(d.PublicKey, d.Canonical(), sig, "deletion")
+	return verifyValidKey(d.PublicKey, d.Canonical(), sig, "deletion")
 }
