@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -83,12 +84,37 @@ func (m *metrics) watchCache(c *recordcache.Cache) {
 	)
 }
 
-func (m *metrics) observe(route string, status int, d time.Duration) {
+// routeMetrics are one route's series, looked up once: a request then
+// costs an array index and two atomic adds, not a hash of its labels.
+type routeMetrics struct {
+	route    string
+	requests *prometheus.CounterVec
+	latency  prometheus.Observer
+	codes    [600]atomic.Pointer[prometheus.Counter] // by status code
+}
+
+func (m *metrics) route(route string) *routeMetrics {
+	return &routeMetrics{route: route, requests: m.requests, latency: m.latency.WithLabelValues(route)}
+}
+
+func (rm *routeMetrics) observe(status int, d time.Duration) {
 	if status == 0 {
 		status = http.StatusOK
 	}
-	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route).Observe(d.Seconds())
+	rm.counter(status).Inc()
+	rm.latency.Observe(d.Seconds())
+}
+
+func (rm *routeMetrics) counter(status int) prometheus.Counter {
+	if status < 0 || status >= len(rm.codes) {
+		return rm.requests.WithLabelValues(rm.route, strconv.Itoa(status))
+	}
+	if c := rm.codes[status].Load(); c != nil {
+		return *c
+	}
+	c := rm.requests.WithLabelValues(rm.route, strconv.Itoa(status))
+	rm.codes[status].Store(&c)
+	return c
 }
 
 func (m *metrics) handler() http.Handler {

@@ -56,12 +56,13 @@ func (l *rateLimiter) allow(addr netip.Addr) (time.Duration, bool) {
 		l.sources[key] = src
 	}
 	src.seen = now
-	res := src.lim.ReserveN(now, 1)
-	if d := res.DelayFrom(now); d > 0 {
-		res.CancelAt(now)
-		return d, false
+	if src.lim.AllowN(now, 1) {
+		return 0, true // the common case, without ReserveN's allocation
 	}
-	return 0, true
+	res := src.lim.ReserveN(now, 1)
+	d := res.DelayFrom(now)
+	res.CancelAt(now)
+	return d, false
 }
 
 func (l *rateLimiter) makeRoomLocked(now time.Time) {

@@ -50,6 +50,7 @@ func (s *Server) handleWith(mux *http.ServeMux, pattern string, h handlerFunc, l
 	if route == "/" {
 		route = "other" // keeps hostile paths out of metric labels
 	}
+	rm := s.metrics.route(route)
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -60,7 +61,7 @@ func (s *Server) handleWith(mux *http.ServeMux, pattern string, h handlerFunc, l
 					writeError(sw, newAPIError(http.StatusInternalServerError, CodeInternal, "internal error"))
 				}
 			}
-			s.metrics.observe(route, sw.status, time.Since(start))
+			rm.observe(sw.status, time.Since(start))
 		}()
 		if limiter != nil {
 			if wait, ok := limiter.allow(s.clientAddr(r).Addr()); !ok {
