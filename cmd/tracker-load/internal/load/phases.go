@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync/atomic"
+	"runtime"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/p2pchat/p2pchat/tracker/client"
+	"github.com/p2pchat/p2pchat/tracker/record"
 	"github.com/p2pchat/p2pchat/tracker/store"
 	"github.com/p2pchat/p2pchat/tracker/store/storeopen"
 )
@@ -128,7 +130,9 @@ func Lookups(ctx context.Context, cfg Config) (Result, error) {
 // seq. Each worker owns the users equal to its number modulo Workers, so
 // two updates of one user never race (a race would rightly fail as a
 // stale seq). Seqs start at the wall clock in nanoseconds, above those of
-// any earlier run.
+// any earlier run. Every update is signed (and, unless Verify, made into
+// its whole HTTP request) before the timed phase: the phase measures the
+// tracker, not the generator's Ed25519.
 func Updates(ctx context.Context, cfg Config) (Result, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -136,23 +140,78 @@ func Updates(ctx context.Context, cfg Config) (Result, error) {
 	}
 	workers := min(cfg.Workers, cfg.Users)
 	cfg.Workers = workers
-	c, done := newClient(cfg)
-	defer done()
-	var seq atomic.Uint64
-	seq.Store(uint64(time.Now().UnixNano()))
-	now := time.Now()
-	return run(ctx, "updates", cfg.Updates, workers, cfg.Duration, func(ctx context.Context, w, _, k int) (time.Duration, string) {
-		owned := (cfg.Users - w + workers - 1) / workers
-		i := w + workers*(k%owned)
-		rec, err := cfg.signedRecord(i, seq.Add(1), now)
-		if err != nil {
-			return 0, "sign"
-		}
-		return timed(func() string {
-			_, err := c.Update(ctx, rec)
-			return classify(err)
+	recs, err := cfg.signUpdates(ctx, workers)
+	if err != nil {
+		return Result{}, err
+	}
+	if cfg.Verify {
+		c, done := newClient(cfg)
+		defer done()
+		return run(ctx, "updates", cfg.Updates, workers, cfg.Duration, func(ctx context.Context, w, _, k int) (time.Duration, string) {
+			if k >= len(recs[w]) {
+				return 0, exhausted
+			}
+			return timed(func() string {
+				_, err := c.Update(ctx, recs[w][k])
+				return classify(err)
+			})
 		})
+	}
+	conns := make([]*rawConn, workers)
+	reqs := make([][][]byte, workers)
+	for w := range conns {
+		rc, err := newRawConn(cfg.URL)
+		if err != nil {
+			return Result{}, err
+		}
+		conns[w] = rc
+		defer rc.close()
+		for _, rec := range recs[w] {
+			body := append(rec.AppendJSON([]byte(`{"record":`)), '}')
+			reqs[w] = append(reqs[w], rawRequest("PUT", "/v1/users/"+rec.Name, rc.host, body))
+		}
+	}
+	return run(ctx, "updates", cfg.Updates, workers, cfg.Duration, func(ctx context.Context, w, _, k int) (time.Duration, string) {
+		if k >= len(reqs[w]) {
+			return 0, exhausted
+		}
+		return timed(func() string { return statusClass(conns[w].send(ctx, reqs[w][k])) })
 	})
+}
+
+// signUpdates signs each worker's share of cfg.Updates, on every CPU.
+func (c Config) signUpdates(ctx context.Context, workers int) ([][]record.Signed, error) {
+	base := uint64(time.Now().UnixNano())
+	now := time.Now()
+	recs := make([][]record.Signed, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for w := range workers {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			owned := (c.Users - w + workers - 1) / workers
+			share := c.Updates / workers
+			if w < c.Updates%workers {
+				share++
+			}
+			for k := 0; k < share && ctx.Err() == nil; k++ {
+				i := w + workers*(k%owned)
+				rec, err := c.signedRecord(i, base+uint64(k*workers+w), now)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				recs[w] = append(recs[w], rec)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(append(errs, ctx.Err())...); err != nil {
+		return nil, fmt.Errorf("sign updates: %w", err)
+	}
+	return recs, nil
 }
 
 // classify names an error from tracker/client by the tracker's error code.

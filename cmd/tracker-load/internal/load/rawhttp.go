@@ -46,13 +46,8 @@ func newRawConn(base string) (*rawConn, error) {
 // connection can carry the next request. A broken connection is redialled
 // on the next call.
 func (rc *rawConn) get(ctx context.Context, path string) (int, error) {
-	if rc.c == nil {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", rc.addr)
-		if err != nil {
-			return 0, err
-		}
-		rc.c, rc.r, rc.w = c, bufio.NewReaderSize(c, 8<<10), bufio.NewWriterSize(c, 1<<10)
+	if err := rc.dial(ctx); err != nil {
+		return 0, err
 	}
 	status, err := rc.roundTrip(path)
 	if err != nil {
@@ -61,9 +56,50 @@ func (rc *rawConn) get(ctx context.Context, path string) (int, error) {
 	return status, err
 }
 
+// dial connects, unless connected.
+func (rc *rawConn) dial(ctx context.Context) error {
+	if rc.c != nil {
+		return nil
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", rc.addr)
+	if err != nil {
+		return err
+	}
+	rc.c, rc.r, rc.w = c, bufio.NewReaderSize(c, 8<<10), bufio.NewWriterSize(c, 4<<10)
+	return nil
+}
+
 func (rc *rawConn) roundTrip(path string) (int, error) {
 	rc.c.SetDeadline(time.Now().Add(30 * time.Second))
 	fmt.Fprintf(rc.w, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, rc.host)
+	return rc.readResponse()
+}
+
+// send writes req, a whole request made by rawRequest, and returns the
+// status of the response, redialling first if needed.
+func (rc *rawConn) send(ctx context.Context, req []byte) (int, error) {
+	if err := rc.dial(ctx); err != nil {
+		return 0, err
+	}
+	rc.c.SetDeadline(time.Now().Add(30 * time.Second))
+	rc.w.Write(req)
+	status, err := rc.readResponse()
+	if err != nil {
+		rc.close()
+	}
+	return status, err
+}
+
+// rawRequest is a whole HTTP/1.1 request with a JSON body, made before a
+// timed phase so that the generator spends its CPU on sending.
+func rawRequest(method, path, host string, body []byte) []byte {
+	req := fmt.Appendf(nil, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", method, path, host, len(body))
+	return append(req, body...)
+}
+
+// readResponse flushes the request and reads the response to it.
+func (rc *rawConn) readResponse() (int, error) {
 	if err := rc.w.Flush(); err != nil {
 		return 0, err
 	}

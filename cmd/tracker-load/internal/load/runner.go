@@ -81,6 +81,10 @@ func Percentiles(samples []time.Duration) Latency {
 // the signing before it) and its error class ("" for success).
 type op func(ctx context.Context, worker, i, k int) (time.Duration, string)
 
+// exhausted is the class of an op that had no request left to send: its
+// worker stops, and it is not counted.
+const exhausted = "\x00exhausted"
+
 // timed runs a request and classifies its error.
 func timed(req func() string) (time.Duration, string) {
 	t0 := time.Now()
@@ -115,6 +119,10 @@ func run(ctx context.Context, phase string, limit, workers int, dur time.Duratio
 					return
 				}
 				lat, class := do(ctx, w, i, k)
+				if class == exhausted {
+					issued.Add(-1) // give the slot to a worker with work left
+					return
+				}
 				if ctx.Err() != nil {
 					return // interrupted, not measured
 				}
