@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net/http"
@@ -204,4 +206,40 @@ func TestMeterRateMakesAFastPeerWait(t *testing.T) {
 	if err := ms.admit(ctx, "bob", peer.Contact, make([]wire.Msg, 100)); err != nil {
 		t.Fatalf("a contact was slowed down: %v", err)
 	}
+}
+
+// Finding 4: fresh keys claiming a pinned contact made an event and log
+// lines each. However many keys, one key_mismatch event per contact per
+// interval, and the report map holds contacts only.
+func TestKeyFloodIsReportedOnce(t *testing.T) {
+	checkGoroutines(t)
+	tr := trackertest.New(t)
+	bob := startNode(t, tr, "bob", t.TempDir())
+	startNode(t, tr, "alice", t.TempDir())
+	bob.add("alice")
+	ctx := context.Background()
+	const keys = 2000
+	for range keys {
+		pub, _, _ := ed25519.GenerateKey(rand.Reader)
+		if _, err := bob.d.Authorize(ctx, "alice", pub); !errors.Is(err, ErrKeyMismatch) {
+			t.Fatalf("a fresh key claiming alice: %v, want a key mismatch", err)
+		}
+	}
+	evs, err := bob.d.Events(ctx, 0, 100000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Type == store.EventKeyMismatch {
+			n++
+		}
+	}
+	bob.d.mu.Lock()
+	tracked := len(bob.d.mismatched)
+	bob.d.mu.Unlock()
+	if n != 1 || tracked != 1 {
+		t.Fatalf("%d keys claiming alice made %d key_mismatch events (%d entries kept), want 1 (1)", keys, n, tracked)
+	}
+	t.Logf("key flood: %d fresh keys claiming a contact → %d event, %d report entry", keys, n, tracked)
 }

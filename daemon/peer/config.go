@@ -163,6 +163,8 @@ const (
 	// refusal (RefusedError) we dial again, unless a new message wakes the
 	// dialler first.
 	refusedRetryDelay = 10 * time.Second
+	// failedHandshakeLogEvery paces the info lines about failed handshakes.
+	failedHandshakeLogEvery = time.Minute
 	// fdHeadroom is how many file descriptors peers may never take (see
 	// Config.MaxSessions).
 	fdHeadroom     = 128

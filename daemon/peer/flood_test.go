@@ -6,8 +6,12 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // Finding 1 of the security review: 80 silent connections from one
@@ -22,6 +26,7 @@ func TestSilentFloodFromOneAddressDoesNotLockOthersOut(t *testing.T) {
 
 	ctx, stop := context.WithCancel(context.Background())
 	var flood sync.WaitGroup
+	var opened atomic.Int64
 	for range 80 {
 		flood.Go(func() {
 			var d net.Dialer
@@ -31,6 +36,7 @@ func TestSilentFloodFromOneAddressDoesNotLockOthersOut(t *testing.T) {
 					time.Sleep(5 * time.Millisecond)
 					continue
 				}
+				opened.Add(1)
 				// Silent, reading what alice says, until she hangs up
 				// (or the test ends).
 				stopRead := context.AfterFunc(ctx, func() { c.Close() })
@@ -50,10 +56,14 @@ func TestSilentFloodFromOneAddressDoesNotLockOthersOut(t *testing.T) {
 		}
 	}
 	bob := newNode(t, dir, "bob", fromOtherAddr)
+	t0, before := time.Now(), opened.Load()
 	bob.send("alice", "through the flood")
 	waitFor(t, "alice to receive bob's message during the flood", func() bool {
 		return len(alice.h.bodies("bob")) == 1
 	})
+	took := time.Since(t0)
+	t.Logf("slot flood: 80 silent connections from one address (%d opened while bob connected); bob's message arrived in %v",
+		opened.Load()-before, took.Round(time.Millisecond))
 }
 
 // A silent connection holds its handshake slot for the preamble timeout,
@@ -72,4 +82,27 @@ func TestSilentConnectionReleasedAfterPreambleTimeout(t *testing.T) {
 	if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
 		t.Fatalf("alice kept a silent connection open past the preamble timeout (%v)", preambleTimeout)
 	}
+}
+
+// Finding 4: every failed handshake was a log line. A flood of garbage
+// makes one info line a minute (with the count); the rest is debug.
+func TestFailedHandshakesDoNotFloodTheLog(t *testing.T) {
+	checkLeaks(t)
+	core, logs := observer.New(zap.InfoLevel)
+	alice := newNode(t, newDirectory(), "alice", func(c *Config) { c.Log = zap.New(core) })
+	const conns = 200
+	for range conns {
+		c, err := net.Dial("tcp", alice.m.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+		io.Copy(io.Discard, c) // until alice hangs up
+		c.Close()
+	}
+	n := logs.FilterMessage("peer handshake failed").Len()
+	if n > 2 {
+		t.Fatalf("%d garbage connections made %d info lines, want one a minute", conns, n)
+	}
+	t.Logf("%d garbage connections: %d log lines at info level or above", conns, logs.Len())
 }

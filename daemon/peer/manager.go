@@ -59,6 +59,10 @@ type Manager struct {
 	graceDown map[string]*time.Timer
 	reversals map[string]time.Time // guarded by mu: peers asked to dial us back, until when
 	upgrades  UpgradeStats         // guarded by mu
+	// failedHandshakes counts handshake failures since failedLogged, the
+	// last time one was logged at info level. guarded by mu.
+	failedHandshakes int
+	failedLogged     time.Time
 }
 
 // UpgradeStats counts the attempts to move relayed sessions onto direct
@@ -398,10 +402,25 @@ func (m *Manager) refused(conn net.Conn, peer string, err error) {
 	if peer != "" {
 		fields = append(fields, zap.String("peer", peer))
 	}
-	if errors.Is(err, ErrKeyMismatch) {
+	switch {
+	case errors.Is(err, ErrKeyMismatch):
 		m.log.Error("refused peer: key mismatch", fields...)
-	} else {
-		m.log.Info("peer handshake failed", fields...)
+	default:
+		// Anyone can make handshakes fail as fast as they can connect:
+		// one line a minute, with the count, and the rest at debug level.
+		now := time.Now()
+		m.mu.Lock()
+		m.failedHandshakes++
+		n, report := m.failedHandshakes, now.Sub(m.failedLogged) >= failedHandshakeLogEvery
+		if report {
+			m.failedHandshakes, m.failedLogged = 0, now
+		}
+		m.mu.Unlock()
+		if report {
+			m.log.Info("peer handshake failed", append(fields, zap.Int("failures_since_last_line", n))...)
+		} else {
+			m.log.Debug("peer handshake failed", fields...)
+		}
 	}
 	if rr, ok := m.cfg.Handler.(RefusalReporter); ok && peer != "" {
 		rr.Refused(peer, err)
