@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build test test-short lint fuzz bench demo demo-stop demo-nat clean deb
+.PHONY: all build test test-short lint fuzz bench attack demo demo-stop demo-nat clean deb
 
 all: build
 
@@ -29,6 +29,10 @@ fuzz:
 
 bench:
 	bash scripts/bench.sh
+
+# The attack suite and its figures (FULL=1 make attack adds 100 SIGKILLs).
+attack:
+	bash scripts/attack.sh
 
 # Debian packages p2pchat (chatd, chatctl) and chat-tracker in dist/, with
 # the version from git (scripts/version.sh).
