@@ -122,8 +122,8 @@ func report(w io.Writer, prefix string, err error) int {
 			hint = hints[ae.Code]
 		}
 		line(ae.Message, hint)
-		if ae.Code == api.CodeNotDelivered {
-			return ExitNotDelivered
+		if ae.Code == api.CodeNotDelivered || ae.Code == api.CodeRefused {
+			return ExitNotDelivered // the message stays queued either way
 		}
 		return ExitError
 	case errors.Is(err, context.Canceled), errors.Is(err, errInterrupted):
