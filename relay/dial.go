@@ -59,7 +59,7 @@ func request(conn net.Conn, t wire.Type, payload []byte) error {
 	}
 	f, err := wire.Read(conn)
 	if err != nil {
-		return err
+		return refused(err)
 	}
 	return refused(wire.Expect(f, wire.OK))
 }

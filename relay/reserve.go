@@ -93,7 +93,7 @@ func handshake(conn net.Conn, relayKey ed25519.PublicKey, id ed25519.PrivateKey)
 	}
 	f, err := wire.Read(conn)
 	if err != nil {
-		return 0, err
+		return 0, refused(err)
 	}
 	if err := wire.Expect(f, wire.Challenge); err != nil {
 		return 0, refused(err)
@@ -114,7 +114,7 @@ func handshake(conn net.Conn, relayKey ed25519.PublicKey, id ed25519.PrivateKey)
 		return 0, err
 	}
 	if f, err = wire.Read(conn); err != nil {
-		return 0, err
+		return 0, refused(err)
 	}
 	if err := wire.Expect(f, wire.Reserved); err != nil {
 		return 0, refused(err)

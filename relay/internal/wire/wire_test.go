@@ -70,8 +70,9 @@ func TestTranscriptSeparatesRoles(t *testing.T) {
 }
 
 // FuzzRead decodes arbitrary bytes as a sequence of frames and each frame
-// as its message; nothing may panic, and every frame read must encode back
-// to the bytes it came from.
+// as its message; nothing may panic, every frame read must encode back to
+// the bytes it came from, every message that parses must encode back to
+// its payload, and a read error wraps one of the sentinels.
 func FuzzRead(f *testing.F) {
 	f.Add(Append(nil, Connect, make([]byte, 32)))
 	f.Add(Append(nil, Incoming, IncomingMsg{From: netip.MustParseAddrPort("192.0.2.1:7")}.Encode()))
@@ -84,6 +85,10 @@ func FuzzRead(f *testing.F) {
 			start := len(data) - r.Len()
 			fr, err := Read(r)
 			if err != nil {
+				if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrVersion) &&
+					!errors.Is(err, ErrType) && !errors.Is(err, ErrTooLarge) {
+					t.Fatalf("read error %v wraps no sentinel", err)
+				}
 				return
 			}
 			end := len(data) - r.Len()
@@ -110,9 +115,13 @@ func FuzzRead(f *testing.F) {
 					}
 				}
 			case Connect:
-				ParseConnect(fr.Payload)
+				if k, err := ParseConnect(fr.Payload); (err == nil) != (len(fr.Payload) == 32) || (err == nil && !bytes.Equal(k, fr.Payload)) {
+					t.Fatalf("connect %x parsed as %x, %v", fr.Payload, k, err)
+				}
 			case Accept:
-				ParseAccept(fr.Payload)
+				if tok, err := ParseAccept(fr.Payload); (err == nil) != (len(fr.Payload) == TokenSize) || (err == nil && !bytes.Equal(tok[:], fr.Payload)) {
+					t.Fatalf("accept %x parsed as %x, %v", fr.Payload, tok, err)
+				}
 			case Error:
 				var re *RefusedError
 				if err := ParseError(fr.Payload); errors.As(err, &re) && !bytes.Equal(ErrorPayload(re.Code, re.Detail), fr.Payload) {
