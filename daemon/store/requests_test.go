@@ -104,10 +104,8 @@ func TestRequestsAreBounded(t *testing.T) {
 	ctx := ctxT(t)
 	eve := newKey(t)
 	// Count: 12 messages, 5 kept, the newest.
-	var all []Message
 	for i := range 12 {
 		m := incoming(1, fmt.Sprintf("m%02d", i))
-		all = append(all, m...)
 		if _, err := s.Deliver(ctx, "eve", eve, m, testLimits); err != nil {
 			t.Fatal(err)
 		}
