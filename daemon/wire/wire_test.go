@@ -248,6 +248,10 @@ func TestNegotiate(t *testing.T) {
 	}
 }
 
+// FuzzReadFrame reads arbitrary streams frame by frame (the v2 Connect and
+// Sync payloads included): every frame read is canonical (encodes back to
+// the bytes it came from) and within MaxFrame, and every failure wraps one
+// of the documented decoding errors.
 func FuzzReadFrame(f *testing.F) {
 	var stream bytes.Buffer
 	w := NewWriter(&stream)
@@ -260,6 +264,14 @@ func FuzzReadFrame(f *testing.F) {
 	f.Add([]byte{byte(TypeMsg), 0xff, 0xff, 0xff, 0xff})
 	f.Add([]byte{byte(TypeAck), 0, 0, 0, 2, 0, 1})
 	f.Add([]byte{})
+	isDecodeError := func(err error) bool {
+		for _, s := range []error{io.EOF, io.ErrUnexpectedEOF, ErrMalformed, ErrUnknownType, ErrFrameTooLarge} {
+			if errors.Is(err, s) {
+				return true
+			}
+		}
+		return false
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		src := bytes.NewReader(data)
 		r := NewReaderSize(src, 64) // small, to exercise the large-frame path
@@ -268,6 +280,9 @@ func FuzzReadFrame(f *testing.F) {
 			before := len(data) - src.Len() - r.Buffered()
 			fr, err := r.ReadFrame()
 			if err != nil {
+				if !isDecodeError(err) {
+					t.Fatalf("error %v wraps none of the decoding errors", err)
+				}
 				return
 			}
 			consumed := data[before : len(data)-src.Len()-r.Buffered()]

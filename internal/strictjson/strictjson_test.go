@@ -1,8 +1,11 @@
 package strictjson
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -27,13 +30,54 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+// FuzzDecode: Decode accepts exactly the inputs that are one valid JSON
+// value (whitespace aside) naming only known fields, and then gives what
+// encoding/json gives; what it accepts, re-encoded, decodes to the same
+// value; empty input is io.EOF.
 func FuzzDecode(f *testing.F) {
+	type inner struct{ B bool }
+	type T struct {
+		A int
+		S string
+		L []string
+		P *inner
+		M map[string]int
+	}
 	f.Add([]byte(`{"A":1}`))
 	f.Add([]byte(`{"A":1}{}`))
+	f.Add([]byte(` {"A":-1,"S":"\u00e9\ud800","L":["x",""],"P":{"B":true},"M":{"k":2}} ` + "\n"))
+	f.Add([]byte(`{"A":1,"C":2}`))
+	f.Add([]byte(`{"P":{"B":true,"X":1}}`))
+	f.Add([]byte(`{"a":1,"A":2}`))
+	f.Add([]byte(`null`))
+	f.Add([]byte(`{"A":1} x`))
+	f.Add([]byte(" \t\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var v struct{ A int }
-		if Decode(strings.NewReader(string(b)), &v) == nil && strings.TrimSpace(string(b)) == "" {
-			t.Fatal("empty input accepted")
+		var v T
+		err := Decode(bytes.NewReader(b), &v)
+		if len(bytes.Trim(b, " \t\r\n")) == 0 {
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("empty input %q: %v, want io.EOF", b, err)
+			}
+			return
+		}
+		if err != nil {
+			return
+		}
+		if !json.Valid(b) {
+			t.Fatalf("accepted %q, which is not one JSON value", b)
+		}
+		var loose T
+		if err := json.Unmarshal(b, &loose); err != nil || !reflect.DeepEqual(v, loose) {
+			t.Fatalf("%q: strict %+v, encoding/json %+v (%v)", b, v, loose, err)
+		}
+		enc, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var again T
+		if err := Decode(bytes.NewReader(enc), &again); err != nil || !reflect.DeepEqual(v, again) {
+			t.Fatalf("%q re-encoded as %s decodes to %+v, %v", b, enc, again, err)
 		}
 	})
 }

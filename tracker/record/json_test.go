@@ -93,12 +93,26 @@ func FuzzDecodeSigned(f *testing.F) {
 	f.Add(strings.Replace(validJSON(f), `"expires":1700000000`, `"expires":-9223372036854775808`, 1))
 	f.Add(`{}`)
 	f.Add(`[`)
+	wraps := func(err error, sentinels ...error) bool {
+		for _, s := range sentinels {
+			if errors.Is(err, s) {
+				return true
+			}
+		}
+		return false
+	}
 	f.Fuzz(func(t *testing.T, body string) {
 		s, err := DecodeSigned([]byte(body))
 		if err != nil {
+			if !wraps(err, ErrBadJSON, ErrBadBase64, ErrBadKey, ErrBadSignature) {
+				t.Fatalf("decode error %v wraps none of the decoding sentinels", err)
+			}
 			return
 		}
-		_ = s.Verify() // must not panic whatever was decoded
+		// Verify must not panic whatever was decoded, and says why it refuses.
+		if err := s.Verify(); err != nil && !wraps(err, ErrBadName, ErrBadKey, ErrBadAddr, ErrBadExpiry, ErrBadSignature) {
+			t.Fatalf("verify error %v wraps none of the sentinels", err)
+		}
 		enc, err := json.Marshal(s)
 		if err != nil {
 			t.Fatalf("re-encode decoded record: %v", err)
