@@ -95,6 +95,11 @@ func (b ctlBackend) Status(ctx context.Context) (api.Status, error) {
 			st.PublicAddrs = []string{pub.String()}
 		}
 	}
+	n, err := d.store.RequestCount(ctx)
+	if err != nil {
+		return st, apiError(err)
+	}
+	st.Requests = n
 	st.EventCursor = d.store.LastEventID()
 	return st, nil
 }

@@ -19,6 +19,9 @@ func TestConsentWithChatctl(t *testing.T) {
 	if got := bob.bodies("alice"); len(got) != 0 {
 		t.Fatalf("a stranger's message is in bob's history: %v", got)
 	}
+	if out := bob.must("status"); !strings.Contains(out, "1 waiting: chatctl requests") {
+		t.Fatalf("chatctl status does not say a request waits:\n%s", out)
+	}
 	out := bob.must("requests")
 	for _, want := range []string{"alice (fingerprint ", "1 message", "hi bob, we met at the conference", "chatctl accept alice"} {
 		if !strings.Contains(out, want) {

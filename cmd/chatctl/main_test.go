@@ -247,6 +247,35 @@ func TestSendWaitDeliveredJSON(t *testing.T) {
 	}
 }
 
+// A peer whose chatd refuses our messages for now (a quota): send --wait
+// prints its reason and exits 4, as for not delivered (it stays queued).
+func TestSendWaitRefused(t *testing.T) {
+	b, sock := daemon(t)
+	cmd := command(sock, "send", "--wait", "bob", "one too many")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil { // the ID: waiting now
+		t.Fatal(err)
+	}
+	b.Emit(api.Event{Type: api.EventRefused, Peer: "bob",
+		Detail: "bob's chatd refused our messages: the daily limit of 1 MiB from you is used up; messages wait until 2026-12-03 00:00 UTC"})
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 4 {
+		t.Fatalf("send --wait on a refusal: %v, want exit 4", err)
+	}
+	if got := stderr.String(); !strings.HasPrefix(got, "chatctl: bob's chatd refused our messages: the daily limit") || !strings.Contains(got, "stays queued") {
+		t.Errorf("stderr: %q", got)
+	}
+}
+
 func TestSendWaitTimeout(t *testing.T) {
 	_, sock := daemon(t)
 	r := chatctlRun(t, sock, "", "send", "--wait", "--timeout", "300ms", "bob", "hi").want(t, 4)

@@ -35,11 +35,14 @@ type Status struct {
 	Online []OnlinePeer `json:"online,omitempty"`
 	// Upgrades counts relayed sessions moved onto direct connections
 	// since chatd started, and the hole punches tried for them.
-	Upgrades      Upgrades `json:"upgrades"`
-	TrackerState  string   `json:"tracker_state"` // e.g. "registered", "unreachable"
-	Sessions      int      `json:"sessions"`      // open peer sessions
-	Version       string   `json:"version"`
-	UptimeSeconds float64  `json:"uptime_seconds"`
+	Upgrades     Upgrades `json:"upgrades"`
+	TrackerState string   `json:"tracker_state"` // e.g. "registered", "unreachable"
+	Sessions     int      `json:"sessions"`      // open peer sessions
+	// Requests counts the people who are not contacts with messages
+	// waiting for the user's answer (chatctl requests).
+	Requests      int     `json:"requests"`
+	Version       string  `json:"version"`
+	UptimeSeconds float64 `json:"uptime_seconds"`
 	// EventCursor is the ID of the newest committed event; pass it as the
 	// after cursor to watch only what happens from now on.
 	EventCursor int64 `json:"event_cursor"`

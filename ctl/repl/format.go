@@ -121,6 +121,11 @@ func writeStatus(w io.Writer, st api.Status) {
 	}
 	row("tracker", st.TrackerState)
 	row("sessions", fmt.Sprint(st.Sessions))
+	requests := "none"
+	if st.Requests > 0 {
+		requests = fmt.Sprintf("%d waiting: chatctl requests", st.Requests)
+	}
+	row("requests", requests)
 	for _, p := range st.Online {
 		row("  "+p.Name, sessionLine(p.Session))
 	}

@@ -425,6 +425,18 @@ func (s *Store) Requests(ctx context.Context) ([]Request, error) {
 	return rs, nil
 }
 
+// RequestCount returns how many requests wait for the user.
+func (s *Store) RequestCount(ctx context.Context) (int, error) {
+	if s.closed() {
+		return 0, fmt.Errorf("count requests: %w", ErrClosed)
+	}
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM requests`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count requests: %w", err)
+	}
+	return n, nil
+}
+
 // AcceptRequest makes name's request a contact: its key is pinned and its
 // messages move into the history, in order. ErrNotFound if there is none;
 // a *KeyMismatchError if name is already pinned to another key (nothing
