@@ -2,110 +2,16 @@ package daemon
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
-	"github.com/p2pchat/p2pchat/daemon/identity"
-	"github.com/p2pchat/p2pchat/daemon/peer"
-	"github.com/p2pchat/p2pchat/daemon/wire"
-	"github.com/p2pchat/p2pchat/tracker/record"
+	"github.com/p2pchat/p2pchat/daemon/peer/peertest"
 	"github.com/p2pchat/p2pchat/tracker/trackertest"
 )
-
-// floodPeer is an attacker's sender: a bare peer.Manager, registered on
-// the tracker under its own name and key, with an outbox of messages for
-// its one target and no store.
-type floodPeer struct {
-	mu     sync.Mutex
-	target ed25519.PublicKey
-	addr   string
-	out    []peer.OutMsg
-	acked  int
-}
-
-func (f *floodPeer) Resolve(context.Context, string) (ed25519.PublicKey, []string, error) {
-	return f.target, []string{f.addr}, nil
-}
-func (f *floodPeer) Authorize(context.Context, string, ed25519.PublicKey) (peer.Standing, error) {
-	return peer.Contact, nil
-}
-func (f *floodPeer) Deliver(context.Context, string, ed25519.PublicKey, []wire.Msg) error { return nil }
-func (f *floodPeer) Pending(_ context.Context, _ string, after int64, limit int) ([]peer.OutMsg, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []peer.OutMsg
-	for _, m := range f.out {
-		if m.Seq > after && len(out) < limit {
-			out = append(out, m)
-		}
-	}
-	return out, nil
-}
-func (f *floodPeer) Sent(context.Context, string, [][16]byte) error { return nil }
-func (f *floodPeer) Acked(_ context.Context, _ string, ids [][16]byte) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	drop := map[[16]byte]bool{}
-	for _, id := range ids {
-		drop[id] = true
-	}
-	kept := f.out[:0]
-	for _, m := range f.out {
-		if !drop[m.Msg.ID] {
-			kept = append(kept, m)
-		}
-	}
-	f.acked += len(f.out) - len(kept)
-	f.out = kept
-	return nil
-}
-func (f *floodPeer) PeerState(string, bool, string, peer.Path) {}
-
-// startFloodPeer registers name (with a fresh key) on tr and starts a
-// manager that sends n bodies of size bytes to victim.
-func startFloodPeer(t *testing.T, tr *trackertest.Tracker, name string, victim *node, n, size int) *floodPeer {
-	t.Helper()
-	id, err := identity.Generate(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signed, err := record.Sign(record.Record{Name: name, PublicKey: id.Public, Addrs: []string{"127.0.0.1:9"}, Seq: 1,
-		Expires: time.Now().Add(time.Hour)}, id.Private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tr.Client().Register(context.Background(), signed); err != nil {
-		t.Fatal(err)
-	}
-	f := &floodPeer{target: victim.d.id.Public, addr: victim.d.PeerAddr().String()}
-	body := []byte(strings.Repeat("x", size))
-	for i := range n {
-		var mid [16]byte
-		rand.Read(mid[:])
-		f.out = append(f.out, peer.OutMsg{Seq: int64(i + 1), Msg: wire.Msg{ID: mid, SentAt: time.Now(), Body: body}})
-	}
-	m, err := peer.NewManager(peer.Config{Identity: id, Name: name, ListenAddr: "127.0.0.1:0",
-		Resolver: f, Authorizer: f, Handler: f, Log: zap.NewNop(),
-		BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- m.Run(context.Background()) }()
-	t.Cleanup(func() { m.Close(); <-done })
-	waitFor(t, name+" running", func() bool { return m.Addr() != nil })
-	m.Notify(victim.name)
-	return f
-}
 
 func fileSize(t *testing.T, path string) int64 {
 	t.Helper()
@@ -137,9 +43,10 @@ func TestStrangerFloodIsBounded(t *testing.T) {
 
 	const strangers, perStranger, size = 16, 24, 64 << 10
 	start := time.Now()
-	var floods []*floodPeer
+	target := peertest.Target{Name: "bob", Key: bob.d.id.Public, Addr: bob.d.PeerAddr().String()}
+	var floods []*peertest.Sender
 	for i := range strangers {
-		floods = append(floods, startFloodPeer(t, tr, fmt.Sprintf("stranger%02d", i), bob, perStranger, size))
+		floods = append(floods, peertest.NewSender(t, tr.Client(), fmt.Sprintf("stranger%02d", i), target, perStranger, size))
 	}
 	// While the flood runs: bob's sessions with strangers stay bounded,
 	// and a contact's message still arrives.
@@ -160,10 +67,7 @@ func TestStrangerFloodIsBounded(t *testing.T) {
 	waitFor(t, "every stranger's outbox acknowledged", func() bool {
 		sample()
 		for _, f := range floods {
-			f.mu.Lock()
-			left := len(f.out)
-			f.mu.Unlock()
-			if left > 0 {
+			if f.Left() > 0 {
 				return false
 			}
 		}

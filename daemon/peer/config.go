@@ -116,8 +116,9 @@ type Config struct {
 
 	// MaxSessions bounds the sessions at once, MaxStrangerSessions those
 	// with strangers among them, and MaxSessionsPerKey those with one key
-	// (under several names). A session over a bound is refused with a
-	// Bye that says so. MaxSessions is lowered further, if need be, so
+	// (under several names; strangers never get more than half of
+	// MaxSessions). A session over a bound is refused with a Bye that says
+	// so. MaxSessions is lowered further, if need be, so
 	// that sessions and handshakes leave fdHeadroom file descriptors free
 	// below RLIMIT_NOFILE for the control socket and the store.
 	MaxSessions, MaxStrangerSessions, MaxSessionsPerKey int

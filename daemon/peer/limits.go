@@ -31,7 +31,8 @@ func newSessionLimits(cfg Config, nofile uint64) sessionLimits {
 	if room := int(min(nofile, 1<<20)) - fdHeadroom - maxHandshakes; room < l.total {
 		l.total = max(room, 1)
 	}
-	l.strangers = min(l.strangers, l.total)
+	// Strangers never get more than half: contacts keep room to connect.
+	l.strangers = min(l.strangers, max(l.total/2, 1))
 	return l
 }
 
