@@ -14,7 +14,7 @@ run() { # packages, then a -run pattern
   local pattern=$1
   shift
   go test -race -count=1 -v -run "$pattern" "$@" 2>&1 |
-    grep -E '^(=== RUN|--- (PASS|FAIL|SKIP)|ok|FAIL|panic)|flood:|garbage connections|figures|trials' |
+    grep -E '^(=== RUN|--- (PASS|FAIL|SKIP)|ok|FAIL|panic)|flood:|garbage connections|fd limit|figures|trials' |
     grep -v '^=== RUN' || true
 }
 
@@ -28,7 +28,9 @@ echo "== tracker: small-order keys, replays, health flood"
 run 'SmallOrder|Replay|Replayed|HealthFlood|HealthAndMetrics|RateLimit' ./tracker/record/ ./tracker/server/
 echo "== chatctl and the control socket: hostile text, socket directory, foreign daemon"
 run 'Hostile|UnsafeDir|WritableDir|Foreign|OtherUID' ./ctl/... ./daemon/control/
+echo "== the real binaries: consent with chatctl, strangers against a small open-file limit"
+run 'TestConsentWithChatctl|TestFileLimit' ./e2e/
 if [[ ${FULL:-} == 1 ]]; then
   echo "== crash safety (100 SIGKILLs) and a full disk (as root)"
-  P2PCHAT_FULL=1 run 'TestCrashSafety|TestFullDisk|TestConsentWithChatctl' ./e2e/
+  P2PCHAT_FULL=1 run 'TestCrashSafety|TestFullDisk' ./e2e/
 fi
