@@ -112,6 +112,26 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// cacheKeeper is what the store reports to: it drops the records that
+// changed and keeps the ones this process wrote (store.Refresher), so
+// that a user's next update or lookup after a write costs no store read.
+type cacheKeeper struct{ c *recordcache.Cache }
+
+func (k cacheKeeper) Invalidate(name string) { k.c.Invalidate(name) }
+func (k cacheKeeper) InvalidateAll()         { k.c.InvalidateAll() }
+
+func (k cacheKeeper) Refresh(st store.Record) {
+	rec := fromStore(st)
+	if record.ValidateName(rec.Name) != nil { // never looked up
+		k.c.Invalidate(rec.Name)
+		return
+	}
+	bp := getBuf()
+	defer putBuf(bp)
+	*bp = rec.AppendJSON((*bp)[:0])
+	k.c.Put(rec.Name, (*bp)[len(`{"name":"`)+len(rec.Name)+len(`",`):], rec.Expires.Unix())
+}
+
 // warmCache fills the cache from the store, page by page in name order,
 // until it is full or every record is in: after a start every lookup
 // would otherwise miss at once. A page's fills are refused for names

@@ -241,7 +241,7 @@ func New(cfg Config, st store.Store, log *zap.Logger) (*Server, error) {
 	if w, ok := st.(store.Watcher); ok && cfg.CacheBytes > 0 {
 		// The store reports every change for as long as it is open.
 		s.cache, s.watcher = recordcache.New(cfg.CacheBytes), w
-		w.Watch(s.cache)
+		w.Watch(cacheKeeper{s.cache})
 		s.metrics.watchCache(s.cache)
 	}
 	s.dialback = newDialbacker(cfg, log.Named("dialback"), s.metrics)

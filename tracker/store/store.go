@@ -108,11 +108,25 @@ type Invalidator interface {
 	InvalidateAll()
 }
 
+// Refresher is an Invalidator that can keep a record the store has just
+// written instead of dropping it, so that the next read of it costs no
+// store read.
+type Refresher interface {
+	Invalidator
+	// Refresh says rec is what the store now holds for rec.Name. The store
+	// calls it instead of Invalidate after a Create or Update it committed,
+	// in commit order, and only when no report of another process's write
+	// arrived while the write was in flight (which might be newer); then
+	// it calls Invalidate instead.
+	Refresh(rec Record)
+}
+
 // Watcher is a Store that reports changes to its records.
 type Watcher interface {
 	Store
 	// Watch reports every change from now on to inv, until the store is
-	// closed.
+	// closed. If inv is a Refresher, the store's own successful writes
+	// are reported with the record written.
 	Watch(inv Invalidator)
 	// Lag bounds how late the reports of other processes' writes are:
 	// every change committed more than Lag() ago has been reported. It

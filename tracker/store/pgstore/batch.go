@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/p2pchat/p2pchat/internal/groupcommit"
+	"github.com/p2pchat/p2pchat/tracker/store"
 	"github.com/p2pchat/p2pchat/tracker/store/internal/rowstate"
 )
 
@@ -40,6 +41,7 @@ const batchTimeout = 30 * time.Second
 type writeReq struct {
 	op    string // for errors: "create", "update", "delete"
 	name  string
+	rec   *store.Record // what a create or update writes, for the watchers
 	query string
 	args  []any
 	// why explains a write that changed no row, given the row as read
@@ -70,15 +72,24 @@ func (s *Store) write(ctx context.Context, r writeReq) error {
 // no order of their own to keep.
 func (s *Store) runBatch(ctx context.Context, batch []*writeCall) {
 	// A cached copy must never outlive a write, whatever the outcome; the
-	// answers go out only after.
+	// answers go out only after. Another process's write heard while the
+	// batch was in flight may be newer than the batch's records: then
+	// they are not offered to keep.
+	heard := s.watch.heard.Load()
+	var calls []*writeCall
 	defer func() {
-		for _, c := range batch {
-			s.invalidate(c.Req.name)
+		fresh := s.watch.heard.Load() == heard
+		for _, c := range calls { // in the order they were written
+			var rec *store.Record
+			if c.Err == nil {
+				rec = c.Req.rec
+			}
+			s.report(c.Req.name, rec, fresh)
 		}
 	}()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), batchTimeout)
 	defer cancel()
-	calls := slices.Clone(batch)
+	calls = slices.Clone(batch)
 	slices.SortStableFunc(calls, func(a, b *writeCall) int { return bytes.Compare([]byte(a.Req.name), []byte(b.Req.name)) })
 	applied, err := s.sendBatch(ctx, calls)
 	if err != nil {

@@ -41,7 +41,7 @@ func (s *Store) Create(ctx context.Context, rec store.Record) error {
 	if err != nil {
 		return fmt.Errorf("create %q: %w", rec.Name, err)
 	}
-	return s.write(ctx, writeReq{op: "create", name: rec.Name, query: createSQL, args: args,
+	return s.write(ctx, writeReq{op: "create", name: rec.Name, rec: &rec, query: createSQL, args: args,
 		why: func(ctx context.Context, row rowstate.Row) error {
 			if err := s.readHistory(ctx, rec.Name, rec.PublicKey, &row); err != nil {
 				return err
@@ -57,7 +57,7 @@ func (s *Store) Update(ctx context.Context, rec store.Record, signerKey []byte) 
 		return fmt.Errorf("update %q: %w", rec.Name, err)
 	}
 	args = append(args, nonNil(signerKey))
-	return s.write(ctx, writeReq{op: "update", name: rec.Name, query: updateSQL, args: args,
+	return s.write(ctx, writeReq{op: "update", name: rec.Name, rec: &rec, query: updateSQL, args: args,
 		why: func(_ context.Context, row rowstate.Row) error { return rowstate.WhyWriteFailed(row, signerKey, seq) }})
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/p2pchat/p2pchat/internal/backoff"
 	"github.com/p2pchat/p2pchat/tracker/store"
+	"github.com/p2pchat/p2pchat/tracker/store/internal/rowstate"
 )
 
 // How a watched store hears of other processes' writes: a trigger
@@ -44,11 +45,14 @@ type watchers struct {
 	mu   sync.Mutex                          // serializes Watch and stop
 	list atomic.Pointer[[]store.Invalidator] // copied on write: read on every write
 
-	instance string    // this process's p2pchat.instance, also in its pings
-	start    time.Time // origin of synced; set by Open
-	synced   atomic.Int64
-	stop     context.CancelFunc
-	done     chan struct{}
+	instance string // this process's p2pchat.instance, also in its pings
+	// heard counts reports of other processes' writes (and lost ones), so
+	// that a batch can tell whether one came while it was in flight.
+	heard  atomic.Uint64
+	start  time.Time // origin of synced; set by Open
+	synced atomic.Int64
+	stop   context.CancelFunc
+	done   chan struct{}
 }
 
 // Watch implements store.Watcher. The first call starts the listener,
@@ -88,7 +92,25 @@ func (s *Store) invalidate(name string) {
 	}
 }
 
+// report reports the outcome of one write of this process: the record it
+// committed, if the watcher can take it and fresh says no other process's
+// write was heard meanwhile, else just the name.
+func (s *Store) report(name string, rec *store.Record, fresh bool) {
+	list := s.watch.list.Load()
+	if list == nil {
+		return
+	}
+	for _, inv := range *list {
+		if r, ok := inv.(store.Refresher); ok && rec != nil && fresh {
+			r.Refresh(rowstate.Stored(*rec))
+		} else {
+			inv.Invalidate(name)
+		}
+	}
+}
+
 func (s *Store) invalidateAll() {
+	s.watch.heard.Add(1)
 	if list := s.watch.list.Load(); list != nil {
 		for _, inv := range *list {
 			inv.InvalidateAll()
@@ -198,6 +220,7 @@ func (s *Store) heard(n *pgconn.Notification) {
 			s.invalidateAll()
 			return
 		}
+		w.heard.Add(1)
 		s.invalidate(string(name))
 	}
 }

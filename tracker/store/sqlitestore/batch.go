@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/p2pchat/p2pchat/internal/groupcommit"
+	"github.com/p2pchat/p2pchat/tracker/store"
 	"github.com/p2pchat/p2pchat/tracker/store/internal/rowstate"
 )
 
@@ -21,6 +22,7 @@ const maxBatch = 256
 type writeReq struct {
 	op   string // for errors: "create", "update", "delete"
 	name string
+	rec  *store.Record // what a create or update writes, for the watchers
 	stmt *sql.Stmt
 	args []any
 	key  []byte                   // create only: the key whose history explains a refusal
@@ -65,10 +67,18 @@ func (s *Store) stopCommitter() {
 func (s *Store) runBatch(_ context.Context, batch []*writeCall) {
 	// A cached copy must never outlive a write, whatever the outcome; the
 	// answers go out only after, so a caller reads its own write through
-	// any cache that watches the store.
+	// any cache that watches the store. A commit by another process found
+	// while the batch ran may be newer than the batch's records: then
+	// they are not offered to keep.
+	alls := s.watch.alls.Load()
 	defer func() {
+		fresh := s.watch.alls.Load() == alls
 		for _, c := range batch {
-			s.invalidate(c.Req.name)
+			var rec *store.Record
+			if c.Err == nil {
+				rec = c.Req.rec
+			}
+			s.report(c.Req.name, rec, fresh)
 		}
 	}()
 	live := append(make([]*writeCall, 0, len(batch)), batch...)

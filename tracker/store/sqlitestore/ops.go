@@ -57,7 +57,7 @@ func (s *Store) createReq(rec store.Record) (writeReq, error) {
 		return writeReq{}, fmt.Errorf("create %q: %w", rec.Name, err)
 	}
 	why := func(row rowstate.Row) error { return rowstate.WhyCreateFailed(row, rec.PublicKey, seq) }
-	return writeReq{op: "create", name: rec.Name, stmt: s.stmts.create, args: args, key: nonNil(rec.PublicKey), why: why}, nil
+	return writeReq{op: "create", name: rec.Name, rec: &rec, stmt: s.stmts.create, args: args, key: nonNil(rec.PublicKey), why: why}, nil
 }
 
 func (s *Store) updateReq(rec store.Record, signerKey []byte) (writeReq, error) {
@@ -67,7 +67,7 @@ func (s *Store) updateReq(rec store.Record, signerKey []byte) (writeReq, error) 
 	}
 	args = append(args, nonNil(signerKey))
 	why := func(row rowstate.Row) error { return rowstate.WhyWriteFailed(row, signerKey, seq) }
-	return writeReq{op: "update", name: rec.Name, stmt: s.stmts.update, args: args, why: why}, nil
+	return writeReq{op: "update", name: rec.Name, rec: &rec, stmt: s.stmts.update, args: args, why: why}, nil
 }
 
 func (s *Store) deleteReq(name string, signerKey []byte, seq uint64) (writeReq, error) {

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/p2pchat/p2pchat/tracker/store"
+	"github.com/p2pchat/p2pchat/tracker/store/internal/rowstate"
 )
 
 // pollEvery is how often a watched store checks the file for commits by
@@ -28,8 +29,11 @@ type watchers struct {
 	start    time.Time    // the origin of polledAt, for a monotonic clock; set by Open
 	polledAt atomic.Int64 // start of the last good poll, ns after start
 	version  int64        // data_version at the last poll; owned by the poller
-	stop     context.CancelFunc
-	done     chan struct{}
+	// alls counts InvalidateAll reports, so that a batch can tell whether
+	// one came while it was in flight.
+	alls atomic.Uint64
+	stop context.CancelFunc
+	done chan struct{}
 }
 
 // Watch implements store.Watcher. The first call starts the poll for
@@ -64,7 +68,25 @@ func (s *Store) invalidate(name string) {
 	}
 }
 
+// report reports the outcome of one write: the record it committed, if
+// the watcher can take it and fresh says nothing else may have been
+// reported meanwhile, else just the name.
+func (s *Store) report(name string, rec *store.Record, fresh bool) {
+	list := s.watch.list.Load()
+	if list == nil {
+		return
+	}
+	for _, inv := range *list {
+		if r, ok := inv.(store.Refresher); ok && rec != nil && fresh {
+			r.Refresh(rowstate.Stored(*rec))
+		} else {
+			inv.Invalidate(name)
+		}
+	}
+}
+
 func (s *Store) invalidateAll() {
+	s.watch.alls.Add(1)
 	if list := s.watch.list.Load(); list != nil {
 		for _, inv := range *list {
 			inv.InvalidateAll()

@@ -74,6 +74,7 @@ var cases = []struct {
 	{"CanceledContext", testCanceledContext},
 	{"ReadYourWrites", testReadYourWrites},
 	{"WatchOwnWrites", testWatchOwnWrites},
+	{"WatchRefresh", testWatchRefresh},
 	{"Scan", testScan},
 }
 

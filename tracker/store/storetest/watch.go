@@ -48,6 +48,72 @@ func (i *Invalidations) All() int {
 	return i.all
 }
 
+// Refreshes is Invalidations that is also a store.Refresher: it remembers
+// the records it is offered, by name, in Names as well.
+type Refreshes struct {
+	Invalidations
+	recs []store.Record
+}
+
+// Refresh implements store.Refresher.
+func (r *Refreshes) Refresh(rec store.Record) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recs = append(r.recs, rec)
+}
+
+// Records returns the records offered so far and forgets them.
+func (r *Refreshes) Records() []store.Record {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	recs := r.recs
+	r.recs = nil
+	return recs
+}
+
+// testWatchRefresh: a watcher that can keep records is offered each record
+// the store commits (as Get would return it), and told only the name of a
+// deletion or of a write that failed.
+func testWatchRefresh(t *testing.T, st store.Store) {
+	w, ok := st.(store.Watcher)
+	if !ok {
+		t.Skip("not a store.Watcher")
+	}
+	var ref Refreshes
+	w.Watch(&ref)
+	offered := func(what string, want store.Record) {
+		t.Helper()
+		recs := ref.Records()
+		if len(recs) != 1 {
+			t.Fatalf("after %s: offered %d records (names %q), want 1", what, len(recs), ref.Names())
+		}
+		assertRecord(t, recs[0], want)
+		if !recs[0].Expires.Equal(mustGet(t, st, want.Name).Expires) || recs[0].Expires.Location() != time.UTC {
+			t.Errorf("after %s: offered expiry %v, Get says %v", what, recs[0].Expires, mustGet(t, st, want.Name).Expires)
+		}
+	}
+	v1 := NewRecord("alice", Key(1), 1)
+	v1.Expires = v1.Expires.Add(300 * time.Millisecond) // kept to the second
+	mustCreate(t, st, v1)
+	offered("Create", v1)
+	v2 := NewRecord("alice", Key(1), 2)
+	v2.Addrs = nil
+	if err := st.Update(ctxFor(t), v2, Key(1)); err != nil {
+		t.Fatal(err)
+	}
+	offered("Update", v2)
+	wantErr(t, "stale Update", st.Update(ctxFor(t), v2, Key(1)), store.ErrStaleSeq)
+	if recs, names := ref.Records(), ref.Names(); len(recs) != 0 || !slices.Equal(names, []string{"alice"}) {
+		t.Errorf("after a refused Update: offered %d records, names %q; want none and [alice]", len(recs), names)
+	}
+	if err := st.Delete(ctxFor(t), "alice", Key(1), 3); err != nil {
+		t.Fatal(err)
+	}
+	if recs, names := ref.Records(), ref.Names(); len(recs) != 0 || !slices.Equal(names, []string{"alice"}) {
+		t.Errorf("after Delete: offered %d records, names %q; want none and [alice]", len(recs), names)
+	}
+}
+
 // testWatchOwnWrites: every write through the store, failed ones too
 // (which may have changed the row after all), and every record a purge
 // removes, is reported by name before the call returns.

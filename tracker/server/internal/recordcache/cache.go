@@ -148,16 +148,41 @@ func (c *Cache) Get(name string, dst []byte) (out []byte, expires int64, ok bool
 // invalidated (or everything was) since tok was handed out. Values over
 // MaxValue and names over 255 bytes are not cached.
 func (c *Cache) Fill(name string, val []byte, expires int64, tok Token) {
-	if c == nil || len(name) > 255 || len(val) > MaxValue {
+	if c == nil {
 		return
 	}
 	s, h, stripe := c.locate(name)
-	size := header + len(name) + len(val)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.staleLocked(stripe, tok) {
+	if !s.staleLocked(stripe, tok) {
+		c.putLocked(s, h, name, val, expires)
+	}
+}
+
+// Put replaces what is cached for name with val, as Invalidate and a
+// fill at once: for a writer that knows what it just committed, and
+// calls Put in commit order. Fills of reads that began before are refused.
+func (c *Cache) Put(name string, val []byte, expires int64) {
+	if c == nil {
 		return
 	}
+	s, h, stripe := c.locate(name)
+	seq := c.seq.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stripes[stripe] = seq
+	s.removeLocked(h)
+	c.putLocked(s, h, name, val, expires)
+}
+
+// putLocked stores an entry for name, whose hash is h, evicting others
+// to stay within the shard's budget.
+func (c *Cache) putLocked(s *shard, h uint64, name string, val []byte, expires int64) {
+	if len(name) > 255 || len(val) > MaxValue {
+		s.removeLocked(h)
+		return
+	}
+	size := header + len(name) + len(val)
 	s.removeLocked(h)
 	for s.live+(len(s.idx)+1)*indexCost+size > c.budget && len(s.idx) > 0 {
 		for victim := range s.idx { // map order is random enough to evict by

@@ -187,3 +187,22 @@ func TestMark(t *testing.T) {
 		t.Errorf("only %d of 90 untouched names filled", n)
 	}
 }
+
+// TestPut replaces what is cached and refuses fills begun before it.
+func TestPut(t *testing.T) {
+	c := New(1 << 20)
+	_, _, _, tok := c.Get("alice", nil)
+	c.Put("alice", val("alice", 2), 2)
+	c.Fill("alice", val("alice", 1), 1, tok) // a read of the older row
+	got, exp, ok, _ := c.Get("alice", nil)
+	if !ok || exp != 2 || !bytes.Equal(got, val("alice", 2)) {
+		t.Fatalf("after Put and a late fill: %q %d %v", got, exp, ok)
+	}
+	c.Put("alice", val("alice", 3), 3)
+	if got, exp, _, _ := c.Get("alice", nil); exp != 3 || !bytes.Equal(got, val("alice", 3)) {
+		t.Fatalf("after a second Put: %q %d", got, exp)
+	}
+	if st := c.Stats(); st.Entries != 1 {
+		t.Fatalf("%d entries after Puts of one name", st.Entries)
+	}
+}

@@ -130,3 +130,13 @@ func (c Columns) Record(name string) (store.Record, error) {
 		Expires: time.Unix(c.Expires, 0).UTC(), Signature: c.Signature,
 	}, nil
 }
+
+// Stored is rec as the store gives it back: expiry in whole seconds, in
+// UTC, and no empty address list.
+func Stored(rec store.Record) store.Record {
+	rec.Expires = time.Unix(rec.Expires.Unix(), 0).UTC()
+	if len(rec.Addrs) == 0 {
+		rec.Addrs = nil
+	}
+	return rec
+}
