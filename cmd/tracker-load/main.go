@@ -63,6 +63,9 @@ func parseFlags(args []string) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	o.cfg.Timed = func(phase string) {
+		fmt.Fprintf(os.Stderr, "tracker-load: %s: requests ready, timed phase starts\n", phase)
+	}
 	// Zero means "skip" here, but "default" to load.Config.
 	o.lookups, o.updates = o.cfg.Lookups != 0, o.cfg.Updates != 0
 	return o, nil

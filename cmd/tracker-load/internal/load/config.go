@@ -38,6 +38,9 @@ type Config struct {
 	// off, lookups only check the status, so the client spends its CPU on
 	// load rather than on Ed25519.
 	Verify bool
+	// Timed, if set, is called when a phase that prepares its requests
+	// first (Updates signs them) starts its timed part.
+	Timed func(phase string)
 }
 
 // DefaultConfig returns the defaults for every zero Config field.

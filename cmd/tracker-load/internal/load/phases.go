@@ -147,6 +147,7 @@ func Updates(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Verify {
 		c, done := newClient(cfg)
 		defer done()
+		cfg.timed("updates")
 		return run(ctx, "updates", cfg.Updates, workers, cfg.Duration, func(ctx context.Context, w, _, k int) (time.Duration, string) {
 			if k >= len(recs[w]) {
 				return 0, exhausted
@@ -171,12 +172,20 @@ func Updates(ctx context.Context, cfg Config) (Result, error) {
 			reqs[w] = append(reqs[w], rawRequest("PUT", "/v1/users/"+rec.Name, rc.host, body))
 		}
 	}
+	cfg.timed("updates")
 	return run(ctx, "updates", cfg.Updates, workers, cfg.Duration, func(ctx context.Context, w, _, k int) (time.Duration, string) {
 		if k >= len(reqs[w]) {
 			return 0, exhausted
 		}
 		return timed(func() string { return statusClass(conns[w].send(ctx, reqs[w][k])) })
 	})
+}
+
+// timed tells c.Timed that phase starts its timed part.
+func (c Config) timed(phase string) {
+	if c.Timed != nil {
+		c.Timed(phase)
+	}
 }
 
 // signUpdates signs each worker's share of cfg.Updates, on every CPU.
