@@ -210,4 +210,4 @@ func BenchmarkGet(b *testing.B)    { storetest.BenchGet(b, benchOpen(b)) }
 func BenchmarkUpdate(b *testing.B) { storetest.BenchUpdate(b, benchOpen(b)) }
 
 // migrationCount is the number of files in migrations/.
-const migrationCount = 3
+const migrationCount = 4

@@ -237,4 +237,4 @@ func TestConformanceMmap(t *testing.T) {
 }
 
 // migrationCount is the number of files in migrations/.
-const migrationCount = 2
+const migrationCount = 3
