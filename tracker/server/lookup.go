@@ -85,7 +85,7 @@ func (s *Server) storedKey(ctx context.Context, name string) (ed25519.PublicKey,
 }
 
 func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) error {
-	name := r.PathValue("name")
+	name := lookupName(r)
 	if err := record.ValidateName(name); err != nil {
 		return err
 	}
@@ -96,17 +96,18 @@ func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !exp.After(s.cfg.Now()) {
+	now := s.cfg.Now()
+	if !exp.After(now) {
 		rec := b[len(`{"record":`):]
 		b = append(make([]byte, 0, len(rec)+200), `{"error":"the record for `...)
 		b = append(b, name...)
 		b = append(b, ` has expired","code":"`+CodeExpired+`","record":`...)
 		b = append(b, rec...)
-		b = s.appendAnnounce(b, r, exp, true)
+		b = s.appendAnnounce(b, r, exp, now, true)
 		writeBody(w, http.StatusGone, append(b, "}\n"...))
 		return nil
 	}
-	b = s.appendAnnounce(b, r, exp, false)
+	b = s.appendAnnounce(b, r, exp, now, false)
 	*bp = append(b, "}\n"...)
 	writeBody(w, http.StatusOK, *bp)
 	return nil

@@ -55,9 +55,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 }
 
 // announce returns the observed address and re-announce delay for a
-// response about a record that expires at exp.
-func (s *Server) announce(r *http.Request, exp time.Time) (netip.AddrPort, int64) {
-	left := exp.Sub(s.cfg.Now())
+// response, at now, about a record that expires at exp.
+func (s *Server) announce(r *http.Request, exp, now time.Time) (netip.AddrPort, int64) {
+	left := exp.Sub(now)
 	after := time.Duration(float64(left) * s.cfg.ReannounceFraction)
 	after = min(max(after, s.cfg.ReannounceMin), s.cfg.ReannounceMax)
 	return s.clientAddr(r), int64(after / time.Second)
@@ -67,8 +67,8 @@ func (s *Server) announce(r *http.Request, exp time.Time) (netip.AddrPort, int64
 // that expires at exp, `,"observed_addr":"...","reannounce_after":N`, as
 // encoding/json writes them for userResponse or (omitEmpty) for
 // errorResponse.
-func (s *Server) appendAnnounce(b []byte, r *http.Request, exp time.Time, omitEmpty bool) []byte {
-	obs, after := s.announce(r, exp)
+func (s *Server) appendAnnounce(b []byte, r *http.Request, exp, now time.Time, omitEmpty bool) []byte {
+	obs, after := s.announce(r, exp, now)
 	if obs.IsValid() || !omitEmpty {
 		b = append(b, `,"observed_addr":`...)
 		b = appendJSONString(b, obs)
@@ -107,7 +107,7 @@ func (s *Server) writeUser(w http.ResponseWriter, r *http.Request, status int, r
 	defer putBuf(bp)
 	b := append((*bp)[:0], `{"record":`...)
 	b = rec.AppendJSON(b)
-	b = s.appendAnnounce(b, r, rec.Expires, false)
+	b = s.appendAnnounce(b, r, rec.Expires, s.cfg.Now(), false)
 	if dialback != "" {
 		b = append(b, `,"dialback":"`...)
 		b = append(b, dialback...) // one of our own constants

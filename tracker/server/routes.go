@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -15,7 +16,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	s.handle(mux, "POST /v1/users", s.handleRegister, true)
-	s.handle(mux, "GET /v1/users/{name}", s.handleLookup, true)
+	s.handle(mux, lookupPattern, s.handleLookup, true)
 	s.handle(mux, "PUT /v1/users/{name}", s.handleUpdate, true)
 	s.handle(mux, "DELETE /v1/users/{name}", s.handleDelete, true)
 	s.handleOps(mux, "GET /healthz", s.handleHealth)
@@ -25,7 +26,56 @@ func (s *Server) routes() http.Handler {
 		promh.ServeHTTP(w, r)
 		return nil
 	})
-	return mux
+	return &router{mux: mux, lookup: s.lookupHandler}
+}
+
+// lookupPattern is the lookup route; lookupPrefix its path up to the name.
+const (
+	lookupPattern = "GET /v1/users/{name}"
+	lookupPrefix  = "/v1/users/"
+)
+
+// router sends lookups, the hot path, past the mux's pattern matching:
+// the mux would route a GET of /v1/users/NAME, NAME plain name
+// characters, to the same handler, so skipping it changes nothing but the
+// cost. Everything else goes through the mux.
+type router struct {
+	mux    *http.ServeMux
+	lookup http.Handler // the lookup route's wrapped handler
+}
+
+func (rt *router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && r.URL.RawPath == "" {
+		if name, ok := strings.CutPrefix(r.URL.Path, lookupPrefix); ok && plainName(name) {
+			rt.lookup.ServeHTTP(w, r)
+			return
+		}
+	}
+	rt.mux.ServeHTTP(w, r)
+}
+
+// plainName reports whether name is non-empty and made only of the
+// characters record.ValidateName allows, none of which a path needs
+// escaped or cleaned.
+func plainName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// lookupName is the name a lookup asks for: the mux's path value, or,
+// when the router bypassed the mux, the rest of the path.
+func lookupName(r *http.Request) string {
+	if name := r.PathValue("name"); name != "" {
+		return name
+	}
+	return strings.TrimPrefix(r.URL.Path, lookupPrefix)
 }
 
 // handle registers h under pattern with metrics, panic recovery, and (when
@@ -51,7 +101,7 @@ func (s *Server) handleWith(mux *http.ServeMux, pattern string, h handlerFunc, l
 		route = "other" // keeps hostile paths out of metric labels
 	}
 	rm := s.metrics.route(route)
-	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	wrapped := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
@@ -79,6 +129,10 @@ func (s *Server) handleWith(mux *http.ServeMux, pattern string, h handlerFunc, l
 			writeError(sw, e)
 		}
 	})
+	mux.Handle(pattern, wrapped)
+	if pattern == lookupPattern {
+		s.lookupHandler = wrapped
+	}
 }
 
 // statusWriter remembers the status code for metrics.

@@ -210,6 +210,9 @@ type Server struct {
 	dialback *dialbacker
 	metrics  *metrics
 	handler  http.Handler
+	// lookupHandler is the lookup route's handler, wrapped, for the
+	// router's shortcut (routes.go).
+	lookupHandler http.Handler
 	// cache keeps lookup answers (lookup.go); nil when off or when the
 	// store cannot report changes. watcher is the store, reporting them.
 	cache   *recordcache.Cache
