@@ -16,9 +16,9 @@ func TestLookupShortcut(t *testing.T) {
 		status       int
 		code         string
 	}{
-		{"GET", "/v1/users/alice", http.StatusOK, ""},         // the shortcut
-		{"GET", "/v1/users/al%69ce", http.StatusOK, ""},       // escaped: the mux
-		{"HEAD", "/v1/users/alice", http.StatusOK, ""},        // the mux
+		{"GET", "/v1/users/alice", http.StatusOK, ""},   // the shortcut
+		{"GET", "/v1/users/al%69ce", http.StatusOK, ""}, // escaped: the mux
+		{"HEAD", "/v1/users/alice", http.StatusOK, ""},  // the mux
 		{"GET", "/v1/users/bob", http.StatusNotFound, CodeNotFound},
 		{"GET", "/v1/users/Alice", http.StatusBadRequest, CodeBadName},
 		{"GET", "/v1/users/a.b", http.StatusBadRequest, CodeBadName},
