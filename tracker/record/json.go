@@ -71,6 +71,16 @@ func appendJSONString(dst []byte, str string) []byte {
 // the signature; call Verify for that. Errors wrap ErrBadJSON, ErrBadBase64,
 // ErrBadKey or ErrBadSignature and name the field.
 func (s *Signed) UnmarshalJSON(data []byte) error {
+	if out, ok := decodeSimple(data); ok {
+		*s = out
+		return nil
+	}
+	return s.unmarshalGeneral(data)
+}
+
+// unmarshalGeneral is UnmarshalJSON for any input, and the reference
+// decodeSimple is held to.
+func (s *Signed) unmarshalGeneral(data []byte) error {
 	fields, err := decodeObject(data, "name", "public_key", "addrs", "seq", "expires", "signature")
 	if err != nil {
 		return err

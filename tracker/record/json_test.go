@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -172,3 +173,58 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// TestDecodeSimpleAgreesWithGeneral mutates valid encodings many ways: for
+// every input the fast decoder accepts, the general one must decode the
+// same record; and it must accept the common forms, or it is no use.
+func TestDecodeSimpleAgreesWithGeneral(t *testing.T) {
+	pub, priv := testKey(1)
+	var bodies []string
+	for _, addrs := range [][]string{nil, {"192.0.2.1:7000"}, {"a:1", "[2001:db8::1]:2", "relay://r.example:443/" + strings.Repeat("A", 43)}} {
+		r := testRecord(pub)
+		r.Addrs = addrs
+		s, err := Sign(r, priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(s)
+		bodies = append(bodies, string(b))
+		if _, ok := decodeSimple(b); !ok {
+			t.Errorf("the fast decoder refused the common form %s", b)
+		}
+	}
+	valid := bodies[1]
+	// Field orders, spacing, and each edit a client or an attacker might make.
+	bodies = append(bodies,
+		" "+valid+"\n\t",
+		strings.ReplaceAll(valid, ",", " ,\n "),
+		strings.ReplaceAll(valid, ":", " : "),
+		`{"signature":`+strings.SplitN(valid, `"signature":`, 2)[1][:len(strings.SplitN(valid, `"signature":`, 2)[1])-1]+`,`+valid[1:strings.Index(valid, `,"signature"`)]+`}`,
+	)
+	edits := []struct{ old, new string }{
+		{`"seq":`, `"seq":0`}, {`"seq":`, `"seq":-`}, {`"seq":`, `"seq":1.`}, {`"expires":`, `"expires":-`},
+		{`"expires":`, `"expires":00`}, {`"name":"`, `"name":"\u00e9`}, {`"name":"`, `"name":"\\u0061`},
+		{`"name":"`, `"NAME":"`}, {`"name":`, `"name":null,"x":`}, {`"addrs":[`, `"addrs":[null,`},
+		{`"addrs":[`, `"addrs":["a",`}, {`"addrs":[`, `"addrs":[],"y":[`}, {`}`, `,"name":"b"}`}, {`}`, `} x`},
+		{`"public_key":"`, `"public_key":"A`}, {`=",`, `",`}, {`"signature":"`, `"signature":"\n`},
+		{`"seq":`, `"seq":18446744073709551616`}, {`"expires":`, `"expires":9223372036854775808`},
+		{`"expires":`, `"expires":-9223372036854775808`}, {`"seq":`, `"seq":18446744073709551615`},
+		{`"seq":`, `"seq":1e`}, {`"name":"`, `"name":"<>&`}, {`,`, `,,`}, {`{`, `{,`}, {`"`, `'`},
+	}
+	for _, e := range edits {
+		for _, b := range bodies[:2] {
+			bodies = append(bodies, strings.Replace(b, e.old, e.new, 1))
+		}
+	}
+	for i := 0; i < len(valid); i += 7 { // every truncation and a byte flipped
+		bodies = append(bodies, valid[:i], valid[:i]+"x"+valid[i+1:])
+	}
+	for _, body := range bodies {
+		fast, ok := decodeSimple([]byte(body))
+		var general Signed
+		err := general.unmarshalGeneral([]byte(body))
+		if ok && (err != nil || !reflect.DeepEqual(fast, general)) {
+			t.Errorf("%s:\nfast decoded %+v\ngeneral %+v, %v", body, fast, general, err)
+		}
+	}
+}
