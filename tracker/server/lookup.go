@@ -1,10 +1,8 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"net/http"
 	"sync"
 	"time"
@@ -19,8 +17,8 @@ import (
 // The lookup path. A record does not change between writes, so the
 // server keeps its JSON (signature included) in a bounded cache that the
 // store keeps coherent (store.Watcher): a lookup is a hash probe, a copy
-// into a pooled buffer and one Write. The cache keeps each record without
-// its `{"name":"NAME",` prefix, which the lookup writes from the path.
+// into a pooled buffer and one Write. The cache keeps the JSON's pieces
+// without its constant field names (packed.go).
 
 // cacheUsable reports whether the cache may answer now: it exists and the
 // store's reports of other processes' writes are recent enough.
@@ -32,56 +30,58 @@ func (s *Server) cacheUsable() bool {
 // or the store, and returns it with the record's expiry. name must be
 // valid (record.ValidateName).
 func (s *Server) appendRecord(ctx context.Context, dst []byte, name string) ([]byte, time.Time, error) {
-	start := len(dst)
-	dst = appendNamePrefix(dst, name)
 	cached := s.cacheUsable()
 	var tok recordcache.Token
 	if cached {
-		out, exp, ok, t := s.cache.Get(name, dst)
+		var scratch [512]byte
+		packed, exp, ok, t := s.cache.Get(name, scratch[:0])
 		if ok {
-			return out, time.Unix(exp, 0).UTC(), nil
+			return unpackRecord(dst, name, packed), time.Unix(exp, 0).UTC(), nil
 		}
 		tok = t
 	}
 	rec, err := s.get(ctx, name)
 	if err != nil {
-		return dst[:start], time.Time{}, err
+		return dst, time.Time{}, err
 	}
-	dst = rec.AppendJSON(dst[:start])
-	prefix := start + len(`{"name":"`) + len(name) + len(`",`)
-	if cached && len(dst) > prefix && bytes.Equal(dst[start:prefix], appendNamePrefix(nil, name)) {
-		s.cache.Fill(name, dst[prefix:], rec.Expires.Unix(), tok)
+	if cached {
+		s.fill(rec, tok)
 	}
-	return dst, rec.Expires, nil
+	return rec.AppendJSON(dst), rec.Expires, nil
 }
 
-func appendNamePrefix(dst []byte, name string) []byte {
-	dst = append(dst, `{"name":"`...)
-	dst = append(dst, name...)
-	return append(dst, `",`...)
+// fill caches rec, read from the store after tok was handed out.
+func (s *Server) fill(rec record.Signed, tok recordcache.Token) {
+	var scratch [512]byte
+	if packed, ok := packRecord(scratch[:0], rec); ok {
+		s.cache.Fill(rec.Name, packed, rec.Expires.Unix(), tok)
+	}
 }
 
-// storedKey returns the key registered for name, from the record's JSON
-// (cached, or read and cached), so that an update costs no store read
+// storedKey returns the key registered for name, from the cache or (then
+// caching the record) the store, so that an update costs no store read
 // when the record is in the cache.
 func (s *Server) storedKey(ctx context.Context, name string) (ed25519.PublicKey, error) {
-	bp := getBuf()
-	defer putBuf(bp)
-	b, _, err := s.appendRecord(ctx, (*bp)[:0], name)
+	cached := s.cacheUsable()
+	var tok recordcache.Token
+	if cached {
+		var scratch [512]byte
+		packed, _, ok, t := s.cache.Get(name, scratch[:0])
+		if ok {
+			if key, err := packedKey(packed); err == nil {
+				return key, nil
+			}
+		}
+		tok = t
+	}
+	rec, err := s.get(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	const field = `"public_key":"`
-	b = b[len(`{"name":"`)+len(name)+len(`",`):]
-	if !bytes.HasPrefix(b, []byte(field)) {
-		return nil, errors.New("cached record JSON does not start with its public_key")
+	if cached {
+		s.fill(rec, tok)
 	}
-	b = b[len(field):]
-	end := bytes.IndexByte(b, '"')
-	if end < 0 {
-		return nil, errors.New("cached record JSON has an unterminated public_key")
-	}
-	return record.DecodeBase64("public_key", string(b[:end]))
+	return rec.PublicKey, nil
 }
 
 func (s *Server) handleLookup(w http.ResponseWriter, r *http.Request) error {
@@ -123,14 +123,12 @@ func (k cacheKeeper) InvalidateAll()         { k.c.InvalidateAll() }
 
 func (k cacheKeeper) Refresh(st store.Record) {
 	rec := fromStore(st)
-	if record.ValidateName(rec.Name) != nil { // never looked up
+	var scratch [512]byte
+	if packed, ok := packRecord(scratch[:0], rec); ok {
+		k.c.Put(rec.Name, packed, rec.Expires.Unix())
+	} else {
 		k.c.Invalidate(rec.Name)
-		return
 	}
-	bp := getBuf()
-	defer putBuf(bp)
-	*bp = rec.AppendJSON((*bp)[:0])
-	k.c.Put(rec.Name, (*bp)[len(`{"name":"`)+len(rec.Name)+len(`",`):], rec.Expires.Unix())
 }
 
 // warmCache fills the cache from the store, page by page in name order,
@@ -160,11 +158,10 @@ func (s *Server) warmCache(ctx context.Context) {
 		}
 		for _, st := range recs {
 			rec := fromStore(st)
-			if record.ValidateName(rec.Name) != nil {
-				continue
+			var ok bool
+			if buf, ok = packRecord(buf[:0], rec); ok {
+				s.cache.Fill(rec.Name, buf, rec.Expires.Unix(), mark)
 			}
-			buf = rec.AppendJSON(buf[:0])
-			s.cache.Fill(rec.Name, buf[len(`{"name":"`)+len(rec.Name)+len(`",`):], rec.Expires.Unix(), mark)
 		}
 		n += len(recs)
 		if len(recs) < page || s.cache.Stats().Bytes >= s.cfg.CacheBytes*15/16 {

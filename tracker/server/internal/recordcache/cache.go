@@ -3,9 +3,10 @@
 // included) and its expiry, so that a lookup is a hash probe and a copy.
 //
 // It is bounded (New's budget, in bytes), sharded (lookups of different
-// shards never meet on a lock), and keeps its bytes outside the Go heap
-// (see allocArena): at a million records it holds about 270 MB that the
-// garbage collector never scans nor counts towards its heap goal.
+// shards never meet on a lock), and keeps its entries outside the Go heap
+// (see allocArena), found through an open-addressing index of 8 bytes a
+// slot: the garbage collector never scans them nor counts them towards its
+// heap goal, and a million records cost their bytes and about 12 more.
 //
 // Coherence with the store is the caller's job, by two rules:
 //
@@ -38,17 +39,13 @@ const (
 	shardN    = 1 << shardBits
 	// stripes per shard: a token is one stripe's generation.
 	stripeN = 256
-	// indexCost is what one entry costs in its shard's index beyond its
-	// bytes in the arena: a map slot of a uint64 key and a uint32 offset,
-	// with the map's load factor and control bytes.
-	indexCost = 24
 	// header is an entry's fixed part: name length (1 byte), value length
 	// (4), expiry (8).
 	header = 13
 	// MaxValue is the largest value kept; bigger ones are not cached.
 	MaxValue = 1 << 20
 	pageSize = 4 << 10 // arenas are whole pages
-	// maxShardBudget keeps arena offsets within an int32.
+	// maxShardBudget keeps arena offsets within 32 bits.
 	maxShardBudget = 1 << 30
 )
 
@@ -65,12 +62,12 @@ type Cache struct {
 type shard struct {
 	mu sync.RWMutex
 	// Everything below is guarded by mu.
-	cleared uint64           // seq of the last InvalidateAll
-	stripes [stripeN]uint64  // seq of the stripe's last Invalidate
-	idx     map[uint64]int32 // name hash -> entry offset in arena
-	arena   []byte           // outside the Go heap; entries from 0 to used
-	used    int              // bytes of arena written
-	live    int              // bytes of arena held by entries in idx
+	cleared uint64          // seq of the last InvalidateAll
+	stripes [stripeN]uint64 // seq of the stripe's last Invalidate
+	idx     index           // name hash -> entry offset in arena
+	arena   []byte          // outside the Go heap; entries from 0 to used
+	used    int             // bytes of arena written
+	live    int             // bytes of arena held by entries in idx
 }
 
 // Token is the invalidation count before a read; Fill needs it.
@@ -83,9 +80,6 @@ func New(budget int64) *Cache {
 		return nil
 	}
 	c := &Cache{seed: maphash.MakeSeed(), budget: int(min(max(budget/shardN, 1), maxShardBudget)), shards: new([shardN]shard)}
-	for i := range c.shards {
-		c.shards[i].idx = make(map[uint64]int32)
-	}
 	// The arenas are not garbage-collected memory: free them when the
 	// cache is. The cleanup takes each shard's lock, so a method still
 	// running on a shard finishes first, and sees an empty shard after.
@@ -131,17 +125,25 @@ func (c *Cache) Get(name string, dst []byte) (out []byte, expires int64, ok bool
 	s, h, _ := c.locate(name)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	off, found := s.idx[h]
+	_, off, found := s.findLocked(h, name)
 	if !found {
 		return dst, 0, false, tok
 	}
 	e := s.arena[off:]
 	n, vlen := int(e[0]), int(binary.LittleEndian.Uint32(e[1:5]))
-	if string(e[header:header+n]) != name { // a 64-bit hash collision
-		return dst, 0, false, tok
-	}
 	expires = int64(binary.LittleEndian.Uint64(e[5:13]))
 	return append(dst, e[header+n:header+n+vlen]...), expires, true, Token{}
+}
+
+// findLocked returns the index slot and arena offset of name's entry.
+func (s *shard) findLocked(h uint64, name string) (slot int, off uint32, ok bool) {
+	for i, off := range s.idx.probe(h) {
+		e := s.arena[off:]
+		if string(e[header:header+int(e[0])]) == name {
+			return i, off, true
+		}
+	}
+	return 0, 0, false
 }
 
 // Fill caches val and expires for name unless name's stripe was
@@ -171,26 +173,21 @@ func (c *Cache) Put(name string, val []byte, expires int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stripes[stripe] = seq
-	s.removeLocked(h)
 	c.putLocked(s, h, name, val, expires)
 }
 
 // putLocked stores an entry for name, whose hash is h, evicting others
 // to stay within the shard's budget.
 func (c *Cache) putLocked(s *shard, h uint64, name string, val []byte, expires int64) {
+	s.removeLocked(h, name)
 	if len(name) > 255 || len(val) > MaxValue {
-		s.removeLocked(h)
 		return
 	}
 	size := header + len(name) + len(val)
-	s.removeLocked(h)
-	for s.live+(len(s.idx)+1)*indexCost+size > c.budget && len(s.idx) > 0 {
-		for victim := range s.idx { // map order is random enough to evict by
-			s.removeLocked(victim)
-			break
-		}
+	for s.live+s.idx.bytes(1)+size > c.budget && s.idx.n > 0 {
+		s.evictLocked(h)
 	}
-	if s.live+indexCost+size > c.budget {
+	if s.live+s.idx.bytes(1)+size > c.budget {
 		return // larger than a whole shard's budget
 	}
 	if s.used+size > len(s.arena) {
@@ -202,7 +199,7 @@ func (c *Cache) putLocked(s *shard, h uint64, name string, val []byte, expires i
 	binary.LittleEndian.PutUint64(e[5:13], uint64(expires))
 	copy(e[header:], name)
 	copy(e[header+len(name):], val)
-	s.idx[h] = int32(s.used)
+	s.idx.insert(h, uint32(s.used))
 	s.used += size
 	s.live += size
 }
@@ -216,7 +213,7 @@ func (c *Cache) Invalidate(name string) {
 	seq := c.seq.Add(1)
 	s.mu.Lock()
 	s.stripes[stripe] = seq
-	s.removeLocked(h)
+	s.removeLocked(h, name)
 	s.mu.Unlock()
 }
 
@@ -256,28 +253,36 @@ func (c *Cache) Stats() Stats {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.RLock()
-		st.Entries += len(s.idx)
-		st.Bytes += int64(s.live + len(s.idx)*indexCost)
+		st.Entries += s.idx.n
+		st.Bytes += int64(s.live + s.idx.bytes(0))
 		st.Arena += int64(len(s.arena))
 		s.mu.RUnlock()
 	}
 	return st
 }
 
-func (s *shard) entrySize(off int32) int {
+func (s *shard) entrySize(off uint32) int {
 	e := s.arena[off:]
 	return header + int(e[0]) + int(binary.LittleEndian.Uint32(e[1:5]))
 }
 
-func (s *shard) removeLocked(h uint64) {
-	if off, ok := s.idx[h]; ok {
+func (s *shard) removeLocked(h uint64, name string) {
+	if slot, off, ok := s.findLocked(h, name); ok {
 		s.live -= s.entrySize(off)
-		delete(s.idx, h)
+		s.idx.remove(slot)
 	}
 }
 
+// evictLocked drops an entry near a position chosen by h, which (the hash
+// of the name being stored) is as random as the names are.
+func (s *shard) evictLocked(h uint64) {
+	slot, off := s.idx.any(h >> 32)
+	s.live -= s.entrySize(off)
+	s.idx.remove(slot)
+}
+
 func (s *shard) dropAllLocked() {
-	clear(s.idx)
+	s.idx = index{}
 	freeArena(s.arena)
 	s.arena, s.used, s.live = nil, 0, 0
 }
@@ -291,12 +296,12 @@ func (s *shard) compactLocked(need int) {
 	size = (size + pageSize - 1) &^ (pageSize - 1)
 	arena := allocArena(size)
 	used := 0
-	for h, off := range s.idx {
+	s.idx.rewrite(func(off uint32) uint32 {
 		n := s.entrySize(off)
 		copy(arena[used:], s.arena[off:int(off)+n])
-		s.idx[h] = int32(used)
 		used += n
-	}
+		return uint32(used - n)
+	})
 	freeArena(s.arena)
 	s.arena, s.used = arena, used
 }

@@ -206,3 +206,28 @@ func TestPut(t *testing.T) {
 		t.Fatalf("%d entries after Puts of one name", st.Entries)
 	}
 }
+
+// BenchmarkGet is a hit among 100,000 entries, the lookup's whole cost in
+// the cache.
+func BenchmarkGet(b *testing.B) {
+	c := New(1 << 30)
+	const n = 100_000
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("load%07d", i)
+		_, _, _, tok := c.Get(names[i], nil)
+		c.Fill(names[i], val(names[i], i), int64(i), tok)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		buf := make([]byte, 0, 512)
+		i := 0
+		for pb.Next() {
+			i = (i + 7919) % n
+			if _, _, ok, _ := c.Get(names[i], buf[:0]); !ok {
+				b.Fatal("miss")
+			}
+		}
+	})
+}
