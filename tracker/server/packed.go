@@ -108,4 +108,3 @@ func (p *unpacker) next(n int) []byte {
 	p.b = p.b[n+l:]
 	return piece
 }
-
