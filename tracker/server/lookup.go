@@ -174,11 +174,14 @@ func (s *Server) warmCache(ctx context.Context) {
 		zap.Int64("bytes", st.Bytes), zap.Duration("took", time.Since(t0)))
 }
 
-// waitCacheUsable waits (a bounded while) for the store's change reports
-// to catch up, so that warming does not race the first InvalidateAll.
+// waitCacheUsable waits (a bounded while) until the store has checked for
+// other processes' writes since the wait began: a store that starts
+// listening when first watched reports InvalidateAll then, which would
+// throw away what warming had done by that time.
 func (s *Server) waitCacheUsable(ctx context.Context) bool {
+	t0 := time.Now()
 	for range 100 {
-		if s.cacheUsable() {
+		if s.cacheUsable() && s.watcher.Lag() < time.Since(t0) {
 			return true
 		}
 		select {
