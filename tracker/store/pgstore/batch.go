@@ -106,28 +106,118 @@ func (s *Store) runBatch(ctx context.Context, batch []*writeCall) {
 	}
 }
 
+// bulkUpdateSQL is every plain update of a batch in one statement: each
+// statement in a pipeline costs PostgreSQL about as much again as the row
+// it changes. It returns the names it updated; the conditions are
+// updateSQL's.
+const bulkUpdateSQL = `UPDATE users AS u
+	SET public_key = v.public_key, addrs = v.addrs, seq = v.seq, expires = v.expires, signature = v.signature
+	FROM unnest($1::bytea[], $2::bytea[], $3::text[], $4::bigint[], $5::bigint[], $6::bytea[], $7::bytea[])
+		AS v(name, public_key, addrs, seq, expires, signature, signer)
+	WHERE u.name = v.name AND NOT u.deleted AND u.public_key = v.signer AND u.seq < v.seq
+	RETURNING u.name`
+
 // sendBatch sends calls as one implicit transaction and reports which
-// statements changed their row. An error means nothing was committed
-// (or, for a connection lost at the commit, that nobody can tell).
+// statements changed their row. The updates of names written only once in
+// the batch go as one bulkUpdateSQL (two updates of one name in one
+// statement would see the same old row); the other writes each as its own
+// statement. An error means nothing was committed (or, for a connection
+// lost at the commit, that nobody can tell).
 func (s *Store) sendBatch(ctx context.Context, calls []*writeCall) ([]bool, error) {
-	b := &pgx.Batch{}
+	count := make(map[string]int, len(calls))
 	for _, c := range calls {
-		b.Queue(c.Req.query, c.Req.args...)
+		count[c.Req.name]++
+	}
+	var bulk, single []int
+	for i, c := range calls {
+		if c.Req.query == updateSQL && count[c.Req.name] == 1 {
+			bulk = append(bulk, i)
+		} else {
+			single = append(single, i)
+		}
+	}
+	if len(bulk) < 2 {
+		single, bulk = append(single, bulk...), nil
+		slices.Sort(single)
+	}
+	b := &pgx.Batch{}
+	if bulk != nil {
+		b.Queue(bulkUpdateSQL, bulkArgs(calls, bulk)...)
+	}
+	for _, i := range single {
+		b.Queue(calls[i].Req.query, calls[i].Req.args...)
 	}
 	br := s.pool.SendBatch(ctx, b)
 	applied := make([]bool, len(calls))
-	for i := range calls {
-		tag, err := br.Exec()
-		if err != nil {
-			br.Close()
-			return nil, err
+	err := func() error {
+		if bulk != nil {
+			updated, err := scanNames(br)
+			if err != nil {
+				return err
+			}
+			for _, i := range bulk {
+				applied[i] = updated[calls[i].Req.name]
+			}
 		}
-		applied[i] = tag.RowsAffected() == 1
+		for _, i := range single {
+			tag, err := br.Exec()
+			if err != nil {
+				return err
+			}
+			applied[i] = tag.RowsAffected() == 1
+		}
+		return nil
+	}()
+	if err != nil {
+		br.Close()
+		return nil, err
 	}
 	if err := br.Close(); err != nil {
 		return nil, fmt.Errorf("group commit of %d writes: %w", len(calls), err)
 	}
 	return applied, nil
+}
+
+// bulkArgs turns the updates calls[i], i in idx, into bulkUpdateSQL's
+// arrays. Their args are updateSQL's, $1 to $7.
+func bulkArgs(calls []*writeCall, idx []int) []any {
+	cols := [7][]any{}
+	for _, i := range idx {
+		for j, a := range calls[i].Req.args {
+			cols[j] = append(cols[j], a)
+		}
+	}
+	out := make([]any, len(cols))
+	out[0], out[1] = typed[[]byte](cols[0]), typed[[]byte](cols[1])
+	out[2], out[3], out[4] = typed[string](cols[2]), typed[int64](cols[3]), typed[int64](cols[4])
+	out[5], out[6] = typed[[]byte](cols[5]), typed[[]byte](cols[6])
+	return out
+}
+
+func typed[T any](col []any) []T {
+	out := make([]T, len(col))
+	for i, v := range col {
+		out[i] = v.(T)
+	}
+	return out
+}
+
+// scanNames reads the names a RETURNING name statement returned.
+func scanNames(br pgx.BatchResults) (map[string]bool, error) {
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	names := map[string]bool{}
+	for rows.Next() {
+		var name []byte
+		if err := rows.Scan(&name); err != nil {
+			return nil, err
+		}
+		names[string(name)] = true
+	}
+	return names, rows.Err()
 }
 
 // writeAlone runs r's statement by itself and settles it.

@@ -211,3 +211,10 @@ func BenchmarkUpdate(b *testing.B) { storetest.BenchUpdate(b, benchOpen(b)) }
 
 // migrationCount is the number of files in migrations/.
 const migrationCount = 4
+
+// BenchmarkUpdateConcurrent is BenchmarkUpdate with 32 writers per CPU, as
+// a busy tracker has many requests in flight: the case group commit is for.
+func BenchmarkUpdateConcurrent(b *testing.B) {
+	b.SetParallelism(32)
+	storetest.BenchUpdate(b, benchOpen(b))
+}

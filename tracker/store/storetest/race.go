@@ -147,3 +147,69 @@ func testCloseLeaks(t *testing.T, open func(t *testing.T) store.Store) {
 // CheckGoroutines fails if, after a short settle, more goroutines run than
 // before. Goroutines that are winding down get time to exit.
 func CheckGoroutines(t *testing.T, before int) { leakcheck.Wait(t, before) }
+
+// testConcurrentMixedWrites sends many writes to different names at once,
+// so that a group-committing store batches them (pgstore sends such
+// updates as one statement), with every outcome among them: each caller
+// must get its own write's answer, and the rows must end as the answers
+// say.
+func testConcurrentMixedWrites(t *testing.T, st store.Store) {
+	const users = 40
+	for i := range users {
+		mustCreate(t, st, NewRecord(fmt.Sprintf("user%02d", i), Key(byte(i)), 5))
+	}
+	type write struct {
+		name string
+		do   func() error
+		want error // nil, or the sentinel
+	}
+	var writes []write
+	for i := range users {
+		name := fmt.Sprintf("user%02d", i)
+		switch i % 5 {
+		case 0, 1: // applies
+			writes = append(writes, write{name, func() error { return st.Update(ctxFor(t), NewRecord(name, Key(byte(i)), 9), Key(byte(i))) }, nil})
+		case 2:
+			writes = append(writes, write{name, func() error { return st.Update(ctxFor(t), NewRecord(name, Key(byte(i)), 5), Key(byte(i))) }, store.ErrStaleSeq})
+		case 3:
+			writes = append(writes, write{name, func() error { return st.Update(ctxFor(t), NewRecord(name, Key(99), 9), Key(99)) }, store.ErrKeyMismatch})
+		case 4:
+			writes = append(writes, write{name, func() error { return st.Delete(ctxFor(t), name, Key(byte(i)), 9) }, nil})
+		}
+		writes = append(writes, write{"ghost" + name, func() error {
+			return st.Update(ctxFor(t), NewRecord("ghost"+name, Key(1), 9), Key(1))
+		}, store.ErrNotFound})
+	}
+	errs := make([]error, len(writes))
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, w := range writes {
+		wg.Go(func() {
+			<-start
+			errs[i] = w.do()
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, w := range writes {
+		if (w.want == nil) != (errs[i] == nil) || w.want != nil && !errors.Is(errs[i], w.want) {
+			t.Errorf("write %d to %s: %v, want %v", i, w.name, errs[i], w.want)
+		}
+	}
+	for i := range users {
+		name := fmt.Sprintf("user%02d", i)
+		rec, err := st.Get(ctxFor(t), name)
+		switch i % 5 {
+		case 0, 1:
+			if err != nil || rec.Seq != 9 {
+				t.Errorf("%s after its update: seq %d, %v", name, rec.Seq, err)
+			}
+		case 2, 3:
+			if err != nil || rec.Seq != 5 {
+				t.Errorf("%s after a refused update: seq %d, %v", name, rec.Seq, err)
+			}
+		case 4:
+			wantErr(t, name+" after its deletion", err, store.ErrNotFound)
+		}
+	}
+}

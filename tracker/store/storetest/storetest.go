@@ -75,6 +75,7 @@ var cases = []struct {
 	{"ReadYourWrites", testReadYourWrites},
 	{"WatchOwnWrites", testWatchOwnWrites},
 	{"WatchRefresh", testWatchRefresh},
+	{"ConcurrentMixedWrites", testConcurrentMixedWrites},
 	{"Scan", testScan},
 }
 
