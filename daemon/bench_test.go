@@ -42,6 +42,7 @@ func benchPair(b *testing.B) (alice, bob *node) {
 	tr := trackertest.New(b)
 	alice = startNode(b, tr, "alice", b.TempDir())
 	bob = startNode(b, tr, "bob", b.TempDir())
+	bob.add("alice") // else alice's messages are a request (consent)
 	alice.send("bob", "warm-up")
 	waitOutboxEmpty(b, alice, "bob")
 	return alice, bob

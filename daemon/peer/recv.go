@@ -30,6 +30,17 @@ func (s *session) receive() error {
 func (s *session) receiveFrames() error {
 	r := s.link.r
 	batch := make([]wire.Msg, 0, 8)
+	var acks [][16]byte // IDs of the Ack frames read together
+	// Deliver and Acked run on the call pool, one call at a time each,
+	// while the reader goes on reading: what arrives during a call goes
+	// in the next one (callChain).
+	deliveries := newCallChain(s.m.calls, s.m.ctx, batchLimit, s.deliver, s.fail)
+	receipts := newCallChain(s.m.calls, s.m.ctx, wire.MaxAckIDs, s.acked, func(error) {})
+	defer func() {
+		// Nothing may be in flight once the session is gone.
+		deliveries.wait()
+		receipts.wait()
+	}()
 	for s.ctx.Err() == nil {
 		f, err := r.ReadFrame()
 		if err != nil {
@@ -40,27 +51,47 @@ func (s *session) receiveFrames() error {
 			batch = append(batch, f)
 		case wire.Ack:
 			s.touch()
-			if err := s.m.calls.do(s.m.ctx, func() error { return s.m.cfg.Handler.Acked(s.ctx, s.peer, f.IDs) }); err != nil {
-				// The messages stay in the outbox and are resent later;
-				// the peer will ack them again.
-				s.m.log.Warn("record ack", s.logPeer(), errField(err))
-			}
+			acks = append(acks, f.IDs...)
 		case wire.Ping:
 			s.queue(wire.Pong(f))
 		case wire.Pong:
 			// Any frame proves the peer alive; deadlineConn noted it.
 			s.pong(f)
 		case wire.Bye:
+			// The peer sent everything before its Bye: store it and
+			// queue the acks before the session closes.
+			if len(acks) > 0 {
+				receipts.add(s.ctx, acks)
+			}
+			if len(batch) > 0 {
+				if err := deliveries.add(s.ctx, batch); err != nil {
+					return err
+				}
+			}
+			if err := deliveries.wait(); err != nil {
+				return err
+			}
 			return &ByeError{Reason: f.Reason}
 		case wire.Connect, wire.Sync:
 			s.upgradeFrame(f)
 		default:
 			return fmt.Errorf("%w: unexpected %v frame", ErrProtocol, f.Type())
 		}
-		// Deliver what arrived together as one batch: one store
-		// transaction and one Ack for many messages.
-		if len(batch) > 0 && (len(batch) >= batchLimit || !r.FrameBuffered()) {
-			if err := s.deliver(batch); err != nil {
+		// What arrived together is handed over together: the messages as
+		// one batch (one store transaction, one Ack), the
+		// acknowledgements as one store call.
+		more := r.FrameBuffered()
+		if len(acks) > 0 && (!more || len(acks) >= wire.MaxAckIDs) {
+			if err := receipts.add(s.ctx, acks); err != nil {
+				return err
+			}
+			acks = acks[:0]
+			if cap(acks) > 64 {
+				acks = nil // a session that goes quiet keeps no large buffer
+			}
+		}
+		if len(batch) > 0 && (!more || len(batch) >= batchLimit) {
+			if err := deliveries.add(s.ctx, batch); err != nil {
 				return err
 			}
 			clear(batch)
@@ -70,9 +101,10 @@ func (s *session) receiveFrames() error {
 	return nil
 }
 
+// deliver stores a batch through the Handler and queues its Ack.
 func (s *session) deliver(batch []wire.Msg) error {
 	s.touch()
-	if err := s.m.calls.do(s.m.ctx, func() error { return s.m.cfg.Handler.Deliver(s.ctx, s.peer, s.link.peerKey, batch) }); err != nil {
+	if err := s.m.cfg.Handler.Deliver(s.ctx, s.peer, s.link.peerKey, batch); err != nil {
 		// No ack: the peer keeps the messages and resends them.
 		return fmt.Errorf("deliver %d messages: %w", len(batch), err)
 	}
@@ -81,5 +113,25 @@ func (s *session) deliver(batch []wire.Msg) error {
 		ids[i] = batch[i].ID
 	}
 	s.queue(wire.Ack{IDs: ids})
+	return nil
+}
+
+// fail closes the session after a delivery failed, telling the peer why
+// if the Handler refused its messages.
+func (s *session) fail(err error) {
+	bye := ""
+	var ref *RefusedError
+	if errors.As(err, &ref) {
+		bye = ref.Error()
+	}
+	s.close(err, bye)
+}
+
+// acked records the peer's acknowledgements. An error is only logged: the
+// messages stay in the outbox, are resent later and acked again.
+func (s *session) acked(ids [][16]byte) error {
+	if err := s.m.cfg.Handler.Acked(s.ctx, s.peer, ids); err != nil {
+		s.m.log.Warn("record ack", s.logPeer(), errField(err))
+	}
 	return nil
 }

@@ -28,8 +28,8 @@ const (
 // hundred take milliseconds: most of the p90/p99 of send-to-stored. Here
 // the writer never waits for it: a PASSIVE checkpoint runs beside the
 // writer and skips what readers still use. Durability is unchanged: a
-// commit is in the WAL when it returns (WAL + synchronous=NORMAL survives
-// a crash of chatd; a power loss may take the last commits).
+// commit is in the WAL, synced, when it returns (see writeTx); a
+// checkpoint syncs the WAL before copying it and the database after.
 type checkpointer struct {
 	db      *sql.DB // one connection, used for nothing else
 	log     *zap.Logger

@@ -193,7 +193,8 @@ func (s *Store) RemoveContact(ctx context.Context, name string) error {
 // TouchContact records that name was seen at `at`. An older time than the one
 // stored is ignored, so out-of-order reports cannot move LastSeen backwards.
 func (s *Store) TouchContact(ctx context.Context, name string, at time.Time) error {
-	err := s.write(ctx, func(w *wtx) error {
+	// Not synced: a power loss may take a LastSeen back a little.
+	err := s.writeTx(ctx, false, func(w *wtx) error {
 		res, err := w.tx.ExecContext(w.ctx, `UPDATE contacts SET last_seen = max(last_seen, ?) WHERE name = ?`,
 			unixNano(at), name)
 		if err != nil {

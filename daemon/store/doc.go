@@ -24,8 +24,8 @@
 //	queued ──MarkSent──▶ sent ──MarkDelivered──▶ delivered
 //	   └──────────────MarkDelivered─────────────────┘
 //
-// Receiving: a peer session hands each batch of received messages to Receive
-// and acknowledges them only after it returns. Receive de-duplicates by
+// Receiving: a peer session hands each batch of received messages to
+// Deliver (or Receive) and acknowledges them only after it returns. Receive de-duplicates by
 // (peer, message ID), so a retried batch is harmless and every message is
 // stored, evented and shown exactly once.
 //
@@ -52,20 +52,25 @@
 //
 // # Durability and speed
 //
-// The database is SQLite in WAL mode with synchronous=NORMAL: a method returns
-// only after its transaction committed, so a crash of chatd loses nothing it
-// reported as stored; a power loss may lose the last few commits (the
-// documented trade of synchronous=NORMAL). All writes go through one writer
-// connection; reads use a small separate pool and never block behind writers.
-// Concurrent single-message Enqueue calls are coalesced by a committer
-// goroutine into one transaction (group commit), and the batch methods write
-// many rows per transaction, which is what makes tens of thousands of
-// messages per second possible. MarkSent and MarkDelivered ride in the same
-// group commit. SQLite's automatic checkpoint is off: a background goroutine
-// on a connection of its own copies the WAL into the database, so no writer
+// The database is SQLite in WAL mode, and every write that promises
+// something is synced before its method returns (synchronous=FULL: the
+// WAL is fdatasynced in the commit). So a message Enqueue stored, a batch
+// Deliver stored (which the session then acknowledges) and every event a
+// reader is shown survive a power loss, not only a crash of chatd. The
+// sync costs a disk flush, so writes share them: all writes go through
+// one writer connection, and a committer goroutine coalesces concurrent
+// Enqueue calls, the batches of all sessions' Deliver calls and the
+// senders' MarkDelivered into one transaction (group commit), one sync
+// for them all. MarkSent promises nothing (a message not acknowledged is
+// resent whatever its state says): its mark is kept in memory and shown by
+// reads at once, and written, without a sync, only when the
+// acknowledgement is late (see sentMarks). TouchContact is not synced
+// either. SQLite's automatic checkpoint is off: a background goroutine on
+// a connection of its own copies the WAL into the database, so no writer
 // waits for a checkpoint inside its commit. When a session has caught up,
 // Pending is answered from an in-memory copy of the outbox's newest
-// undelivered messages (kept in order by the committer) instead of a query.
+// undelivered messages (kept in order by the committer) instead of a
+// query, and MarkDelivered finds the messages that copy holds by Seq.
 //
 // Schema changes are numbered SQL files under migrations/, embedded in the
 // binary and applied in order at Open; a database written by a newer chatd is

@@ -33,6 +33,9 @@ type enqueueReq struct {
 	// what it reports.
 	op    func(w *wtx) error
 	after func() // optional, with op: runs once op's transaction has committed
+	// lazy, with op: op's write needs no sync (see writeTx). A round is
+	// synced unless all of its requests are lazy.
+	lazy bool
 
 	msg Message // the result of an Enqueue
 }
@@ -74,12 +77,15 @@ func (g *groupCommit) round(ctx context.Context, batch []*groupcommit.Call[enque
 // multi-row INSERT whose error does not say which message caused it.)
 func (g *groupCommit) commit(ctx context.Context, live []*groupcommit.Call[enqueueReq]) {
 	msgs := make([]Message, 0, len(live))
+	durable := false
 	for _, c := range live {
-		if r := &c.Req; r.op == nil {
+		r := &c.Req
+		if r.op == nil {
 			msgs = append(msgs, Message{ID: newMessageID(), Peer: r.peer, Body: r.body, SentAt: r.sentAt})
 		}
+		durable = durable || !r.lazy
 	}
-	err := g.s.write(ctx, func(w *wtx) error {
+	err := g.s.writeTx(ctx, durable, func(w *wtx) error {
 		if len(msgs) > 0 {
 			if _, err := w.insertMessages(Out, msgs); err != nil {
 				return err

@@ -30,7 +30,7 @@ func (s *Store) Receive(ctx context.Context, peer string, msgs []Message) (fresh
 	for i, m := range msgs {
 		rows[i] = Message{ID: m.ID, Peer: peer, Body: m.Body, SentAt: m.SentAt}
 	}
-	err = s.write(ctx, func(w *wtx) error {
+	err = s.writeShared(ctx, func(w *wtx) error {
 		// The messages_received_event trigger appends one event per
 		// inserted row.
 		var err error
@@ -41,7 +41,7 @@ func (s *Store) Receive(ctx context.Context, peer string, msgs []Message) (fresh
 			return w.noteEvents()
 		}
 		return nil
-	})
+	}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("receive from %q: %w", peer, err)
 	}

@@ -102,19 +102,22 @@ func (s *Store) PendingPeers(ctx context.Context) ([]string, error) {
 	return peers, nil
 }
 
-// MarkSent moves the given outgoing messages from queued to sent in one
-// transaction. Messages already sent or delivered, and unknown IDs, are left
-// alone: the state never moves backwards. It appends no events, to keep the
-// per-message cost of the hot path at one row update.
+// MarkSent moves the given outgoing messages from queued to sent.
+// Messages already sent or delivered, and unknown IDs, are left alone: the
+// state never moves backwards. It appends no events. The mark is held in
+// memory and written only if the acknowledgement is late (see sentMarks):
+// reads show it at once, and it needs no sync, since a lost mark only
+// means a message that is resent anyway shows as queued.
 func (s *Store) MarkSent(ctx context.Context, peer string, ids [][16]byte) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	err := s.writeShared(ctx, func(w *wtx) error {
-		_, err := w.execByIDs(s.stmts.markSent, []any{peer}, ids)
-		return err
-	}, func() { s.tail.marked(peer, ids, Sent) })
-	if err != nil {
+	if s.closed() {
+		return fmt.Errorf("mark sent for %q: %w", peer, ErrClosed)
+	}
+	s.sent.add(peer, ids, s.now().UnixNano())
+	s.tail.marked(peer, ids, Sent)
+	if err := s.writeSentMarks(ctx, false); err != nil {
 		return fmt.Errorf("mark sent for %q: %w", peer, err)
 	}
 	return nil
@@ -124,7 +127,9 @@ func (s *Store) MarkSent(ctx context.Context, peer string, ids [][16]byte) error
 // messages in one transaction, appending one "delivered" event per message
 // that was not delivered before. Unknown and already delivered IDs are
 // ignored, so a repeated acknowledgement changes nothing and is not evented
-// twice. It returns how many messages were newly delivered.
+// twice. It returns how many messages were newly delivered. Messages the
+// outbox tail holds are found by Seq (the table's own key); the others by
+// ID, through the (peer, dir, id) index.
 func (s *Store) MarkDelivered(ctx context.Context, peer string, ids [][16]byte) (int, error) {
 	if len(ids) == 0 {
 		return 0, nil
@@ -132,12 +137,27 @@ func (s *Store) MarkDelivered(ctx context.Context, peer string, ids [][16]byte) 
 	var n int64
 	err := s.writeShared(ctx, func(w *wtx) error {
 		// The messages_delivered_event trigger appends the events.
+		seqs, rest := s.tail.seqsOf(peer, ids)
+		at := unixNano(w.now)
 		var err error
-		if n, err = w.execByIDs(s.stmts.markDelivered, []any{unixNano(w.now), peer}, ids); err != nil || n == 0 {
+		if n, err = w.execBySeqs(s.stmts.markDeliveredSeq, []any{at, peer}, seqs); err != nil {
 			return err
 		}
+		if len(rest) > 0 {
+			m, err := w.execByIDs(s.stmts.markDelivered, []any{at, peer}, rest)
+			if err != nil {
+				return err
+			}
+			n += m
+		}
+		if n == 0 {
+			return nil
+		}
 		return w.noteEvents()
-	}, func() { s.tail.marked(peer, ids, Delivered) })
+	}, func() {
+		s.tail.marked(peer, ids, Delivered)
+		s.sent.drop(peer, ids)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("mark delivered for %q: %w", peer, err)
 	}

@@ -109,3 +109,37 @@ func (o *outboxTail) marked(peer string, ids [][16]byte, state State) {
 	clear(t.msgs[len(kept):]) // let removed bodies be collected
 	t.msgs = kept
 }
+
+// seqsOf splits ids into the Seqs of those peer's tail holds and the IDs
+// it does not (delivered already, unknown, or older than the tail).
+func (o *outboxTail) seqsOf(peer string, ids [][16]byte) (seqs []int64, rest [][16]byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	t := o.peers[peer]
+	if t == nil {
+		return nil, ids
+	}
+	want := make(map[[16]byte]struct{}, len(ids))
+	for _, id := range ids {
+		want[id] = struct{}{}
+	}
+	seqs = make([]int64, 0, len(ids))
+	// Acknowledgements come for the oldest messages in the tail, so the
+	// walk usually ends early.
+	for _, m := range t.msgs {
+		if _, ok := want[m.ID]; ok {
+			seqs = append(seqs, m.Seq)
+			delete(want, m.ID)
+			if len(want) == 0 {
+				break
+			}
+		}
+	}
+	for _, id := range ids {
+		if _, ok := want[id]; ok {
+			rest = append(rest, id)
+			delete(want, id) // an ID listed twice is looked up once
+		}
+	}
+	return seqs, rest
+}

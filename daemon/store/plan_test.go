@@ -16,6 +16,7 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		"message":       `SELECT seq FROM messages WHERE peer = 'b' AND dir = 'in' AND id = x'00'`,
 		"mark":          `UPDATE messages SET state = 'sent' WHERE peer = 'b' AND dir = 'out' AND state = 'queued' AND id IN (x'00', x'01')`,
 		"events":        strings.ReplaceAll(eventQuery, "?", "1"),
+		"mark by seq":   `UPDATE messages SET state = 'delivered', delivered_at = 1 WHERE peer = 'b' AND dir = 'out' AND state <> 'delivered' AND seq IN (1, 2)`,
 	} {
 		rows, err := s.w.Query("EXPLAIN QUERY PLAN " + q)
 		if err != nil {

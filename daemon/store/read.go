@@ -50,9 +50,18 @@ func (s *Store) queryMessages(ctx context.Context, query string, args ...any) ([
 		if err != nil {
 			return nil, err
 		}
+		s.showSent(&m)
 		msgs = append(msgs, m)
 	}
 	return msgs, rows.Err()
+}
+
+// showSent gives a queued message the state sent if MarkSent marked it
+// and the mark is not written yet (see sentMarks).
+func (s *Store) showSent(m *Message) {
+	if m.State == Queued && m.Direction == Out && s.sent.has(m.Peer, m.ID) {
+		m.State = Sent
+	}
 }
 
 // History returns up to limit messages exchanged with peer, both directions,
@@ -88,5 +97,6 @@ func (s *Store) Message(ctx context.Context, peer string, dir Direction, id [16]
 	if err != nil {
 		return Message{}, fmt.Errorf("message %x with %q: %w", id, peer, err)
 	}
+	s.showSent(&m)
 	return m, nil
 }

@@ -88,9 +88,17 @@ func (s *Store) Deliver(ctx context.Context, peer string, key ed25519.PublicKey,
 			return Arrival{}, fmt.Errorf("deliver from %q: message %d: %w", peer, i, err)
 		}
 	}
-	var d Arrival
-	err := s.write(ctx, func(w *wtx) error {
-		d = Arrival{}
+	// Through the committer, like Enqueue: batches from many sessions (and
+	// this chatd's own sends and receipts) share one transaction and so
+	// one sync. A refusal (a key mismatch, a blocked key) is decided
+	// before anything is written and is this caller's alone: it does not
+	// fail the transaction the others share.
+	var (
+		d       Arrival
+		refusal error
+	)
+	err := s.writeShared(ctx, func(w *wtx) error {
+		d, refusal = Arrival{}, nil
 		pinned, err := w.contactKey(peer)
 		switch {
 		case err == nil && bytes.Equal(pinned, key):
@@ -106,20 +114,24 @@ func (s *Store) Deliver(ctx context.Context, peer string, key ed25519.PublicKey,
 			}
 			return nil
 		case err == nil:
-			return &KeyMismatchError{Name: peer, Pinned: pinned, Offered: bytes.Clone(key)}
+			refusal = &KeyMismatchError{Name: peer, Pinned: pinned, Offered: bytes.Clone(key)}
+			return nil
 		case !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
 		if blocked, err := w.isBlocked(key); err != nil || blocked {
 			if err == nil {
-				err = ErrBlocked
+				refusal = ErrBlocked
 			}
 			return err
 		}
 		d.Request = true
 		d.Fresh, err = w.addToRequest(peer, key, msgs, lim)
 		return err
-	})
+	}, nil)
+	if err == nil {
+		err = refusal
+	}
 	if err != nil {
 		return Arrival{}, fmt.Errorf("deliver from %q: %w", peer, err)
 	}
@@ -128,7 +140,7 @@ func (s *Store) Deliver(ctx context.Context, peer string, key ed25519.PublicKey,
 
 func (w *wtx) contactKey(name string) (ed25519.PublicKey, error) {
 	var key []byte
-	if err := w.tx.QueryRowContext(w.ctx, `SELECT public_key FROM contacts WHERE name = ?`, name).Scan(&key); err != nil {
+	if err := w.stmt(w.s.stmts.contactKey).QueryRowContext(w.ctx, name).Scan(&key); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, err
 		}
@@ -139,7 +151,7 @@ func (w *wtx) contactKey(name string) (ed25519.PublicKey, error) {
 
 func (w *wtx) isBlocked(key ed25519.PublicKey) (bool, error) {
 	var one int
-	err := w.tx.QueryRowContext(w.ctx, `SELECT 1 FROM blocked WHERE public_key = ?`, []byte(key)).Scan(&one)
+	err := w.stmt(w.s.stmts.isBlocked).QueryRowContext(w.ctx, []byte(key)).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

@@ -29,11 +29,18 @@ type Store struct {
 	r  *sql.DB // read-only pool
 	cp *sql.DB // the checkpointer's connection
 
+	// wmu serialises write transactions together with the writer
+	// connection's synchronous setting, which a transaction that need
+	// not be durable turns down for itself (see writeTx).
+	wmu    sync.Mutex
+	synced bool // guarded by wmu: the writer runs with synchronous=FULL
+
 	stmts *writeStmts
 	gc    *groupCommit
 	ckpt  *checkpointer
 	feed  *eventFeed
 	tail  *outboxTail // the newest undelivered outgoing messages, for Pending
+	sent  *sentMarks  // MarkSent's marks not written yet
 
 	closeOnce sync.Once
 	closeErr  error
@@ -53,7 +60,7 @@ func Open(path string, log *zap.Logger) (*Store, error) {
 	if err := prepareFile(abs, log); err != nil {
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
-	s := &Store{log: log, now: time.Now, tail: newOutboxTail()}
+	s := &Store{log: log, now: time.Now, tail: newOutboxTail(), sent: newSentMarks(), synced: true}
 	if err := s.open(abs); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("open store %q: %w", path, err)
@@ -104,7 +111,19 @@ func dsn(abs string, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	if readOnly {
+		q.Add("_pragma", "synchronous(NORMAL)")
+	} else {
+		// Every commit is on stable storage before it returns: the WAL
+		// is synced (fdatasync) in the commit. A message is acknowledged,
+		// and an event shown, only once a power loss can no longer take
+		// it back. The group committer makes many callers share one
+		// commit and so one sync; writes that need no such promise
+		// (MarkSent's record) turn it down for their transaction alone.
+		// Checkpoints still sync the WAL before copying it, and the
+		// database after.
+		q.Add("_pragma", "synchronous(FULL)")
+	}
 	// After a checkpoint restarts the WAL, SQLite truncates it to this
 	// size: a burst of large messages must not leave a WAL of its size.
 	q.Add("_pragma", "journal_size_limit(4194304)")
@@ -155,6 +174,7 @@ func prepareFile(abs string, log *zap.Logger) error {
 // than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.flushSentMarks()
 		s.gc.Stop()
 		s.ckpt.stop()
 		s.feed.close()

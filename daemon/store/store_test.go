@@ -87,7 +87,7 @@ func TestFileModeAndPragmas(t *testing.T) {
 		}
 	}
 	for pragma, want := range map[string]string{
-		"journal_mode": "wal", "synchronous": "1", "foreign_keys": "1", "busy_timeout": "5000",
+		"journal_mode": "wal", "synchronous": "2", "foreign_keys": "1", "busy_timeout": "5000",
 	} {
 		var got string
 		if err := s.w.QueryRow("PRAGMA " + pragma).Scan(&got); err != nil || got != want {
@@ -97,6 +97,45 @@ func TestFileModeAndPragmas(t *testing.T) {
 	var qo int
 	if err := s.r.QueryRow("PRAGMA query_only").Scan(&qo); err != nil || qo != 1 {
 		t.Errorf("read pool query_only = %d, %v", qo, err)
+	}
+}
+
+// Every write is synced (synchronous=FULL: the WAL is fdatasynced in the
+// commit) except the few that promise nothing (TouchContact, MarkSent's
+// late record), which turn it down for their own transaction only.
+func TestWritesAreSyncedUnlessLazy(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := ctxT(t)
+	sync := func() string {
+		t.Helper()
+		var got string
+		if err := s.w.QueryRow("PRAGMA synchronous").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	key := newKey(t)
+	if _, _, err := s.PinContact(ctx, "bob", key); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TouchContact(ctx, "bob", time.Now()); err != nil || sync() != "1" {
+		t.Fatalf("after TouchContact: synchronous=%s, %v; want 1 (NORMAL)", sync(), err)
+	}
+	m, err := s.Enqueue(ctx, "bob", []byte("x"), time.Now())
+	if err != nil || sync() != "2" {
+		t.Fatalf("after Enqueue: synchronous=%s, %v; want 2 (FULL)", sync(), err)
+	}
+	if err := s.TouchContact(ctx, "bob", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Deliver(ctx, "bob", key, []Message{{ID: newMessageID(), Body: []byte("y")}}, testLimits); err != nil || sync() != "2" {
+		t.Fatalf("after Deliver: synchronous=%s, %v; want 2 (FULL)", sync(), err)
+	}
+	if err := s.TouchContact(ctx, "bob", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.MarkDelivered(ctx, "bob", [][16]byte{m.ID}); err != nil || sync() != "2" {
+		t.Fatalf("after MarkDelivered: synchronous=%s, %v; want 2 (FULL)", sync(), err)
 	}
 }
 

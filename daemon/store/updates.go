@@ -19,6 +19,10 @@ const (
 		WHERE peer = ? AND dir = 'out' AND state = 'queued' AND id IN (%s)`
 	markDeliveredSQL = `UPDATE messages SET state = 'delivered', delivered_at = ?
 		WHERE peer = ? AND dir = 'out' AND state <> 'delivered' AND id IN (%s)`
+	// markDeliveredSeqSQL is markDeliveredSQL for messages whose Seq is
+	// known: the rows are found by the table's key, not an index.
+	markDeliveredSeqSQL = `UPDATE messages SET state = 'delivered', delivered_at = ?
+		WHERE peer = ? AND dir = 'out' AND state <> 'delivered' AND seq IN (%s)`
 )
 
 func prepareIDStmts(ctx context.Context, db *sql.DB, query string) (idStmts, error) {
@@ -36,13 +40,22 @@ func prepareIDStmts(ctx context.Context, db *sql.DB, query string) (idStmts, err
 // execByIDs runs the statement over ids in chunks, each with lead and peer
 // before the chunk's IDs, and returns the number of rows changed.
 func (w *wtx) execByIDs(stmts idStmts, lead []any, ids [][16]byte) (int64, error) {
+	return execChunks(w, stmts, lead, len(ids), func(i int) any { return ids[i][:] })
+}
+
+// execBySeqs is execByIDs for a statement over Seqs.
+func (w *wtx) execBySeqs(stmts idStmts, lead []any, seqs []int64) (int64, error) {
+	return execChunks(w, stmts, lead, len(seqs), func(i int) any { return seqs[i] })
+}
+
+func execChunks(w *wtx, stmts idStmts, lead []any, count int, key func(int) any) (int64, error) {
 	var total int64
 	args := make([]any, 0, len(lead)+chunkSizes[0])
-	for done := 0; done < len(ids); {
-		n := chunkFor(len(ids) - done)
+	for done := 0; done < count; {
+		n := chunkFor(count - done)
 		args = append(args[:0], lead...)
-		for i := range ids[done : done+n] {
-			args = append(args, ids[done+i][:])
+		for i := range n {
+			args = append(args, key(done+i))
 		}
 		res, err := w.stmt(stmts[n]).ExecContext(w.ctx, args...)
 		if err != nil {

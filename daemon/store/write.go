@@ -31,13 +31,16 @@ func diskFull(err error) error {
 // writeStmts are prepared once on the writer connection and bound into each
 // transaction, so the hot paths never re-parse SQL.
 type writeStmts struct {
-	insertOut     insertStmts
-	insertIn      insertStmts
-	maxSeq        *sql.Stmt
-	markSent      idStmts
-	markDelivered idStmts
-	insertEvent   *sql.Stmt
-	lastEvent     *sql.Stmt
+	insertOut        insertStmts
+	insertIn         insertStmts
+	maxSeq           *sql.Stmt
+	markSent         idStmts
+	markDelivered    idStmts
+	markDeliveredSeq idStmts
+	insertEvent      *sql.Stmt
+	lastEvent        *sql.Stmt
+	contactKey       *sql.Stmt
+	isBlocked        *sql.Stmt
 }
 
 func prepareWriteStmts(ctx context.Context, db *sql.DB) (*writeStmts, error) {
@@ -49,6 +52,8 @@ func prepareWriteStmts(ctx context.Context, db *sql.DB) (*writeStmts, error) {
 		{&ws.maxSeq, `SELECT COALESCE(max(seq), 0) FROM messages`},
 		{&ws.insertEvent, `INSERT INTO events (at, type, peer, message_id, data) VALUES (?, ?, ?, ?, ?)`},
 		{&ws.lastEvent, `SELECT COALESCE(max(id), 0) FROM events`},
+		{&ws.contactKey, `SELECT public_key FROM contacts WHERE name = ?`},
+		{&ws.isBlocked, `SELECT 1 FROM blocked WHERE public_key = ?`},
 	} {
 		st, err := db.PrepareContext(ctx, p.query)
 		if err != nil {
@@ -74,12 +79,16 @@ func prepareWriteStmts(ctx context.Context, db *sql.DB) (*writeStmts, error) {
 		ws.close()
 		return nil, fmt.Errorf("prepare statements: %w", err)
 	}
+	if ws.markDeliveredSeq, err = prepareIDStmts(ctx, db, markDeliveredSeqSQL); err != nil {
+		ws.close()
+		return nil, fmt.Errorf("prepare statements: %w", err)
+	}
 	return ws, nil
 }
 
 func (ws *writeStmts) close() error {
-	errs := []error{ws.insertOut.close(), ws.insertIn.close(), closeAll(ws.markSent), closeAll(ws.markDelivered)}
-	for _, st := range []*sql.Stmt{ws.maxSeq, ws.insertEvent, ws.lastEvent} {
+	errs := []error{ws.insertOut.close(), ws.insertIn.close(), closeAll(ws.markSent), closeAll(ws.markDelivered), closeAll(ws.markDeliveredSeq)}
+	for _, st := range []*sql.Stmt{ws.maxSeq, ws.insertEvent, ws.lastEvent, ws.contactKey, ws.isBlocked} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -104,10 +113,30 @@ type wtx struct {
 }
 
 // write runs fn in a transaction on the writer connection and returns only
-// after the commit. Any error from fn rolls everything back.
+// after the commit is on stable storage. Any error from fn rolls
+// everything back.
 func (s *Store) write(ctx context.Context, fn func(w *wtx) error) error {
+	return s.writeTx(ctx, true, fn)
+}
+
+// writeTx is write; a transaction that is not durable commits without
+// syncing the WAL (synchronous=NORMAL for it alone): it survives a crash
+// of chatd, and a power loss may take it, unless a durable commit follows
+// (the WAL is one file, synced up to its end). Only writes whose loss
+// costs nothing but a repeated step may be made so: no event, no message,
+// no pin.
+func (s *Store) writeTx(ctx context.Context, durable bool, fn func(w *wtx) error) error {
 	if s.closed() {
 		return ErrClosed
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.synced != durable {
+		mode := map[bool]string{true: "FULL", false: "NORMAL"}[durable]
+		if _, err := s.w.ExecContext(ctx, "PRAGMA synchronous = "+mode); err != nil {
+			return fmt.Errorf("synchronous %s: %w", mode, err)
+		}
+		s.synced = durable
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
