@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# fuzz.sh [DURATION [PACKAGES...]]: run every Fuzz target in the module (or
-# in PACKAGES: go list patterns from the repository root) for DURATION each (default 20s; `make
-# fuzz`, FUZZTIME=2m make fuzz for longer).
+# fuzz.sh [DURATION [PACKAGES...]]: run every Fuzz target in the module, or
+# in PACKAGES (go list patterns, from the repository root), for DURATION
+# each (default 20s; `make fuzz`, FUZZTIME=2m make fuzz for longer).
 #
 # Each package with Fuzz targets is built once, instrumented for fuzzing
 # (go test -c -fuzz), and its binary runs the targets one after another in
