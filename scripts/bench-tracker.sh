@@ -327,7 +327,7 @@ row() {
       ok = (op == ">=") ? ratio >= want : ratio <= want
       verdict = sprintf("%s %s", target, ok ? "met" : sprintf("MISSED by %.0f%%", 100 * ((op == ">=") ? (want - ratio) / want : (ratio - want) / want)))
     }
-    printf "%-46s %10.0f  %8s  %10s  %6s  %-24s  %5s  %5s\n", label, f[1], f[2], (b[1] > 0 ? sprintf("%.0f", b[1]) : "-"),
+    printf "%-54s %10.0f  %8s  %10s  %6s  %-24s  %5s  %5s\n", label, f[1], f[2], (b[1] > 0 ? sprintf("%.0f", b[1]) : "-"),
       (ratio > 0 ? sprintf("%.2fx", ratio) : "-"), verdict, f[3], f[4]
   }'
 }
@@ -335,7 +335,7 @@ row() {
 {
   echo
   echo "tracker figures and baselines; $rounds round(s) of ${secs}s, medians; $(nproc) CPUs; $(date -u +%Y-%m-%dT%H:%MZ)"
-  printf '%-46s %10s  %8s  %10s  %6s  %-24s  %5s  %5s\n' figure value "CPU us/op" baseline ratio target load1 steal%
+  printf '%-54s %10s  %8s  %10s  %6s  %-24s  %5s  %5s\n' figure value "CPU us/op" baseline ratio target load1 steal%
   row "Ed25519 verifications/s, one core" ed25519-verify-1core - "" "" ""
   for users in $users_list; do
     for c in $conns_list; do
