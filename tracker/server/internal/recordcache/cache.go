@@ -137,7 +137,16 @@ func (c *Cache) Get(name string, dst []byte) (out []byte, expires int64, ok bool
 
 // findLocked returns the index slot and arena offset of name's entry.
 func (s *shard) findLocked(h uint64, name string) (slot int, off uint32, ok bool) {
-	for i, off := range s.idx.probe(h) {
+	slots := s.idx.slots
+	if len(slots) == 0 {
+		return 0, 0, false
+	}
+	mask, tag := len(slots)-1, uint32(h)
+	for i := int(tag) & mask; slots[i] != 0; i = (i + 1) & mask {
+		if tagOf(slots[i]) != tag {
+			continue
+		}
+		off := offOf(slots[i])
 		e := s.arena[off:]
 		if string(e[header:header+int(e[0])]) == name {
 			return i, off, true

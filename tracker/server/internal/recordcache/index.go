@@ -1,7 +1,5 @@
 package recordcache
 
-import "iter"
-
 // index maps a name's hash to its entry's offset in the arena: an
 // open-addressing table of 8-byte slots, linear probing, at most 3/4 full,
 // deletion by shifting back (no tombstones). A slot holds the low 32 bits
@@ -24,21 +22,6 @@ func (x *index) bytes(extra int) int {
 		n = max(2*n, 8)
 	}
 	return 8 * n
-}
-
-// probe yields the slots and offsets whose tag is h's, in probe order.
-func (x *index) probe(h uint64) iter.Seq2[int, uint32] {
-	return func(yield func(int, uint32) bool) {
-		if len(x.slots) == 0 {
-			return
-		}
-		mask, tag := len(x.slots)-1, uint32(h)
-		for i := int(tag) & mask; x.slots[i] != 0; i = (i + 1) & mask {
-			if tagOf(x.slots[i]) == tag && !yield(i, offOf(x.slots[i])) {
-				return
-			}
-		}
-	}
 }
 
 func (x *index) insert(h uint64, off uint32) {

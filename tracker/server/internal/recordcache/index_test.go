@@ -12,10 +12,14 @@ func TestIndexAgainstMap(t *testing.T) {
 	var x index
 	want := map[uint64]uint32{}
 	rng := rand.New(rand.NewPCG(1, 2))
-	find := func(h uint64) (int, uint32, bool) {
-		for i, off := range x.probe(h) {
-			if want[h] == off { // offsets are unique, like arena offsets
-				return i, off, true
+	find := func(h uint64) (int, uint32, bool) { // as shard.findLocked probes
+		if len(x.slots) == 0 {
+			return 0, 0, false
+		}
+		mask := len(x.slots) - 1
+		for i := int(uint32(h)) & mask; x.slots[i] != 0; i = (i + 1) & mask {
+			if tagOf(x.slots[i]) == uint32(h) && offOf(x.slots[i]) == want[h] { // offsets are unique, like arena offsets
+				return i, offOf(x.slots[i]), true
 			}
 		}
 		return 0, 0, false
