@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -41,8 +42,8 @@ func benchPair(b *testing.B) (alice, bob *node) {
 	b.Helper()
 	tr := trackertest.New(b)
 	alice = startNode(b, tr, "alice", b.TempDir())
-	bob = startNode(b, tr, "bob", b.TempDir())
-	bob.add("alice") // else alice's messages are a request (consent)
+	bob = startNodeWithSocket(b, tr, "bob") // for BenchmarkSendToStored's attached client
+	bob.add("alice")                        // else alice's messages are a request (consent)
 	alice.send("bob", "warm-up")
 	waitOutboxEmpty(b, alice, "bob")
 	return alice, bob
@@ -193,10 +194,17 @@ func checkStored(b *testing.B, n *node, peer string, want int, ordered bool) {
 
 // BenchmarkSendToStored sends one message at a time and reports the
 // latency from alice's Send call until bob's store has committed it (seen
-// through bob's event feed) and until alice's store has the receipt.
+// through bob's event feed: "stored"), until the event has reached a
+// client attached to bob's control socket (chatctl attach's event stream:
+// "client") and until alice's store has the receipt ("delivered"), each
+// as p50, p99 and p999 in µs. Each commit on the way is synced. "queued"
+// is Send's own latency: alice's synced commit.
 func BenchmarkSendToStored(b *testing.B) {
 	alice, bob := benchPair(b)
+	watch := attachClient(b, bob)
+	queued := make([]time.Duration, 0, b.N)
 	stored := make([]time.Duration, 0, b.N)
+	atClient := make([]time.Duration, 0, b.N)
 	delivered := make([]time.Duration, 0, b.N)
 	bobCur, aliceCur := bob.d.store.LastEventID(), alice.d.store.LastEventID()
 	var i int64
@@ -204,12 +212,17 @@ func BenchmarkSendToStored(b *testing.B) {
 		i++
 		start := time.Now()
 		m := alice.send("bob", benchBody(i))
+		queued = append(queued, time.Since(start))
 		t1 := waitEvent(b, bob, &bobCur, isMessage(m.ID))
-		t2 := waitEvent(b, alice, &aliceCur, isDelivered(m.ID))
+		t2 := watch.waitMessage(b, m.ID)
+		t3 := waitEvent(b, alice, &aliceCur, isDelivered(m.ID))
 		stored = append(stored, t1.Sub(start))
-		delivered = append(delivered, t2.Sub(start))
+		atClient = append(atClient, t2.Sub(start))
+		delivered = append(delivered, t3.Sub(start))
 	}
+	reportPercentiles(b, "queued", queued)
 	reportPercentiles(b, "stored", stored)
+	reportPercentiles(b, "client", atClient)
 	reportPercentiles(b, "delivered", delivered)
 }
 
@@ -218,8 +231,11 @@ func reportPercentiles(b *testing.B, what string, lat []time.Duration) {
 		return
 	}
 	slices.Sort(lat)
-	for _, p := range []int{50, 90, 99} {
-		b.ReportMetric(float64(lat[(len(lat)-1)*p/100].Microseconds()), fmt.Sprintf("%s-p%d-µs", what, p))
+	for _, p := range []struct {
+		name string
+		q    int // per mille
+	}{{"p50", 500}, {"p99", 990}, {"p999", 999}} {
+		b.ReportMetric(float64(lat[(len(lat)-1)*p.q/1000].Nanoseconds())/1e3, fmt.Sprintf("%s-%s-µs", what, p.name))
 	}
 }
 
@@ -227,12 +243,13 @@ func reportPercentiles(b *testing.B, what string, lat []time.Duration) {
 // she has never talked to (a fresh daemon each time, started with the
 // clock stopped). "up-ms" is until alice has a session (her presence
 // event), "first-stored-ms" until the first message is in the new
-// contact's store. Both include the tracker look-ups and pinning on both
+// contact's store (as a request: alice is a stranger to them); means and
+// p50s. Both include the tracker look-ups and pinning on both
 // sides, TCP, the preamble, TLS 1.3 and Hello.
 func BenchmarkConnectionSetup(b *testing.B) {
 	tr := trackertest.New(b)
 	alice := startNode(b, tr, "alice", b.TempDir())
-	var up, stored time.Duration
+	var up, stored []time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		name := fmt.Sprintf("bob%d", i)
@@ -248,16 +265,32 @@ func BenchmarkConnectionSetup(b *testing.B) {
 				return e.Type == store.EventPresence && e.Peer == name
 			})
 		})
-		tStored = waitEvent(b, bob, &bobCur, isMessage(m.ID))
+		// alice is a stranger to the new contact: her first message is a
+		// request (consent), stored as such.
+		tStored = waitEvent(b, bob, &bobCur, func(e store.Event) bool {
+			return e.Type == store.EventRequest && e.Peer == "alice" || isMessage(m.ID)(e)
+		})
 		wg.Wait()
 		b.StopTimer()
-		up += tUp.Sub(start)
-		stored += tStored.Sub(start)
+		up = append(up, tUp.Sub(start))
+		stored = append(stored, tStored.Sub(start))
 		bob.stop()
 		b.StartTimer()
 	}
-	b.ReportMetric(float64(up.Microseconds())/1000/float64(b.N), "up-ms")
-	b.ReportMetric(float64(stored.Microseconds())/1000/float64(b.N), "first-stored-ms")
+	ms := func(ds []time.Duration) (mean, p50 float64) {
+		var sum time.Duration
+		for _, d := range ds {
+			sum += d
+		}
+		slices.Sort(ds)
+		return float64(sum.Microseconds()) / 1000 / float64(len(ds)), float64(ds[(len(ds)-1)/2].Microseconds()) / 1000
+	}
+	mean, p50 := ms(up)
+	b.ReportMetric(mean, "up-ms")
+	b.ReportMetric(p50, "up-p50-ms")
+	mean, p50 = ms(stored)
+	b.ReportMetric(mean, "first-stored-ms")
+	b.ReportMetric(p50, "first-stored-p50-ms")
 }
 
 // quietConfig is testConfig with production keepalive and presence
@@ -282,55 +315,6 @@ const hubEnv = "P2PCHAT_BENCH_HUB" // tracker URL and data directory, tab-separa
 type hubMem struct {
 	heap, stack, rss int64
 	sessions         int
-}
-
-// BenchmarkIdleSessionMemory connects idleSessions daemons to one hub
-// (after a first, warm-up one), each sending one message, and reports how
-// much the hub's memory grew per idle session: Go heap + stacks
-// ("B/session"), and RSS
-// ("rss-B/session", which also counts SQLite's page cache and allocator
-// slack). "net-B/session" is the drop in heap + stacks when the sessions
-// close again, with the contacts and their messages still stored: the
-// memory the sessions themselves hold.
-func BenchmarkIdleSessionMemory(b *testing.B) {
-	const idleSessions = 100
-	for b.Loop() {
-		tr := trackertest.New(b)
-		hub := startHub(b, tr)
-		// One session first, so that what the first one initialises once
-		// (TLS and certificate tables, tracker client connections) is not
-		// charged to the others: the figures are the marginal cost.
-		warm := startNodeConfig(b, quietConfig(tr, "warm", b.TempDir()))
-		warm.send("hub", "hi")
-		waitOutboxEmpty(b, warm, "hub")
-		hub.waitSessions(b, 1)
-		before := hub.mem(b)
-		var fleet []*node
-		for i := range idleSessions {
-			name := fmt.Sprintf("idle%d", i)
-			n := startNodeConfig(b, quietConfig(tr, name, b.TempDir()))
-			n.send("hub", "hi")
-			fleet = append(fleet, n)
-		}
-		for _, n := range fleet {
-			waitOutboxEmpty(b, n, "hub")
-		}
-		with := hub.waitSessions(b, idleSessions+1)
-		for _, n := range fleet {
-			n.stop()
-		}
-		hub.waitSessions(b, 1)
-		// A closed session's connection lingers for up to closeLinger
-		// (2s) in case the peer has last words; let that pass.
-		time.Sleep(3 * time.Second)
-		without := hub.mem(b)
-		per := func(d int64) float64 { return float64(d) / idleSessions }
-		b.ReportMetric(per(with.heap+with.stack-before.heap-before.stack), "B/session")
-		b.ReportMetric(per(with.heap-before.heap), "heap-B/session")
-		b.ReportMetric(per(with.stack-before.stack), "stack-B/session")
-		b.ReportMetric(per(with.rss-before.rss), "rss-B/session")
-		b.ReportMetric(per(with.heap+with.stack-without.heap-without.stack), "net-B/session")
-	}
 }
 
 // hubProc is the parent's handle on the child hub.
@@ -393,6 +377,32 @@ func (h *hubProc) mem(b *testing.B) hubMem {
 	return m
 }
 
+// add makes the hub pin names from the tracker, as `chatctl add` does.
+func (h *hubProc) add(b *testing.B, names ...string) {
+	b.Helper()
+	for len(names) > 0 {
+		n := min(len(names), 100)
+		if _, err := io.WriteString(h.in, "add "+strings.Join(names[:n], " ")+"\n"); err != nil {
+			b.Fatalf("ask hub to add contacts: %v", err)
+		}
+		if line, err := h.out.ReadString('\n'); line != "added\n" {
+			b.Fatalf("hub add: %q, %v", line, err)
+		}
+		names = names[n:]
+	}
+}
+
+// heapProfile makes the hub write a heap profile to path.
+func (h *hubProc) heapProfile(b *testing.B, path string) {
+	b.Helper()
+	if _, err := io.WriteString(h.in, "heap "+path+"\n"); err != nil {
+		b.Fatalf("ask hub for a heap profile: %v", err)
+	}
+	if line, err := h.out.ReadString('\n'); line != "heap <nil>\n" {
+		b.Fatalf("hub heap profile: %q, %v", line, err)
+	}
+}
+
 // waitSessions asks the hub until it holds exactly k sessions.
 func (h *hubProc) waitSessions(b *testing.B, k int) hubMem {
 	b.Helper()
@@ -438,6 +448,27 @@ func runHub(spec string) int {
 	fmt.Println("ready")
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
+		if names, ok := strings.CutPrefix(sc.Text(), "add "); ok {
+			for _, name := range strings.Fields(names) {
+				if _, err := d.AddContact(ctx, name); err != nil {
+					fmt.Fprintln(os.Stderr, "hub: add", name+":", err)
+					return 1
+				}
+			}
+			fmt.Println("added")
+			continue
+		}
+		if path, ok := strings.CutPrefix(sc.Text(), "heap "); ok {
+			// A heap profile, for go tool pprof: where the memory is.
+			runtime.GC()
+			f, err := os.Create(path)
+			if err == nil {
+				err = pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+			fmt.Println("heap", err)
+			continue
+		}
 		var ms runtime.MemStats
 		for range 3 {
 			runtime.GC()

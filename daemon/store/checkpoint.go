@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,7 +32,8 @@ const (
 // commit is in the WAL, synced, when it returns (see writeTx); a
 // checkpoint syncs the WAL before copying it and the database after.
 type checkpointer struct {
-	db      *sql.DB // one connection, used for nothing else
+	db      *sql.DB     // one connection, used for nothing else
+	writer  sync.Locker // held by every write transaction (Store.wmu)
 	log     *zap.Logger
 	commits atomic.Int64  // commits since the last checkpoint
 	kick    chan struct{} // cap 1: checkpointEvery commits happened
@@ -40,9 +42,9 @@ type checkpointer struct {
 	done    chan struct{}
 }
 
-func startCheckpointer(db *sql.DB, log *zap.Logger) *checkpointer {
+func startCheckpointer(db *sql.DB, writer sync.Locker, log *zap.Logger) *checkpointer {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &checkpointer{db: db, log: log, kick: make(chan struct{}, 1),
+	c := &checkpointer{db: db, writer: writer, log: log, kick: make(chan struct{}, 1),
 		ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	go c.run()
 	return c
@@ -85,27 +87,35 @@ func (c *checkpointer) run() {
 }
 
 func (c *checkpointer) checkpoint() {
-	walFrames, err := c.run1("PASSIVE")
+	walFrames, _, err := c.run1("PASSIVE")
 	if err == nil && walFrames >= restartFrames {
 		// Under steady writes the WAL is never fully copied when the
-		// writer looks, so it would grow for ever. A RESTART waits for the
-		// writer's current transaction, copies the few pages written since
-		// the PASSIVE pass, and makes the next commit start the WAL from
-		// its beginning; the writer waits only for that short tail.
-		_, err = c.run1("RESTART")
+		// writer looks, so it would grow for ever (the writer starts the
+		// WAL anew by itself only if the whole WAL was copied before its
+		// transaction began). A RESTART copies the few pages written
+		// since the PASSIVE pass, syncs the database and makes the next
+		// commit start the WAL from its beginning. It needs the write
+		// lock: it takes the writer's mutex, so that a writer waits for
+		// it on the mutex, woken the moment it is done, rather than in
+		// SQLite's busy handler, which sleeps 1, 2, 5, 10... ms between
+		// tries (the p99 and p999 of send-to-stored).
+		c.writer.Lock()
+		_, _, err = c.run1("RESTART")
+		c.writer.Unlock()
 	}
 	if err != nil && c.ctx.Err() == nil {
 		c.log.Warn("checkpoint the store's WAL", zap.Error(err))
 	}
 }
 
-// run1 runs one checkpoint in mode and returns the WAL size in pages.
-func (c *checkpointer) run1(mode string) (walFrames int, err error) {
-	var busy, copied int
+// run1 runs one checkpoint in mode and returns the WAL size in pages and
+// how many of them are now in the database.
+func (c *checkpointer) run1(mode string) (walFrames, copied int, err error) {
+	var busy int
 	err = c.db.QueryRowContext(c.ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &walFrames, &copied)
 	if err == nil && walFrames > walWarnFrames {
 		c.log.Warn("store WAL is large; readers may be holding old snapshots",
 			zap.Int("wal_pages", walFrames), zap.Int("copied_pages", copied))
 	}
-	return walFrames, err
+	return walFrames, copied, err
 }

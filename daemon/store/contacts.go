@@ -108,7 +108,7 @@ func (s *Store) Contact(ctx context.Context, name string) (Contact, error) {
 	if s.closed() {
 		return Contact{}, fmt.Errorf("contact %q: %w", name, ErrClosed)
 	}
-	c, err := scanContact(s.r.QueryRowContext(ctx, `SELECT `+contactCols+` FROM contacts WHERE name = ?`, name))
+	c, err := scanContact(s.readRow(ctx, `SELECT `+contactCols+` FROM contacts WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound
 	}

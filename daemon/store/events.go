@@ -143,7 +143,7 @@ func (s *Store) Events(ctx context.Context, after int64, limit int) ([]Event, er
 }
 
 func (s *Store) readEvents(ctx context.Context, after int64, limit int) ([]Event, error) {
-	rows, err := s.r.QueryContext(ctx, eventQuery, after, limit)
+	rows, err := s.readQuery(ctx, eventQuery, after, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +207,7 @@ func (n *nullMessage) message() *Message {
 // least the newest event.
 func (s *Store) prunedThrough(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.r.QueryRowContext(ctx, `SELECT COALESCE(min(id) - 1, 0) FROM events`).Scan(&n)
+	err := s.readRow(ctx, `SELECT COALESCE(min(id) - 1, 0) FROM events`).Scan(&n)
 	return n, err
 }
 

@@ -10,8 +10,8 @@ import (
 // cached (its tail is dropped and started afresh), so the memory held per
 // peer stays small whatever the outbox holds.
 const (
-	maxTailMsgs  = 1024
-	maxTailBytes = 256 << 10
+	maxTailMsgs  = 4096
+	maxTailBytes = 512 << 10
 )
 
 // outboxTail keeps, per peer, the newest undelivered outgoing messages in

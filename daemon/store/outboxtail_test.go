@@ -100,11 +100,11 @@ func TestPendingBeyondTheTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, after := range []int64{0, ms[500].Seq, ms[len(ms)-1].Seq} {
-		got, err := s.Pending(ctx, "bob", after, 2000)
+		got, err := s.Pending(ctx, "bob", after, 2*maxTailMsgs)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := pendingFromDB(t, s, "bob", after, 2000); !reflect.DeepEqual(got, want) {
+		if want := pendingFromDB(t, s, "bob", after, 2*maxTailMsgs); !reflect.DeepEqual(got, want) {
 			t.Fatalf("Pending(after %d): %d messages, the database has %d", after, len(got), len(want))
 		}
 		if got[len(got)-1].ID != last.ID {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 )
 
 const messageCols = `seq, id, peer, dir, body, sent_at, stored_at, state`
@@ -34,12 +35,71 @@ func scanMessage(sc scanner) (Message, error) {
 	return m, nil
 }
 
+// readStmts caches the read pool's prepared statements by query text.
+// modernc.org/sqlite prepares a statement for every query it is handed as
+// text, and parsing and planning were half the cost of a short read (the
+// event stream's Events after each commit, a session's Pending, a
+// History page). database/sql keeps each Stmt prepared on every pool
+// connection it has run on.
+type readStmts struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt // guarded by mu
+}
+
+// reader returns query prepared on the read pool.
+func (s *Store) reader(ctx context.Context, query string) (*sql.Stmt, error) {
+	s.rs.mu.Lock()
+	defer s.rs.mu.Unlock()
+	if st := s.rs.m[query]; st != nil {
+		return st, nil
+	}
+	st, err := s.r.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if s.rs.m == nil {
+		s.rs.m = map[string]*sql.Stmt{}
+	}
+	s.rs.m[query] = st
+	return st, nil
+}
+
+// closeReaders closes the cached statements (at Close).
+func (s *Store) closeReaders() error {
+	s.rs.mu.Lock()
+	defer s.rs.mu.Unlock()
+	var errs []error
+	for q, st := range s.rs.m {
+		errs = append(errs, st.Close())
+		delete(s.rs.m, q)
+	}
+	return errors.Join(errs...)
+}
+
+// readQuery runs a prepared query on the read pool.
+func (s *Store) readQuery(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.reader(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// readRow is readQuery for one row.
+func (s *Store) readRow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := s.reader(ctx, query)
+	if err != nil {
+		return s.r.QueryRowContext(ctx, query, args...) // reports the same error
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
 // queryMessages runs a query over messageCols on the read pool.
 func (s *Store) queryMessages(ctx context.Context, query string, args ...any) ([]Message, error) {
 	if s.closed() {
 		return nil, ErrClosed
 	}
-	rows, err := s.r.QueryContext(ctx, query, args...)
+	rows, err := s.readQuery(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +148,7 @@ func (s *Store) Message(ctx context.Context, peer string, dir Direction, id [16]
 	if s.closed() {
 		return Message{}, fmt.Errorf("message %x from %q: %w", id, peer, ErrClosed)
 	}
-	row := s.r.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages
+	row := s.readRow(ctx, `SELECT `+messageCols+` FROM messages
 		WHERE peer = ? AND dir = ? AND id = ?`, peer, string(dir), id[:])
 	m, err := scanMessage(row)
 	if errors.Is(err, sql.ErrNoRows) {

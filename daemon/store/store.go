@@ -41,6 +41,7 @@ type Store struct {
 	feed  *eventFeed
 	tail  *outboxTail // the newest undelivered outgoing messages, for Pending
 	sent  *sentMarks  // MarkSent's marks not written yet
+	rs    readStmts   // the read pool's prepared statements
 
 	closeOnce sync.Once
 	closeErr  error
@@ -65,14 +66,14 @@ func Open(path string, log *zap.Logger) (*Store, error) {
 		s.closeDBs()
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
-	s.ckpt = startCheckpointer(s.cp, log)
+	s.ckpt = startCheckpointer(s.cp, &s.wmu, log)
 	s.gc = startGroupCommit(s)
 	return s, nil
 }
 
 func (s *Store) open(abs string) error {
 	var err error
-	if s.w, err = sql.Open("sqlite", dsn(abs, false)); err != nil {
+	if s.w, err = sql.Open("sqlite", dsn(abs, false, busyTimeout)); err != nil {
 		return err
 	}
 	// One connection, kept forever: it serialises writers in-process, keeps
@@ -85,12 +86,15 @@ func (s *Store) open(abs string) error {
 	if err := migrateSchema(ctx, s.w, migrationFS, s.log); err != nil {
 		return err
 	}
-	if s.r, err = sql.Open("sqlite", dsn(abs, true)); err != nil {
+	if s.r, err = sql.Open("sqlite", dsn(abs, true, busyTimeout)); err != nil {
 		return err
 	}
 	s.r.SetMaxOpenConns(readPoolSize)
 	s.r.SetMaxIdleConns(readPoolSize)
-	if s.cp, err = sql.Open("sqlite", dsn(abs, false)); err != nil {
+	// The checkpointer never waits in SQLite's busy handler (it sleeps
+	// while holding the writer's mutex for a RESTART): a checkpoint that
+	// readers hold up is left for the next round.
+	if s.cp, err = sql.Open("sqlite", dsn(abs, false, 0)); err != nil {
 		return err
 	}
 	s.cp.SetMaxOpenConns(1)
@@ -107,9 +111,9 @@ func (s *Store) open(abs string) error {
 
 // dsn builds a modernc.org/sqlite data source name. The path is a file: URI
 // so that any character in it is escaped rather than read as a parameter.
-func dsn(abs string, readOnly bool) string {
+func dsn(abs string, readOnly bool, busy time.Duration) string {
 	q := url.Values{}
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	if readOnly {
 		q.Add("_pragma", "synchronous(NORMAL)")
@@ -184,7 +188,7 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDBs() error {
-	var errs []error
+	errs := []error{s.closeReaders()}
 	if s.stmts != nil {
 		errs = append(errs, s.stmts.close())
 	}
