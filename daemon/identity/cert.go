@@ -2,50 +2,20 @@ package identity
 
 import (
 	"crypto/ed25519"
-	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"errors"
-	"fmt"
-	"math/big"
-	"time"
+
+	"github.com/p2pchat/p2pchat/internal/tlsident"
 )
 
 // ErrBadPeerCert: a peer's TLS certificate is not one identity certificate.
-var ErrBadPeerCert = errors.New("bad peer certificate")
-
-// Fixed validity: peers ignore dates (the key is what is pinned), and a
-// fixed window keeps the certificate byte-for-byte deterministic, so a
-// machine with a wrong clock still interoperates.
-var (
-	certNotBefore = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-	certNotAfter  = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
-)
+// It is tlsident.ErrBadCert, which the relay's certificate checks return
+// too.
+var ErrBadPeerCert = tlsident.ErrBadCert
 
 // TLSCertificate returns a self-signed certificate for the identity key,
-// for use as the only certificate of a tls.Config.
+// for use as the only certificate of a tls.Config (see tlsident.Certificate).
 func (id *Identity) TLSCertificate() (tls.Certificate, error) {
-	serial := sha256.Sum256(id.Public)
-	tmpl := &x509.Certificate{
-		// Positive and at most 20 octets, as RFC 5280 asks.
-		SerialNumber:          new(big.Int).SetBytes(serial[:16]),
-		Subject:               pkix.Name{CommonName: "p2pchat"},
-		NotBefore:             certNotBefore,
-		NotAfter:              certNotAfter,
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(nil, tmpl, tmpl, id.Public, id.Private)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("make identity certificate: %w", err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("parse identity certificate: %w", err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: id.Private, Leaf: leaf}, nil
+	return tlsident.Certificate(id.Private)
 }
 
 // PeerKeyFromCerts returns the Ed25519 key of a peer's TLS certificate
@@ -54,25 +24,5 @@ func (id *Identity) TLSCertificate() (tls.Certificate, error) {
 // dates are not checked; the caller compares the key with the one it
 // expects.
 func PeerKeyFromCerts(rawCerts [][]byte) (ed25519.PublicKey, error) {
-	if len(rawCerts) != 1 {
-		return nil, fmt.Errorf("%w: %d certificates, want 1", ErrBadPeerCert, len(rawCerts))
-	}
-	cert, err := x509.ParseCertificate(rawCerts[0])
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadPeerCert, err)
-	}
-	pub, ok := cert.PublicKey.(ed25519.PublicKey)
-	if !ok || cert.PublicKeyAlgorithm != x509.Ed25519 {
-		return nil, fmt.Errorf("%w: key is %v, want Ed25519", ErrBadPeerCert, cert.PublicKeyAlgorithm)
-	}
-	// The TLS handshake already proves possession of the key; checking the
-	// self-signature as well rejects certificates that merely copy
-	// someone's public key into a blob signed by another key.
-	if cert.SignatureAlgorithm != x509.PureEd25519 {
-		return nil, fmt.Errorf("%w: signed with %v, want Ed25519", ErrBadPeerCert, cert.SignatureAlgorithm)
-	}
-	if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil {
-		return nil, fmt.Errorf("%w: not self-signed: %v", ErrBadPeerCert, err)
-	}
-	return pub, nil
+	return tlsident.PeerKey(rawCerts)
 }

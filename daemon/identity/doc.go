@@ -27,5 +27,6 @@
 // the identity key (TLSCertificate). Nothing in the certificate but the key
 // matters: names, dates and chains are ignored, and PeerKeyFromCerts turns
 // the peer's certificate back into its Ed25519 key, which callers compare
-// with the key they pinned.
+// with the key they pinned. Both are internal/tlsident's, which the relay
+// uses too, so a key is presented and checked one way everywhere.
 package identity
