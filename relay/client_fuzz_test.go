@@ -55,30 +55,73 @@ func checkRelayErr(t *testing.T, err error) {
 	}
 }
 
-// FuzzReserve runs Reserve against a relay that answers with arbitrary
-// bytes. A relay that does not hold the key in the address cannot sign
-// the client's fresh nonce, so no answer may make Reserve succeed; every
-// failure is classified (checkRelayErr), and a refusal in an Error frame
-// matches the sentinel for its code.
+// FuzzReserve runs the reservation request (what Reserve sends once TLS
+// has proved both keys) against a relay that answers with arbitrary
+// bytes. It sends exactly one Reserve frame; it succeeds exactly when the
+// first frame is a well-formed Reserved, with that keepalive clamped to
+// the client's bounds; every failure is classified (checkRelayErr), and a
+// refusal in an Error frame matches the sentinel for its code.
 func FuzzReserve(f *testing.F) {
-	relayPub := fuzzAddr.Key
-	challenge := wire.Append(nil, wire.Challenge, wire.ChallengeMsg{RelayKey: relayPub, Nonce: make([]byte, wire.NonceSize)}.Encode())
-	f.Add(append(append([]byte{}, challenge...), wire.Append(nil, wire.Reserved, wire.ReservedMsg{Sig: make([]byte, 64), KeepAliveMS: 10000}.Encode())...))
-	f.Add(append(append([]byte{}, challenge...), wire.Append(nil, wire.Error, wire.ErrorPayload(wire.CodeLimit, "reservations_per_source"))...))
-	f.Add(wire.Append(nil, wire.Challenge, wire.ChallengeMsg{RelayKey: make([]byte, 32), Nonce: make([]byte, wire.NonceSize)}.Encode()))
-	f.Add(wire.Append(nil, wire.Error, wire.ErrorPayload(wire.CodeShutdown, "")))
-	f.Add([]byte{2, 2, 0, 0})
-	f.Add([]byte{1, 2, 0xff, 0xff})
+	f.Add(wire.Append(nil, wire.Reserved, wire.ReservedMsg{KeepAliveMS: 10000}.Encode()))
+	f.Add(wire.Append(nil, wire.Reserved, wire.ReservedMsg{KeepAliveMS: 1<<32 - 1}.Encode()))
+	f.Add(wire.Append(nil, wire.Error, wire.ErrorPayload(wire.CodeLimit, "reservations_per_source")))
+	f.Add(wire.Append(nil, wire.Error, wire.ErrorPayload(wire.CodeAuth, "no client certificate")))
+	f.Add(wire.Append(nil, wire.Reserved, []byte{0, 1}))
+	f.Add([]byte{wire.V1, 4, 0, 0})
+	f.Add([]byte{wire.Version, 2, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c := newFuzzConn(data)
-		res, err := Reserve(context.Background(), fuzzAddr, fuzzClient, c.dial)
-		if err == nil {
-			res.Close()
-			t.Fatal("a reservation without the relay's signature over our nonce")
+		ka, err := reserve(c)
+		if want := wire.Append(nil, wire.Reserve, nil); !bytes.Equal(c.sent.Bytes(), want) {
+			t.Fatalf("sent %x, want one reserve frame %x", c.sent.Bytes(), want)
 		}
-		checkRelayErr(t, err)
-		if f, ferr := wire.Read(bytes.NewReader(data)); ferr == nil && f.Type == wire.Error {
-			checkRefusal(t, err, f.Payload)
+		first, ferr := wire.Read(bytes.NewReader(data))
+		wellFormed := ferr == nil && first.Type == wire.Reserved && len(first.Payload) == 4
+		if err != nil {
+			if wellFormed {
+				t.Fatalf("a well-formed reserved frame, yet %v", err)
+			}
+			checkRelayErr(t, err)
+			if ferr == nil && first.Type == wire.Error {
+				checkRefusal(t, err, first.Payload)
+			}
+			return
+		}
+		if !wellFormed {
+			t.Fatalf("reserved on %v %x (%v)", first.Type, first.Payload, ferr)
+		}
+		m, _ := wire.ParseReserved(first.Payload)
+		if want := min(max(time.Duration(m.KeepAliveMS)*time.Millisecond, minKeepAlive), maxKeepAlive); ka != want {
+			t.Fatalf("keepalive %v, want %v", ka, want)
+		}
+	})
+}
+
+// FuzzRelayTLSAnswer answers the client's TLS ClientHello with arbitrary
+// bytes. Without the relay's key nothing can complete the handshake, so
+// dialTLS always fails, and an answer that starts like a version-1 frame
+// (a version-1 relay refuses what it reads as a bad frame) is
+// reported as ErrOldRelay, which matches ErrProtocol too.
+func FuzzRelayTLSAnswer(f *testing.F) {
+	f.Add(wire.V1Refusal())
+	f.Add([]byte("\x01\x0b\x00\x0bbad_request"))
+	f.Add([]byte("\x01\x0b\x00\x0bbad"))
+	f.Add([]byte("\x15\x03\x03\x00\x02\x02\x78")) // alert: no_application_protocol
+	f.Add([]byte("\x16\x03\x03\x00\x04\x02\x00\x00\x00"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := newFuzzConn(data)
+		conn, err := dialTLS(context.Background(), c.dial, fuzzAddr, nil, time.Second)
+		if err == nil {
+			conn.Close()
+			t.Fatal("a TLS handshake completed without the relay's key")
+		}
+		if len(data) >= 5 && data[0] == wire.V1 {
+			if !errors.Is(err, ErrOldRelay) || !errors.Is(err, ErrProtocol) {
+				t.Fatalf("a version-1 answer %x gave %v, want ErrOldRelay", data, err)
+			}
+		} else if errors.Is(err, ErrOldRelay) {
+			t.Fatalf("answer %x gave %v", data, err)
 		}
 	})
 }
@@ -103,22 +146,23 @@ func checkRefusal(t *testing.T, err error, p []byte) {
 	}
 }
 
-// FuzzConnect runs Connect against a relay that answers with arbitrary
-// bytes. It succeeds exactly when the first frame is OK, and then the
-// bytes after that frame (the relayed stream) are still unread on the
-// connection it returns; any other first frame is a classified error.
+// FuzzConnect runs a caller's request (what Connect sends once TLS is
+// up) against a relay that answers with arbitrary bytes. It succeeds
+// exactly when the first frame is OK, and then the bytes after that frame
+// (the relayed stream) are still unread on the connection; any other
+// first frame is a classified error.
 func FuzzConnect(f *testing.F) {
 	f.Add(append(wire.Append(nil, wire.OK, nil), "\x16\x03\x01 tls hello"...))
 	f.Add(wire.Append(nil, wire.Error, wire.ErrorPayload(wire.CodeNoReservation, "")))
 	f.Add(wire.Append(nil, wire.Error, wire.ErrorPayload(wire.CodeLimit, "max_sessions")))
 	f.Add(wire.Append(nil, wire.Error, []byte("Bad code")))
 	f.Add(wire.Append(nil, wire.Pong, nil))
-	f.Add([]byte{1, 10, 0})
+	f.Add([]byte{wire.Version, byte(wire.OK), 0})
 	f.Add([]byte{})
 	target := fuzzClient.Public().(ed25519.PublicKey)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c := newFuzzConn(data)
-		conn, err := Connect(context.Background(), fuzzAddr, target, c.dial)
+		err := request(c, wire.Connect, target)
 		first, ferr := wire.Read(bytes.NewReader(data))
 		if err != nil {
 			if ferr == nil && first.Type == wire.OK {
@@ -133,7 +177,7 @@ func FuzzConnect(f *testing.F) {
 		if ferr != nil || first.Type != wire.OK {
 			t.Fatalf("connected on %v %v", first.Type, ferr)
 		}
-		rest, _ := io.ReadAll(conn)
+		rest, _ := io.ReadAll(c)
 		if want := data[wire.HeaderSize+len(first.Payload):]; !bytes.Equal(rest, want) {
 			t.Fatalf("the relayed stream lost bytes: left %q, want %q", rest, want)
 		}

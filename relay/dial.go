@@ -18,16 +18,9 @@ type DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error
 // Client-side bounds on the steps before a connection is spliced, used
 // when ctx has no earlier deadline.
 const (
-	handshakeTimeout = 15 * time.Second // Reserve's handshake; accepting one incoming connection
+	handshakeTimeout = 15 * time.Second // TLS; Reserve's handshake; accepting one incoming connection
 	connectTimeout   = 30 * time.Second // Connect, which waits for the target to accept
 )
-
-func dialRelay(ctx context.Context, dial DialFunc, hostPort string) (net.Conn, error) {
-	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
-	}
-	return dial(ctx, "tcp", hostPort)
-}
 
 // bound gives conn a deadline of the earlier of ctx's and now+d, and
 // interrupts it when ctx is cancelled. release clears both.
@@ -67,21 +60,26 @@ func request(conn net.Conn, t wire.Type, payload []byte) error {
 // Connect asks the relay at a for a connection to the holder of target's
 // reservation and returns it once the target has accepted. The connection
 // carries the caller's bytes to the target and back, nothing else; run the
-// end-to-end TLS session over it and check the peer's key there, since the
-// relay itself is not authenticated on this path.
+// end-to-end TLS session over it and check the peer's key there: the relay
+// proved a.Key (a relay with another key fails with ErrWrongRelayKey), but
+// only the target's own TLS proves who answered.
+//
+// The request travels inside TLS, so only the relay learns which key was
+// asked for; the caller shows the relay no key of its own.
 //
 // Refusals match ErrNoReservation, ErrJoinTimeout or ErrLimit.
 func Connect(ctx context.Context, a Addr, target ed25519.PublicKey, dial DialFunc) (net.Conn, error) {
-	conn, err := dialRelay(ctx, dial, a.HostPort)
+	start := time.Now()
+	conn, err := dialTLS(ctx, dial, a, nil, connectTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("relay connect: dial %s: %w", a.HostPort, err)
+		return nil, fmt.Errorf("relay connect: %w", err)
 	}
-	release := bound(ctx, conn, connectTimeout)
+	release := bound(ctx, conn, connectTimeout-time.Since(start))
 	err = request(conn, wire.Connect, target)
 	release()
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("relay connect via %s: %w", a.HostPort, ctxErr(ctx, err))
 	}
-	return conn, nil
+	return relayedConn{conn}, nil
 }

@@ -5,12 +5,13 @@
 // relay (chat-relay, package relay/server). The daemon that cannot be
 // dialled holds a reservation there and publishes the relay's address in
 // its signed tracker record; a caller asks the relay for that key and gets
-// a plain byte stream to it. chatd's own TLS 1.3 session then runs end to
-// end inside that stream, so the relay sees only ciphertext, cannot alter
-// or read messages, and a relay that joins the caller to someone else
-// fails the caller's pinned-key check. The relay authenticates itself to
-// reserving daemons only so that a daemon knows its reservation is held
-// where its record says.
+// a byte stream to it. chatd's own TLS 1.3 session then runs end to end
+// inside that stream, so the relay sees only ciphertext, cannot alter or
+// read messages, and a relay that joins the caller to someone else fails
+// the caller's pinned-key check. Every connection to the relay is itself
+// TLS 1.3, the relay proving the key of its address: the path between a
+// daemon and the relay sees neither who reserves nor whom a caller asks
+// for.
 //
 //	a, _ := relay.ParseAddr("relay://relay.example.org:7072/iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w")
 //
@@ -36,39 +37,58 @@
 //
 // # Wire protocol
 //
-// Everything before the splice is frames of at most 516 bytes:
+// Every connection to a relay starts with TLS 1.3 (ALPN "p2pchat-relay/2",
+// no resumption: a ticket would link a client's connections). The relay's
+// certificate is made from its Ed25519 key the way chatd makes its own
+// (internal/tlsident), and the client checks that key against the address
+// before it sends anything of its own: a relay with another key fails
+// with ErrWrongRelayKey. A reserving client proves its key with its
+// identity certificate, which TLS 1.3 encrypts; callers and joining
+// targets send no certificate, so the relay does not learn who calls.
+// Inside TLS, everything before the relayed stream is frames of at most
+// 516 bytes:
 //
-//	version u8 (=1) || type u8 || length u16-BE || payload
+//	version u8 (=2) || type u8 || length u16-BE || payload
 //
 // A reservation (control connection), C the daemon and R the relay:
 //
-//	C→R  reserve
-//	R→C  challenge  relay key (32) || relay nonce Nr (32)
-//	     C checks the relay key against the address: ErrWrongRelayKey
-//	C→R  auth       client key (32) || client nonce Nc (32) || sig_C(T("client"))
-//	R→C  reserved   sig_R(T("relay")) || keepalive interval ms (u32)
-//	     or error "auth" / "limit reservations_per_source"
-//	T(role) = "p2pchat relay reservation v1\x00" || role || 0 || relay key || client key || Nr || Nc
+//	C→R  reserve    (empty: C's certificate says whose reservation)
+//	R→C  reserved   keepalive interval ms (u32)
+//	     or error "auth" (no certificate) / "limit reservations_per_source"
 //	then:  C→R ping every interval, R→C pong; either side that hears
 //	       nothing for 3 intervals drops the connection.
 //	R→C  incoming   token (16) || caller's observed "ip:port"
 //	R→C  error "replaced", when a newer reservation for the key takes over
 //
-// Each side signs its own role, so neither signature can be reflected as
-// the other's. A connection (caller A, target B):
+// A connection (caller A, target B):
 //
 //	A→R  connect    target key (32)
 //	R→B  incoming   on B's control connection
 //	B→R  accept     token (16), on a new connection
 //	R→A, R→B  ok    (empty: A learns nothing B did not publish)
-//	then R copies bytes both ways until both sides have closed; a
-//	half-close is passed on.
+//	then R copies bytes from one TLS connection to the other until both
+//	sides have closed; a half-close (close_notify) is passed on.
+//
+// So the path sees TLS handshakes with the relay's address, and the sizes
+// and timing of records: not the key a reservation is for, not the key a
+// caller asks for, not the token or the caller's address the relay passes
+// on (relay/server's TestWireShowsNoIdentity records all of it and looks).
+// The relay itself learns the key of each reservation and of each
+// connect, which it needs to join them. Clients write records of at most
+// 4 KiB, which keeps the relay's TLS read buffers small.
+//
+// Version 1 sent its frames in the clear and proved keys with a signed
+// challenge. A version-1 client gets one frame it can read, a version-1
+// error "version this relay speaks protocol 2 (TLS): upgrade chatd",
+// which it logs as a refusal; the relay counts it
+// (relay_refusals_total{reason="old_version"}) and logs one line a
+// minute. A client at a version-1 relay fails with ErrOldRelay.
 //
 // Refusals are an error frame, "code[ detail]": no_reservation, timeout
 // (the target did not accept within the join timeout), limit (the detail
 // names the limit), unknown_token (an accept too late or forged), auth,
-// bad_request. A connection that sends no complete first frame within
-// the handshake deadline is closed.
+// bad_request. A connection that has not finished its TLS handshake and
+// sent a complete first frame within the handshake deadline is closed.
 //
 // # Limits
 //

@@ -9,11 +9,16 @@ import (
 // Errors callers branch on. A refusal from the relay is a *RefusedError,
 // which matches the sentinel for its code with errors.Is.
 var (
-	// ErrWrongRelayKey: the relay proved a key other than the one in its
-	// address; it is not the relay the record names.
+	// ErrWrongRelayKey: the relay's TLS certificate holds a key other
+	// than the one in its address; it is not the relay the record names.
+	// Nothing but the TLS ClientHello was sent to it.
 	ErrWrongRelayKey = errors.New("relay key does not match the relay address")
-	// ErrBadRelaySignature: the relay's handshake signature did not verify.
-	ErrBadRelaySignature = errors.New("relay signature does not verify")
+	// ErrBadRelaySignature: the relay's TLS certificate is not an identity
+	// certificate (one Ed25519 key, self-signed by that key).
+	ErrBadRelaySignature = errors.New("relay certificate is not a valid identity certificate")
+	// ErrOldRelay: the relay speaks version 1 of the protocol, in the
+	// clear; it matches ErrProtocol too.
+	ErrOldRelay = errors.New("relay speaks protocol version 1, without TLS")
 	// ErrNoReservation: the target holds no reservation on this relay.
 	ErrNoReservation = errors.New("target holds no reservation on the relay")
 	// ErrJoinTimeout: the target did not accept the connection in time.

@@ -3,14 +3,13 @@ package relay
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"net"
 	"net/netip"
 	"sync"
 	"time"
 
+	"github.com/p2pchat/p2pchat/internal/tlsident"
 	"github.com/p2pchat/p2pchat/relay/internal/wire"
 )
 
@@ -55,10 +54,11 @@ type Reservation struct {
 	wg        sync.WaitGroup
 }
 
-// Reserve connects to the relay at a, proves it holds id and checks that
-// the relay holds a.Key, and returns the reservation. A relay with another
-// key fails with ErrWrongRelayKey. dial nil means a plain net.Dialer; it
-// is also used for every connection Accept opens.
+// Reserve connects to the relay at a, checks that the relay holds a.Key
+// (a relay with another key fails with ErrWrongRelayKey), proves it holds
+// id with its TLS client certificate, and returns the reservation. dial
+// nil means a plain net.Dialer; it is also used for every connection
+// Accept opens.
 //
 // There is no reconnect loop here: when Done is closed, make a new
 // reservation (with backoff) if it is still wanted.
@@ -66,12 +66,17 @@ func Reserve(ctx context.Context, a Addr, id ed25519.PrivateKey, dial DialFunc) 
 	if len(a.Key) != ed25519.PublicKeySize || len(id) != ed25519.PrivateKeySize {
 		return nil, fmt.Errorf("relay reserve: bad key length")
 	}
-	conn, err := dialRelay(ctx, dial, a.HostPort)
+	cert, err := tlsident.Certificate(id)
 	if err != nil {
-		return nil, fmt.Errorf("relay reserve: dial %s: %w", a.HostPort, err)
+		return nil, fmt.Errorf("relay reserve: %w", err)
 	}
-	release := bound(ctx, conn, handshakeTimeout)
-	ka, err := handshake(conn, a.Key, id)
+	start := time.Now()
+	conn, err := dialTLS(ctx, dial, a, &cert, handshakeTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("relay reserve: %w", err)
+	}
+	release := bound(ctx, conn, handshakeTimeout-time.Since(start))
+	ka, err := reserve(conn)
 	release()
 	if err != nil {
 		conn.Close()
@@ -85,35 +90,15 @@ func Reserve(ctx context.Context, a Addr, id ed25519.PrivateKey, dial DialFunc) 
 	return r, nil
 }
 
-// handshake runs the mutual challenge and returns the keepalive interval
-// the relay asked for.
-func handshake(conn net.Conn, relayKey ed25519.PublicKey, id ed25519.PrivateKey) (time.Duration, error) {
+// reserve asks for the reservation on a connection whose TLS handshake
+// has proved both keys, and returns the keepalive interval the relay
+// asked for.
+func reserve(conn net.Conn) (time.Duration, error) {
 	if err := wire.Write(conn, wire.Reserve, nil); err != nil {
 		return 0, err
 	}
 	f, err := wire.Read(conn)
 	if err != nil {
-		return 0, refused(err)
-	}
-	if err := wire.Expect(f, wire.Challenge); err != nil {
-		return 0, refused(err)
-	}
-	ch, err := wire.ParseChallenge(f.Payload)
-	if err != nil {
-		return 0, refused(err)
-	}
-	if !ch.RelayKey.Equal(relayKey) {
-		return 0, fmt.Errorf("%w: relay offered %s, address says %s", ErrWrongRelayKey,
-			base64.RawURLEncoding.EncodeToString(ch.RelayKey), base64.RawURLEncoding.EncodeToString(relayKey))
-	}
-	me := id.Public().(ed25519.PublicKey)
-	nonce := make([]byte, wire.NonceSize)
-	rand.Read(nonce)
-	sig := ed25519.Sign(id, wire.Transcript("client", relayKey, me, ch.Nonce, nonce))
-	if err := wire.Write(conn, wire.Auth, wire.AuthMsg{ClientKey: me, Nonce: nonce, Sig: sig}.Encode()); err != nil {
-		return 0, err
-	}
-	if f, err = wire.Read(conn); err != nil {
 		return 0, refused(err)
 	}
 	if err := wire.Expect(f, wire.Reserved); err != nil {
@@ -122,9 +107,6 @@ func handshake(conn net.Conn, relayKey ed25519.PublicKey, id ed25519.PrivateKey)
 	rm, err := wire.ParseReserved(f.Payload)
 	if err != nil {
 		return 0, refused(err)
-	}
-	if !ed25519.Verify(relayKey, wire.Transcript("relay", relayKey, me, ch.Nonce, nonce), rm.Sig) {
-		return 0, ErrBadRelaySignature
 	}
 	ka := time.Duration(rm.KeepAliveMS) * time.Millisecond
 	return min(max(ka, minKeepAlive), maxKeepAlive), nil
@@ -160,7 +142,7 @@ func (r *Reservation) end(err error) {
 	r.closeOnce.Do(func() {
 		r.err = err
 		close(r.done)
-		r.conn.Close()
+		closeNow(r.conn)
 	})
 }
 
@@ -239,16 +221,17 @@ func (r *Reservation) Accept(ctx context.Context) (net.Conn, Incoming, error) {
 		return nil, in, fmt.Errorf("relay accept: %w", r.err)
 	case in = <-r.incoming:
 	}
-	conn, err := dialRelay(ctx, r.dial, r.addr.HostPort)
+	start := time.Now()
+	conn, err := dialTLS(ctx, r.dial, r.addr, nil, handshakeTimeout)
 	if err != nil {
-		return nil, in, fmt.Errorf("relay accept from %v: dial %s: %w", in.From, r.addr.HostPort, err)
+		return nil, in, fmt.Errorf("relay accept from %v: %w", in.From, err)
 	}
-	release := bound(ctx, conn, handshakeTimeout)
+	release := bound(ctx, conn, handshakeTimeout-time.Since(start))
 	err = request(conn, wire.Accept, in.token[:])
 	release()
 	if err != nil {
 		conn.Close()
 		return nil, in, fmt.Errorf("relay accept from %v: %w", in.From, ctxErr(ctx, err))
 	}
-	return conn, in, nil
+	return relayedConn{conn}, in, nil
 }

@@ -12,7 +12,7 @@ func page(fs *flag.FlagSet) *clidoc.Page {
 		Name: "chat-relay", Section: 8,
 		Summary:  "p2pchat relay of last resort",
 		Synopsis: []string{"chat-relay [--config FILE] [OPTIONS]"},
-		Description: `chat-relay connects two p2pchat daemons that cannot reach each other directly. A daemon behind a NAT holds a reservation on the relay, proving its identity key, and publishes the relay's address in its record; a caller asks the relay for that key and the relay joins the two connections and copies bytes. The daemons' own TLS 1.3 session runs end to end inside, so the relay sees only ciphertext and a relay that lies about who is on the other end fails the pinned-key check.
+		Description: `chat-relay connects two p2pchat daemons that cannot reach each other directly. A daemon behind a NAT holds a reservation on the relay, proving its identity key, and publishes the relay's address in its record; a caller asks the relay for that key and the relay joins the two connections and copies bytes. The daemons' own TLS 1.3 session runs end to end inside, so the relay sees only ciphertext and a relay that lies about who is on the other end fails the pinned-key check. Every connection to the relay is itself TLS 1.3, the relay proving the key in its address, so the network between a daemon and the relay does not see who reserves or whom a caller asks for (relay protocol 2; a daemon of protocol 1 is told to upgrade).
 
 On start it prints its address, relay://HOST:PORT/KEY, where KEY is its Ed25519 public key: set --public-addr to the host:port others dial. The key is made on first start (mode 0600) and a key file that group or others can read is refused.
 

@@ -2,15 +2,18 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/p2pchat/p2pchat/relay"
+	"github.com/p2pchat/p2pchat/relay/internal/wire"
 )
 
 // benchRelay is startRelay without per-line test logging.
@@ -57,28 +60,34 @@ func benchPair(b *testing.B, r *testRelay, res *relay.Reservation) (net.Conn, ne
 	return got.c, callee
 }
 
-func inUse() uint64 {
+// inUse is the heap and stack in use after two collections (the second
+// also shrinks stacks the first found mostly unused).
+func inUse() (heap, stack uint64) {
 	runtime.GC()
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	return m.HeapInuse + m.StackInuse
+	return m.HeapInuse, m.StackInuse
 }
 
 // BenchmarkIdleSessionMemory holds 1,000 joined, idle sessions and
 // reports the heap and stack they take. Both ends live in this process
-// too, so "B/session" includes two client-side TCP connections;
+// too, so "B/session" includes two client-side TLS connections;
 // "client-B/session" measures what two such connections cost alone (a
-// direct loopback pair), and "relay-B/session" is the difference: the
-// relay's own share. "spliced" is the default (no bandwidth limit);
-// "limited" has a per-session rate, so each direction holds a buffer. Run
-// it with -benchtime=1x.
+// direct loopback TLS pair, idle, after its handshake), and
+// "relay-B/session" is the difference: the relay's own share.
+//
+// "fresh" sessions have carried nothing; "after-traffic" sessions have
+// each carried 64 KiB each way first, so crypto/tls's read buffers on the
+// relay have grown to a full record; "limited" has a per-session rate.
+// Run it with -benchtime=1x.
 func BenchmarkIdleSessionMemory(b *testing.B) {
-	b.Run("spliced", func(b *testing.B) { idleSessionMemory(b) })
-	b.Run("limited", func(b *testing.B) { idleSessionMemory(b, func(c *Config) { c.SessionRate = 1 << 20 }) })
+	b.Run("fresh", func(b *testing.B) { idleSessionMemory(b, 0) })
+	b.Run("after-traffic", func(b *testing.B) { idleSessionMemory(b, 64<<10) })
+	b.Run("limited", func(b *testing.B) { idleSessionMemory(b, 0, func(c *Config) { c.SessionRate = 1 << 20 }) })
 }
 
-func idleSessionMemory(b *testing.B, mod ...func(*Config)) {
+func idleSessionMemory(b *testing.B, traffic int, mod ...func(*Config)) {
 	const n = 1000
 	for range b.N {
 		b.StopTimer()
@@ -88,7 +97,8 @@ func idleSessionMemory(b *testing.B, mod ...func(*Config)) {
 			b.Fatal(err)
 		}
 		conns := make([]net.Conn, 0, 2*n)
-		g0, m0 := runtime.NumGoroutine(), inUse()
+		g0 := runtime.NumGoroutine()
+		h0, s0 := inUse()
 		b.StartTimer()
 		for range n {
 			a, c := benchPair(b, r, res)
@@ -98,32 +108,20 @@ func idleSessionMemory(b *testing.B, mod ...func(*Config)) {
 		for value(r.m.active) < n {
 			time.Sleep(time.Millisecond)
 		}
-		time.Sleep(100 * time.Millisecond) // let the copies park in splice
-		m1, g1 := inUse(), runtime.NumGoroutine()
-		perSession := float64(m1-m0) / n
-
-		// What the client ends cost: n direct loopback pairs.
-		ln, _ := net.Listen("tcp", "127.0.0.1:0")
-		direct := make([]net.Conn, 0, 2*n)
-		m2 := inUse()
-		for range n {
-			a, err := net.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				b.Fatal(err)
-			}
-			c, _ := ln.Accept()
-			direct = append(direct, a, c)
+		if traffic > 0 {
+			exchange(b, conns, traffic)
 		}
-		client := float64(inUse()-m2) / n
-		ln.Close()
-		for _, c := range direct {
-			c.Close()
-		}
+		time.Sleep(100 * time.Millisecond) // let the copies park in their reads
+		h1, s1 := inUse()
+		g1 := runtime.NumGoroutine()
+		perSession := float64(h1+s1-h0-s0) / n
+		client := tlsPairCost(b, n, traffic)
 
 		b.ReportMetric(perSession, "B/session")
 		b.ReportMetric(client, "client-B/session")
 		b.ReportMetric(perSession-client, "relay-B/session")
 		b.ReportMetric(float64(g1-g0)/n, "goroutines/session")
+		b.ReportMetric(float64(s1-s0)/n, "stack-B/session")
 		for _, c := range conns {
 			c.Close()
 		}
@@ -132,8 +130,78 @@ func idleSessionMemory(b *testing.B, mod ...func(*Config)) {
 	}
 }
 
+// exchange sends size bytes each way over each pair of conns (caller,
+// callee, caller, ...) and reads them at the other end.
+func exchange(b *testing.B, conns []net.Conn, size int) {
+	chunk := make([]byte, size)
+	var wg sync.WaitGroup
+	for i := 0; i < len(conns); i++ {
+		wg.Go(func() {
+			if _, err := conns[i].Write(chunk); err != nil {
+				b.Error(err)
+			}
+		})
+		wg.Go(func() {
+			if _, err := io.ReadFull(conns[i^1], make([]byte, size)); err != nil {
+				b.Error(err)
+			}
+		})
+		if i%64 == 63 {
+			wg.Wait()
+		}
+	}
+	wg.Wait()
+}
+
+// tlsPairCost is what the client ends of n relayed sessions cost: n
+// direct loopback TLS 1.3 pairs with identity certificates, idle after
+// their handshake (and after traffic bytes each way, if any).
+func tlsPairCost(b *testing.B, n, traffic int) float64 {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	srv, err := newTLSConfig(relayKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cli := &tls.Config{MinVersion: tls.VersionTLS13, NextProtos: []string{wire.ALPN}, InsecureSkipVerify: true}
+	conns := make([]net.Conn, 0, 2*n)
+	h0, s0 := inUse()
+	for range n {
+		raw, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		a := tls.Client(raw, cli)
+		go a.Handshake()
+		raw, _ = ln.Accept()
+		c := tls.Server(raw, srv)
+		if err := c.Handshake(); err != nil {
+			b.Fatal(err)
+		}
+		if err := a.Handshake(); err != nil { // done by now; waits for the goroutine's
+			b.Fatal(err)
+		}
+		conns = append(conns, a, c)
+	}
+	if traffic > 0 {
+		exchange(b, conns, traffic)
+	}
+	h1, s1 := inUse()
+	cost := float64(h1+s1-h0-s0) / float64(n)
+	for _, c := range conns {
+		c.Close()
+	}
+	return cost
+}
+
 // BenchmarkThroughput copies 64 KiB chunks one way over a direct loopback
-// TCP connection (the baseline) and over a relayed session.
+// TCP connection (the baseline), over a direct TLS 1.3 connection (what
+// one layer of TLS costs here) and over a relayed session, where the
+// sender's TLS to the relay, the relay's two and the receiver's all run
+// in this process.
 func BenchmarkThroughput(b *testing.B) {
 	b.Run("direct", func(b *testing.B) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -147,6 +215,25 @@ func BenchmarkThroughput(b *testing.B) {
 		}
 		rd, _ := ln.Accept()
 		stream(b, w, rd)
+	})
+	b.Run("direct-tls", func(b *testing.B) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ln.Close()
+		srv, err := newTLSConfig(relayKey)
+		if err != nil {
+			b.Fatal(err)
+		}
+		raw, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		w := tls.Client(raw, &tls.Config{MinVersion: tls.VersionTLS13, NextProtos: []string{wire.ALPN}, InsecureSkipVerify: true})
+		go w.Handshake()
+		raw, _ = ln.Accept()
+		stream(b, w, tls.Server(raw, srv))
 	})
 	b.Run("relayed", func(b *testing.B) {
 		r := benchRelay(b)
@@ -174,7 +261,7 @@ func stream(b *testing.B, w, rd net.Conn) {
 			b.Fatal(err)
 		}
 	}
-	w.(*net.TCPConn).CloseWrite()
+	closeWrite(w)
 	if n := <-done; n != int64(b.N*len(chunk)) {
 		b.Fatalf("read %d bytes, want %d", n, b.N*len(chunk))
 	}

@@ -34,15 +34,15 @@ const ReservationsPerKey = 1
 // Config says how a Server behaves. Zero fields take the defaults above,
 // except Key, which is required.
 type Config struct {
-	// Key is the relay's identity: reserving clients check it against the
-	// key in the relay address.
+	// Key is the relay's identity: its TLS certificate is made from it,
+	// and every client checks it against the key in the relay address.
 	Key ed25519.PrivateKey
 	// Log receives one line per state change; nil means no logs.
 	Log *zap.Logger
 
 	// HandshakeTimeout bounds everything before a connection is a
-	// reservation, a waiting caller or a joined target: a silent
-	// connection is dropped after it.
+	// reservation, a waiting caller or a joined target (the TLS handshake
+	// and the first frame): a silent connection is dropped after it.
 	HandshakeTimeout time.Duration
 	// KeepAlive is the ping interval the relay asks reserving clients for;
 	// a control connection silent for 3×KeepAlive is dead, on both sides.
@@ -60,7 +60,6 @@ type Config struct {
 
 	// SessionRate caps one session's bytes per second, both directions
 	// together; GlobalRate caps all sessions together. 0 means unlimited.
-	// With neither set, sessions are spliced in the kernel.
 	SessionRate float64
 	GlobalRate  float64
 }

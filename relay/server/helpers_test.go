@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"io"
 	"net"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/p2pchat/p2pchat/internal/tlsident"
 	"github.com/p2pchat/p2pchat/relay"
 	"github.com/p2pchat/p2pchat/relay/internal/wire"
 )
@@ -119,8 +121,8 @@ func connectPair(t *testing.T, r *testRelay, res *relay.Reservation, target ed25
 	return got.c, callee, in
 }
 
-// dialRaw opens a plain TCP connection to r, for tests that speak the
-// wire protocol by hand; the test's cleanup closes it.
+// dialRaw opens a plain TCP connection to r, for tests of what comes
+// before TLS; the test's cleanup closes it.
 func dialRaw(t *testing.T, r *testRelay) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", r.addr.HostPort)
@@ -131,20 +133,33 @@ func dialRaw(t *testing.T, r *testRelay) net.Conn {
 	return c
 }
 
-// sendAuth starts a reservation by hand on c: reserve, then an auth that
-// claims the key claimed, signed by signer. The relay's answer is left to
-// the test.
-func sendAuth(t *testing.T, c net.Conn, signer ed25519.PrivateKey, claimed ed25519.PublicKey) {
+// clientTLS is a relay client's TLS configuration in miniature (the
+// client's own is unexported): TLS 1.3, the relay's ALPN, and id's
+// identity certificate when id is not nil. The relay's key is not
+// checked: these tests talk to their own relay.
+func clientTLS(t *testing.T, id ed25519.PrivateKey) *tls.Config {
 	t.Helper()
-	wire.Write(c, wire.Reserve, nil)
-	f, err := wire.Read(c)
-	if err != nil || f.Type != wire.Challenge {
-		t.Fatalf("challenge: %v %v", f.Type, err)
+	cfg := &tls.Config{MinVersion: tls.VersionTLS13, NextProtos: []string{wire.ALPN}, InsecureSkipVerify: true}
+	if id != nil {
+		cert, err := tlsident.Certificate(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
 	}
-	ch, _ := wire.ParseChallenge(f.Payload)
-	nonce := make([]byte, wire.NonceSize)
-	sig := ed25519.Sign(signer, wire.Transcript("client", ch.RelayKey, claimed, ch.Nonce, nonce))
-	wire.Write(c, wire.Auth, wire.AuthMsg{ClientKey: claimed, Nonce: nonce, Sig: sig}.Encode())
+	return cfg
+}
+
+// dialTLS opens a TLS connection to r with cfg, for tests that speak the
+// wire protocol by hand; the test's cleanup closes it.
+func dialTLS(t *testing.T, r *testRelay, cfg *tls.Config) *tls.Conn {
+	t.Helper()
+	c, err := tls.Dial("tcp", r.addr.HostPort, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // value reads a counter or gauge.
@@ -180,6 +195,11 @@ func fromIP(ip string) relay.DialFunc {
 	return (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}).DialContext
 }
 
+// closeWrite half-closes a relayed connection (a TLS close_notify).
+func closeWrite(c net.Conn) {
+	c.(interface{ CloseWrite() error }).CloseWrite()
+}
+
 // readAll reads until EOF within 5 s.
 func readAll(t *testing.T, c net.Conn) string {
 	t.Helper()
@@ -192,13 +212,16 @@ func readAll(t *testing.T, c net.Conn) string {
 }
 
 // tap is a loopback TCP proxy in front of the relay that records every
-// byte the relay receives and sends: the relay's whole view.
+// byte between the clients and the relay, each direction of each
+// connection apart: what an observer on the path sees.
 type tap struct {
-	ln   net.Listener
-	to   string
-	mu   sync.Mutex
-	seen bytes.Buffer
-	wg   sync.WaitGroup
+	ln net.Listener
+	to string
+	// mu guards streams and their contents; holding it freezes all
+	// traffic through the tap.
+	mu      sync.Mutex
+	streams []*bytes.Buffer
+	wg      sync.WaitGroup
 }
 
 func newTap(t *testing.T, to string) *tap {
@@ -243,11 +266,15 @@ func (tp *tap) pair(a, b net.Conn) {
 }
 
 func (tp *tap) copy(dst, src net.Conn) {
+	rec := new(bytes.Buffer)
+	tp.mu.Lock()
+	tp.streams = append(tp.streams, rec)
+	tp.mu.Unlock()
 	buf := make([]byte, 4096)
 	for {
 		n, err := src.Read(buf)
 		tp.mu.Lock()
-		tp.seen.Write(buf[:n])
+		rec.Write(buf[:n])
 		tp.mu.Unlock()
 		if n > 0 {
 			if _, werr := dst.Write(buf[:n]); werr != nil {
@@ -267,8 +294,32 @@ func (tp *tap) dial(ctx context.Context, network, _ string) (net.Conn, error) {
 	return (&net.Dialer{}).DialContext(ctx, network, tp.ln.Addr().String())
 }
 
-func (tp *tap) saw(marker []byte) bool {
+// recorded returns a copy of each direction of each connection so far.
+func (tp *tap) recorded() [][]byte {
 	tp.mu.Lock()
 	defer tp.mu.Unlock()
-	return bytes.Contains(tp.seen.Bytes(), marker)
+	out := make([][]byte, len(tp.streams))
+	for i, b := range tp.streams {
+		out[i] = bytes.Clone(b.Bytes())
+	}
+	return out
+}
+
+// saw reports whether marker went through the tap in one piece.
+func (tp *tap) saw(marker []byte) bool {
+	for _, b := range tp.recorded() {
+		if bytes.Contains(b, marker) {
+			return true
+		}
+	}
+	return false
+}
+
+// total is the number of bytes the tap has carried.
+func (tp *tap) total() int {
+	n := 0
+	for _, b := range tp.recorded() {
+		n += len(b)
+	}
+	return n
 }

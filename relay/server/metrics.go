@@ -22,6 +22,8 @@ const (
 	RefusedAuth             = "auth"
 	RefusedUnknownToken     = "unknown_token"
 	RefusedBadRequest       = "bad_request"
+	RefusedTLS              = "tls"         // a TLS handshake that failed (a wrong relay key on the client's side, a bad certificate, no ALPN)
+	RefusedOldVersion       = "old_version" // a client of protocol version 1, in the clear
 )
 
 // Session end reasons, the values of relay_session_ends_total's label.
@@ -59,14 +61,14 @@ func newMetrics() *metrics {
 		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "relay_bytes_relayed_total",
 			Help: "Bytes received from either side of joined sessions (counted every idle check and at the end)."}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relay_refusals_total",
-			Help: "Connections refused, by reason (a limit's name, no_reservation, join_timeout, handshake_timeout, auth, unknown_token, bad_request)."},
+			Help: "Connections refused, by reason (a limit's name, no_reservation, join_timeout, handshake_timeout, tls, old_version, auth, unknown_token, bad_request)."},
 			[]string{"reason"}),
 		ends: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "relay_session_ends_total",
 			Help: "Joined sessions ended, by reason (closed, error, idle, shutdown)."}, []string{"reason"}),
 	}
 	for _, r := range []string{LimitReservationsPerSource, LimitSessionsPerTarget, LimitSessionsPerSource,
-		LimitMaxSessions, RefusedNoReservation, RefusedJoinTimeout, RefusedHandshakeTimeout, RefusedAuth,
-		RefusedUnknownToken, RefusedBadRequest} {
+		LimitMaxSessions, RefusedNoReservation, RefusedJoinTimeout, RefusedHandshakeTimeout, RefusedTLS,
+		RefusedOldVersion, RefusedAuth, RefusedUnknownToken, RefusedBadRequest} {
 		m.refusals.WithLabelValues(r)
 	}
 	for _, r := range []string{EndClosed, EndError, EndIdle, EndShutdown} {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -10,36 +11,42 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"golang.org/x/sys/unix"
 	"golang.org/x/time/rate"
 
 	"github.com/p2pchat/p2pchat/relay/internal/wire"
 )
 
-// copyBufSize is each direction's buffer when a bandwidth limit applies
-// (without one, the kernel splices and no user-space buffer exists).
-const copyBufSize = 8 << 10
+// copyBufSize is the size of the pooled buffers the copies use: one TLS
+// record's plaintext at most, so one read fills at most one write.
+const copyBufSize = 16 << 10
+
+// bufPool lends a copy a buffer only while bytes are moving: an idle
+// session holds none (see session.copy).
+var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+
+// aLongTimeAgo is a read deadline in the past: a read returns what is
+// already received and does not wait.
+var aLongTimeAgo = time.Unix(1, 0)
 
 // session is a joined pair. Two goroutines run it, the caller's and the
-// target's, each copying the bytes it reads to the other side; the one
-// that finishes first waits for the other, the last one ends the session.
+// target's, each copying the bytes it reads from one TLS connection to the
+// other; the one that finishes first waits for the other, the last one
+// ends the session.
 //
-// Idleness is judged from the kernel's byte counters (TCP_INFO
-// bytes_received) on a timer, so the spliced path needs no deadlines and
-// no user-space hook per chunk.
+// Idleness is judged from the bytes the copies count, on a timer, so the
+// copy needs no deadlines and no hook per chunk.
 type session struct {
 	s              *Server
 	j              *join
-	caller, target net.Conn
-	from           string
-	spliced        bool
+	caller, target net.Conn        // TLS connections: read and write the relayed bytes here
 	lim            *rate.Limiter   // per-session cap; nil when none
 	ctx            context.Context // limiter waits; cancelled by abort and shutdown
 	cancel         context.CancelFunc
+	from           string
 	started        time.Time
 	every          time.Duration // idle check interval
 
-	read     atomic.Uint64 // bytes read, when not spliced
+	read     atomic.Uint64 // bytes read, both directions
 	written  atomic.Uint64 // bytes delivered, both directions, added as each direction ends
 	finished atomic.Int32
 	done     chan struct{} // closed when the session has ended
@@ -48,8 +55,7 @@ type session struct {
 	timer      *time.Timer
 	ended      bool
 	reason     string
-	base       uint64 // bytes received before the join
-	seen       uint64 // bytes received since the join, at the last check
+	seen       uint64 // bytes read at the last check
 	counted    uint64 // bytes added to the metric so far
 	lastChange time.Time
 }
@@ -57,9 +63,6 @@ type session struct {
 func (s *Server) newSession(j *join, caller, target net.Conn) *session {
 	ss := &session{s: s, j: j, caller: caller, target: target, from: sourceOf(caller).String(),
 		started: time.Now(), done: make(chan struct{}), every: max(s.cfg.IdleTimeout/4, 10*time.Millisecond)}
-	_, ok1 := caller.(*net.TCPConn)
-	_, ok2 := target.(*net.TCPConn)
-	ss.spliced = ok1 && ok2 && s.cfg.SessionRate == 0 && s.global == nil
 	if s.cfg.SessionRate > 0 {
 		ss.lim = rate.NewLimiter(rate.Limit(s.cfg.SessionRate), copyBufSize)
 	}
@@ -82,7 +85,6 @@ func (ss *session) greet() bool {
 	ss.s.m.active.Inc()
 	ss.s.m.total.Inc()
 	ss.mu.Lock()
-	ss.base, _ = ss.received()
 	ss.lastChange = time.Now()
 	ss.timer = time.AfterFunc(ss.every, ss.check)
 	ss.mu.Unlock()
@@ -116,21 +118,32 @@ func (ss *session) pipe(dst, src net.Conn) {
 	}
 }
 
+// copy copies src to dst until src ends. It waits for each TLS record
+// with a one-byte read, so that an idle session holds no buffer; then it
+// borrows one and fills it with what has already arrived, without
+// waiting, and writes that.
 func (ss *session) copy(dst, src net.Conn) (int64, error) {
-	if ss.spliced {
-		return io.Copy(dst, src) // splice(2) between the two sockets
-	}
-	buf := make([]byte, copyBufSize)
 	var total int64
+	first := make([]byte, 1)
 	for {
-		n, err := src.Read(buf)
+		n, err := src.Read(first)
 		if n > 0 {
-			ss.read.Add(uint64(n))
-			if werr := ss.wait(n); werr != nil {
-				return total, werr
+			bp := bufPool.Get().(*[]byte)
+			buf := *bp
+			buf[0] = first[0]
+			m, derr := drain(src, buf[1:])
+			n += m
+			if err == nil {
+				err = derr
 			}
-			m, werr := dst.Write(buf[:n])
-			total += int64(m)
+			ss.read.Add(uint64(n))
+			werr := ss.wait(n)
+			if werr == nil {
+				var w int
+				w, werr = dst.Write(buf[:n])
+				total += int64(w)
+			}
+			bufPool.Put(bp)
 			if werr != nil {
 				return total, werr
 			}
@@ -142,6 +155,27 @@ func (ss *session) copy(dst, src net.Conn) (int64, error) {
 			return total, err
 		}
 	}
+}
+
+// drain reads into buf what src has received already, without waiting
+// for more. A read that would wait fails at once on the past deadline; a
+// timeout does not harm a TLS connection (crypto/tls keeps a partial
+// record for the next read).
+func drain(src net.Conn, buf []byte) (int, error) {
+	src.SetReadDeadline(aLongTimeAgo)
+	defer src.SetReadDeadline(time.Time{})
+	n := 0
+	for n < len(buf) {
+		m, err := src.Read(buf[n:])
+		n += m
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				err = nil
+			}
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 func (ss *session) wait(n int) error {
@@ -165,32 +199,30 @@ func (ss *session) abort(reason string) {
 	}
 	ss.mu.Unlock()
 	ss.cancel()
-	ss.caller.Close()
-	ss.target.Close()
+	closeNow(ss.caller)
+	closeNow(ss.target)
 }
 
-// received is the number of bytes the relay has received on both
-// connections (the kernel's count when spliced).
-func (ss *session) received() (uint64, bool) {
-	if !ss.spliced {
-		return ss.read.Load(), true
+// closeNow closes the TCP connection under c: a TLS close_notify could
+// wait for a peer that does not read.
+func closeNow(c net.Conn) {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
 	}
-	a, ok1 := tcpBytesReceived(ss.caller)
-	b, ok2 := tcpBytesReceived(ss.target)
-	return a + b, ok1 && ok2
+	c.Close()
 }
 
 // check runs on the idle timer: it counts bytes and ends a session that
 // has moved none for IdleTimeout.
 func (ss *session) check() {
-	n, ok := ss.received()
+	n := ss.read.Load()
 	ss.mu.Lock()
 	if ss.ended {
 		ss.mu.Unlock()
 		return
 	}
 	now := time.Now()
-	if n -= ss.base; ok && n != ss.seen {
+	if n != ss.seen {
 		ss.seen, ss.lastChange = n, now
 		if n > ss.counted {
 			ss.s.m.bytes.Add(float64(n - ss.counted))
@@ -230,28 +262,4 @@ func (ss *session) end() {
 	ss.s.m.ends.WithLabelValues(reason).Inc()
 	ss.s.log.Info("session down", targetField(ss.j.target), zap.String("from", ss.from), zap.String("reason", reason),
 		zap.Duration("lasted", time.Since(ss.started).Round(time.Millisecond)), zap.Uint64("bytes", ss.written.Load()))
-}
-
-// tcpBytesReceived reads tcpi_bytes_received (Linux 4.1+) without
-// disturbing a read or splice in progress.
-func tcpBytesReceived(c net.Conn) (uint64, bool) {
-	tc, ok := c.(*net.TCPConn)
-	if !ok {
-		return 0, false
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
-		return 0, false
-	}
-	var n uint64
-	var ierr error
-	if err := rc.Control(func(fd uintptr) {
-		var info *unix.TCPInfo
-		if info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); ierr == nil {
-			n = info.Bytes_received
-		}
-	}); err != nil || ierr != nil {
-		return 0, false
-	}
-	return n, true
 }

@@ -1,8 +1,7 @@
 package server
 
 import (
-	"crypto/ed25519"
-	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/netip"
@@ -35,33 +34,15 @@ func (r *reservation) send(t wire.Type, payload []byte, timeout time.Duration) e
 	return wire.Write(r.conn, t, payload)
 }
 
-// serveReservation runs the challenge, registers the reservation and then
-// answers keepalives until the connection dies.
-func (s *Server) serveReservation(c net.Conn, src netip.AddrPort) {
-	nonce := make([]byte, wire.NonceSize)
-	rand.Read(nonce)
-	if err := wire.Write(c, wire.Challenge, wire.ChallengeMsg{RelayKey: s.pub, Nonce: nonce}.Encode()); err != nil {
+// serveReservation registers a reservation for the key of the client's
+// TLS certificate, then answers keepalives until the connection dies.
+func (s *Server) serveReservation(c *tls.Conn, src netip.AddrPort) {
+	key := clientKey(c)
+	if key == nil {
+		s.refuse(c, src, RefusedAuth, wire.CodeAuth, "no client certificate")
 		return
 	}
-	f, err := wire.Read(c)
-	if err != nil {
-		s.readFailed(c, src, err)
-		return
-	}
-	if f.Type != wire.Auth {
-		s.refuse(c, src, RefusedBadRequest, wire.CodeBadRequest, "want auth")
-		return
-	}
-	am, err := wire.ParseAuth(f.Payload)
-	if err != nil {
-		s.refuse(c, src, RefusedBadRequest, wire.CodeBadRequest, "malformed auth")
-		return
-	}
-	if !ed25519.Verify(am.ClientKey, wire.Transcript("client", s.pub, am.ClientKey, nonce, am.Nonce), am.Sig) {
-		s.refuse(c, src, RefusedAuth, wire.CodeAuth, "")
-		return
-	}
-	r := &reservation{key: pubkey(am.ClientKey), src: src.Addr(), conn: c, since: time.Now()}
+	r := &reservation{key: pubkey(key), src: src.Addr(), conn: c, since: time.Now()}
 	// Nothing may reach the client before Reserved: hold the write lock
 	// from the moment callers can find the reservation.
 	r.wmu.Lock()
@@ -72,22 +53,21 @@ func (s *Server) serveReservation(c net.Conn, src netip.AddrPort) {
 		return
 	}
 	defer func() {
-		s.log.Info("reservation down", fingerprint(am.ClientKey), zap.String("reason", s.dropReservation(r, "closed")),
+		s.log.Info("reservation down", fingerprint(key), zap.String("reason", s.dropReservation(r, "closed")),
 			zap.Duration("held", time.Since(r.since).Round(time.Millisecond)))
 	}()
 	if old != nil {
 		old.send(wire.Error, wire.ErrorPayload(wire.CodeReplaced, ""), time.Second) //nolint:errcheck // closing anyway
-		old.conn.Close()
+		closeNow(old.conn)
 	}
-	sig := ed25519.Sign(s.cfg.Key, wire.Transcript("relay", s.pub, am.ClientKey, nonce, am.Nonce))
 	ka := uint32(s.cfg.KeepAlive / time.Millisecond)
 	c.SetWriteDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
-	err = wire.Write(c, wire.Reserved, wire.ReservedMsg{Sig: sig, KeepAliveMS: ka}.Encode())
+	err := wire.Write(c, wire.Reserved, wire.ReservedMsg{KeepAliveMS: ka}.Encode())
 	r.wmu.Unlock()
 	if err != nil {
 		return
 	}
-	s.log.Info("reservation up", fingerprint(am.ClientKey), zap.Stringer("from", src), zap.Bool("replaced", old != nil))
+	s.log.Info("reservation up", fingerprint(key), zap.Stringer("from", src), zap.Bool("replaced", old != nil))
 	s.keepalive(r)
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -31,6 +32,7 @@ type Server struct {
 	cfg    Config
 	log    *zap.Logger
 	pub    ed25519.PublicKey
+	tls    *tls.Config
 	m      *metrics
 	global *rate.Limiter   // nil: no global bandwidth cap
 	base   context.Context // cancelled when Serve begins to stop; ends limiter waits and joins
@@ -46,6 +48,8 @@ type Server struct {
 	sessions     int // waiting and joined
 	byTarget     map[pubkey]int
 	bySource     map[netip.Addr]int
+	oldClients   int       // version-1 clients refused since oldLogged
+	oldLogged    time.Time // when the last info line about them was written
 }
 
 // New checks cfg, fills in its defaults and makes a server.
@@ -62,6 +66,10 @@ func New(cfg Config) (*Server, error) {
 		pending:      make(map[wire.Token]*join),
 		byTarget:     make(map[pubkey]int),
 		bySource:     make(map[netip.Addr]int),
+	}
+	var err error
+	if s.tls, err = newTLSConfig(cfg.Key); err != nil {
+		return nil, fmt.Errorf("relay: %w", err)
 	}
 	s.base, s.cancel = context.WithCancel(context.Background())
 	if cfg.GlobalRate > 0 {
@@ -146,26 +154,48 @@ func (s *Server) shutdown() {
 	}
 }
 
-// handle reads a new connection's first frame, which says what it is.
+// handle runs a new connection's TLS handshake, then hands the
+// connection to serve on a new goroutine. The handshake (ML-KEM, X25519,
+// Ed25519, x509) grows a goroutine's stack to 16 KiB or more, which would
+// stay with a connection that lives for hours; a fresh goroutine's stack
+// grows only to what serving takes.
 func (s *Server) handle(c net.Conn) {
 	defer s.wg.Done()
-	defer s.untrack(c)
 	src := sourceOf(c)
 	c.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
-	f, err := wire.Read(c)
+	tc := s.startTLS(c, src)
+	if tc == nil {
+		s.untrack(c)
+		return
+	}
+	s.wg.Add(1)
+	go s.serve(c, tc, src)
+}
+
+// serve reads a connection's first frame, which says what it is, and
+// serves it. The frame shares the handshake deadline with the TLS
+// handshake.
+func (s *Server) serve(c net.Conn, tc *tls.Conn, src netip.AddrPort) {
+	defer s.wg.Done()
+	defer s.untrack(c)
+	f, err := wire.Read(tc)
 	if err != nil {
-		s.readFailed(c, src, err)
+		s.readFailed(tc, src, err)
 		return
 	}
 	switch f.Type {
 	case wire.Reserve:
-		s.serveReservation(c, src)
+		if len(f.Payload) != 0 {
+			s.refuse(tc, src, RefusedBadRequest, wire.CodeBadRequest, "malformed reserve")
+			return
+		}
+		s.serveReservation(tc, src)
 	case wire.Connect:
-		s.serveConnect(c, src, f.Payload)
+		s.serveConnect(tc, src, f.Payload)
 	case wire.Accept:
-		s.serveAccept(c, src, f.Payload)
+		s.serveAccept(tc, src, f.Payload)
 	default:
-		s.refuse(c, src, RefusedBadRequest, wire.CodeBadRequest, "unexpected "+f.Type.String())
+		s.refuse(tc, src, RefusedBadRequest, wire.CodeBadRequest, "unexpected "+f.Type.String())
 	}
 }
 

@@ -2,10 +2,14 @@ package server
 
 import (
 	"crypto/ed25519"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"io"
-	"net"
+	"math/big"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -26,7 +30,7 @@ func TestConnectAcceptCopiesBothWaysWithHalfClose(t *testing.T) {
 	if _, err := caller.Write([]byte("hello bob")); err != nil {
 		t.Fatal(err)
 	}
-	caller.(*net.TCPConn).CloseWrite()
+	closeWrite(caller)
 	if got := readAll(t, callee); got != "hello bob" {
 		t.Fatalf("bob read %q", got)
 	}
@@ -34,7 +38,7 @@ func TestConnectAcceptCopiesBothWaysWithHalfClose(t *testing.T) {
 	if _, err := callee.Write([]byte("hello alice")); err != nil {
 		t.Fatal(err)
 	}
-	callee.(*net.TCPConn).CloseWrite()
+	closeWrite(callee)
 	if got := readAll(t, caller); got != "hello alice" {
 		t.Fatalf("alice read %q", got)
 	}
@@ -50,7 +54,11 @@ func TestConnectAcceptCopiesBothWaysWithHalfClose(t *testing.T) {
 	}
 }
 
-func TestReserveRefusesWrongRelayKey(t *testing.T) {
+// TestWrongRelayKeyFails: an address whose key is not the relay's fails
+// every kind of connection in the TLS handshake, with ErrWrongRelayKey
+// and both keys in the message, before the client has sent anything of
+// its own; the relay counts a failed handshake and holds nothing.
+func TestWrongRelayKeyFails(t *testing.T) {
 	leakcheck.Check(t)
 	r := startRelay(t, nil)
 	a := r.addr
@@ -59,23 +67,57 @@ func TestReserveRefusesWrongRelayKey(t *testing.T) {
 	if !errors.Is(err, relay.ErrWrongRelayKey) {
 		t.Fatalf("reserve at a relay with another key: %v, want ErrWrongRelayKey", err)
 	}
-	if value(r.m.reservations) != 0 {
-		t.Fatal("the relay holds a reservation the client walked away from")
+	for _, k := range []ed25519.PublicKey{pub(relayKey), pub(carol)} {
+		if !strings.Contains(err.Error(), base64.RawURLEncoding.EncodeToString(k)) {
+			t.Errorf("error %q does not name key %s", err, base64.RawURLEncoding.EncodeToString(k))
+		}
+	}
+	if _, err := relay.Connect(ctxT(t), a, pub(bob), nil); !errors.Is(err, relay.ErrWrongRelayKey) {
+		t.Fatalf("connect via a relay with another key: %v, want ErrWrongRelayKey", err)
+	}
+	eventually(t, "two failed handshakes", func() bool { return r.refusals(RefusedTLS) == 2 })
+	if value(r.m.reservations) != 0 || value(r.m.pending) != 0 {
+		t.Fatal("the relay holds something for a client that walked away")
 	}
 }
 
-func TestRelayRefusesBadClientSignature(t *testing.T) {
+// TestReserveNeedsClientCertificate: a control connection without a
+// client certificate has no key to reserve for.
+func TestReserveNeedsClientCertificate(t *testing.T) {
 	leakcheck.Check(t)
 	r := startRelay(t, nil)
-	c := dialRaw(t, r)
-	sendAuth(t, c, alice, pub(bob)) // signed by alice but claiming bob's key
+	c := dialTLS(t, r, clientTLS(t, nil))
+	wire.Write(c, wire.Reserve, nil)
 	f, err := wire.Read(c)
 	var re *wire.RefusedError
 	if err != nil || !errors.As(wire.Expect(f, wire.Reserved), &re) || re.Code != wire.CodeAuth {
 		t.Fatalf("got %v %v, want an auth refusal", f, err)
 	}
 	if r.refusals(RefusedAuth) != 1 || value(r.m.reservations) != 0 {
-		t.Fatal("bad signature not counted, or a reservation was made")
+		t.Fatal("refusal not counted, or a reservation was made")
+	}
+}
+
+// TestRelayRefusesForgedClientCertificate: bob's key in a certificate
+// alice signed does not pass the handshake, so it reserves nothing.
+func TestRelayRefusesForgedClientCertificate(t *testing.T) {
+	leakcheck.Check(t)
+	r := startRelay(t, nil)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(nil, tmpl, tmpl, pub(bob), alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := clientTLS(t, nil)
+	cfg.Certificates = []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: bob}}
+	c := dialTLS(t, r, cfg) // TLS 1.3: the client is done before the relay checks its certificate
+	wire.Write(c, wire.Reserve, nil)
+	if f, err := wire.Read(c); err == nil {
+		t.Fatalf("the relay answered %v to a forged certificate", f.Type)
+	}
+	eventually(t, "the refusal", func() bool { return r.refusals(RefusedTLS) == 1 })
+	if value(r.m.reservations) != 0 {
+		t.Fatal("a forged certificate made a reservation")
 	}
 }
 
@@ -259,18 +301,18 @@ func TestRateLimitedSession(t *testing.T) {
 	r := startRelay(t, func(c *Config) { c.SessionRate = 64 << 10; c.GlobalRate = 1 << 20 })
 	res := reserve(t, r, bob, nil)
 	caller, callee, _ := connectPair(t, r, res, bob, nil)
-	payload := strings.Repeat("p", 48<<10)
+	payload := strings.Repeat("p", 64<<10)
 	start := time.Now()
 	go func() {
 		caller.Write([]byte(payload))
-		caller.(*net.TCPConn).CloseWrite()
+		closeWrite(caller)
 	}()
 	if got := readAll(t, callee); got != payload {
 		t.Fatalf("bob read %d bytes, want %d", len(got), len(payload))
 	}
-	// 8 KiB burst, then 64 KiB/s: 40 KiB take at least 0.6 s.
-	if d := time.Since(start); d < 500*time.Millisecond {
-		t.Fatalf("48 KiB at 64 KiB/s took %v", d)
+	// A 16 KiB burst, then 64 KiB/s: 48 KiB take at least 0.75 s.
+	if d := time.Since(start); d < 600*time.Millisecond {
+		t.Fatalf("64 KiB at 64 KiB/s took %v", d)
 	}
 }
 
@@ -278,8 +320,8 @@ func TestKeepaliveDropsSilentReservation(t *testing.T) {
 	leakcheck.Check(t)
 	r := startRelay(t, func(c *Config) { c.KeepAlive = 100 * time.Millisecond })
 	// A client that completes the handshake and then never pings.
-	c := dialRaw(t, r)
-	sendAuth(t, c, bob, pub(bob))
+	c := dialTLS(t, r, clientTLS(t, bob))
+	wire.Write(c, wire.Reserve, nil)
 	if f, err := wire.Read(c); err != nil || f.Type != wire.Reserved {
 		t.Fatalf("reserved: %v %v", f, err)
 	}
@@ -349,12 +391,26 @@ func TestServeReturnsNilAndClosesSessions(t *testing.T) {
 func TestBadFirstFrame(t *testing.T) {
 	leakcheck.Check(t)
 	r := startRelay(t, nil)
-	c := dialRaw(t, r)
+	c := dialTLS(t, r, clientTLS(t, nil))
 	c.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
 	f, err := wire.Read(c)
 	var re *wire.RefusedError
 	if err != nil || !errors.As(wire.Expect(f, wire.OK), &re) || re.Code != wire.CodeBadRequest {
 		t.Fatalf("got %v %v, want bad_request", f, err)
+	}
+	eventually(t, "the refusal", func() bool { return r.refusals(RefusedBadRequest) == 1 })
+}
+
+// TestNotTLSIsDropped: what is neither TLS nor version 1 gets no answer.
+func TestNotTLSIsDropped(t *testing.T) {
+	leakcheck.Check(t)
+	r := startRelay(t, nil)
+	c := dialRaw(t, r)
+	c.Write([]byte("GET / HTTP/1.1\r\n\r\n"))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	// EOF, or a reset: the relay closes without reading what we sent.
+	if got, err := io.ReadAll(c); len(got) != 0 || (err != nil && !errors.Is(err, syscall.ECONNRESET)) {
+		t.Fatalf("the relay answered %q, %v", got, err)
 	}
 	eventually(t, "the refusal", func() bool { return r.refusals(RefusedBadRequest) == 1 })
 }

@@ -50,7 +50,7 @@ func (s *Server) serveConnect(c net.Conn, src netip.AddrPort, payload []byte) {
 	release := sync.OnceFunc(func() { s.endJoin(j) })
 	defer release()
 	if err := res.send(wire.Incoming, wire.IncomingMsg{Token: j.token, From: src}.Encode(), s.cfg.HandshakeTimeout); err != nil {
-		res.conn.Close() // a control connection that cannot take a notice is no use
+		closeNow(res.conn) // a control connection that cannot take a notice is no use
 		if s.dropJoin(j) {
 			release()
 			s.refuse(c, src, RefusedNoReservation, wire.CodeNoReservation, "")

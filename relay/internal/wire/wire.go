@@ -1,12 +1,17 @@
 // Package wire is the relay's framing: the few messages a client and the
-// relay exchange before a connection is spliced (see package relay for the
-// protocol). Every frame is
+// relay exchange, inside TLS, before a connection is spliced (see package
+// relay for the protocol). Every frame is
 //
-//	version u8 (=1) || type u8 || length u16-BE || payload (length bytes)
+//	version u8 (=2) || type u8 || length u16-BE || payload (length bytes)
 //
 // with length at most MaxPayload. Frames are read with exact reads, never
-// through a buffer, so the first byte after the last frame — the start of
-// the relayed stream — stays in the socket for the splice.
+// through a buffer of their own, so the first byte after the last frame —
+// the start of the relayed stream — stays in the TLS connection for
+// whoever reads the stream.
+//
+// Version 1 sent these frames in the clear, without TLS; ReadV1 and
+// V1Refusal are all that is left of it, so that each side can tell the
+// other why they cannot talk.
 package wire
 
 import (
@@ -20,7 +25,11 @@ import (
 )
 
 // Version is the protocol version in every frame header.
-const Version = 1
+const Version = 2
+
+// ALPN is the TLS application protocol a client offers and the relay
+// requires: the version is settled in the TLS handshake, before any frame.
+const ALPN = "p2pchat-relay/2"
 
 // HeaderSize and MaxPayload bound a frame: nothing larger is ever read.
 const (
@@ -28,34 +37,27 @@ const (
 	MaxPayload = 512
 )
 
-// NonceSize and TokenSize are the sizes of the handshake nonces and of the
-// token that pairs a caller with its target.
-const (
-	NonceSize = 32
-	TokenSize = 16
-)
+// TokenSize is the size of the token that pairs a caller with its target.
+const TokenSize = 16
 
 // Type says what a frame carries.
 type Type uint8
 
 // Frame types. C is the client, R the relay.
 const (
-	Reserve   Type = 1  // C→R: empty; this is a control connection
-	Challenge Type = 2  // R→C: relay key (32) || relay nonce (32)
-	Auth      Type = 3  // C→R: client key (32) || client nonce (32) || signature (64)
-	Reserved  Type = 4  // R→C: signature (64) || keepalive interval in ms (u32-BE)
-	Ping      Type = 5  // either way on a control connection: empty
-	Pong      Type = 6  // the answer to a Ping: empty
-	Incoming  Type = 7  // R→C: token (16) || caller's observed "ip:port"
-	Connect   Type = 8  // C→R: target key (32)
-	Accept    Type = 9  // C→R: token (16)
-	OK        Type = 10 // R→C: empty; the next byte is the relayed stream
-	Error     Type = 11 // R→C: code, then optionally ' ' and a detail
-	maxType   Type = Error
+	Reserve  Type = 1 // C→R: empty; this is a control connection for the key of the client's TLS certificate
+	Reserved Type = 2 // R→C: keepalive interval in ms (u32-BE)
+	Ping     Type = 3 // either way on a control connection: empty
+	Pong     Type = 4 // the answer to a Ping: empty
+	Incoming Type = 5 // R→C: token (16) || caller's observed "ip:port"
+	Connect  Type = 6 // C→R: target key (32)
+	Accept   Type = 7 // C→R: token (16)
+	OK       Type = 8 // R→C: empty; the next byte is the relayed stream
+	Error    Type = 9 // R→C: code, then optionally ' ' and a detail
+	maxType  Type = Error
 )
 
-var typeNames = [...]string{"", "reserve", "challenge", "auth", "reserved", "ping", "pong",
-	"incoming", "connect", "accept", "ok", "error"}
+var typeNames = [...]string{"", "reserve", "reserved", "ping", "pong", "incoming", "connect", "accept", "ok", "error"}
 
 func (t Type) String() string {
 	if t == 0 || t > maxType {
@@ -141,57 +143,21 @@ func Expect(f Frame, t Type) error {
 	return fmt.Errorf("%w: got %v, want %v", ErrMalformed, f.Type, t)
 }
 
-// ChallengeMsg is the relay's first message on a control connection.
-type ChallengeMsg struct {
-	RelayKey ed25519.PublicKey
-	Nonce    []byte
-}
-
-func (m ChallengeMsg) Encode() []byte {
-	return append(append(make([]byte, 0, 64), m.RelayKey...), m.Nonce...)
-}
-
-func ParseChallenge(p []byte) (ChallengeMsg, error) {
-	if len(p) != ed25519.PublicKeySize+NonceSize {
-		return ChallengeMsg{}, fmt.Errorf("parse challenge: %w: %d bytes", ErrMalformed, len(p))
-	}
-	return ChallengeMsg{RelayKey: ed25519.PublicKey(p[:32]), Nonce: p[32:]}, nil
-}
-
-// AuthMsg is the client's answer to a challenge.
-type AuthMsg struct {
-	ClientKey ed25519.PublicKey
-	Nonce     []byte
-	Sig       []byte
-}
-
-func (m AuthMsg) Encode() []byte {
-	b := append(make([]byte, 0, 128), m.ClientKey...)
-	return append(append(b, m.Nonce...), m.Sig...)
-}
-
-func ParseAuth(p []byte) (AuthMsg, error) {
-	if len(p) != ed25519.PublicKeySize+NonceSize+ed25519.SignatureSize {
-		return AuthMsg{}, fmt.Errorf("parse auth: %w: %d bytes", ErrMalformed, len(p))
-	}
-	return AuthMsg{ClientKey: ed25519.PublicKey(p[:32]), Nonce: p[32:64], Sig: p[64:]}, nil
-}
-
-// ReservedMsg completes the reservation handshake.
+// ReservedMsg completes a reservation: the relay holds it, and asks for a
+// ping every KeepAliveMS.
 type ReservedMsg struct {
-	Sig         []byte
 	KeepAliveMS uint32
 }
 
 func (m ReservedMsg) Encode() []byte {
-	return binary.BigEndian.AppendUint32(append(make([]byte, 0, 68), m.Sig...), m.KeepAliveMS)
+	return binary.BigEndian.AppendUint32(make([]byte, 0, 4), m.KeepAliveMS)
 }
 
 func ParseReserved(p []byte) (ReservedMsg, error) {
-	if len(p) != ed25519.SignatureSize+4 {
+	if len(p) != 4 {
 		return ReservedMsg{}, fmt.Errorf("parse reserved: %w: %d bytes", ErrMalformed, len(p))
 	}
-	return ReservedMsg{Sig: p[:64], KeepAliveMS: binary.BigEndian.Uint32(p[64:])}, nil
+	return ReservedMsg{KeepAliveMS: binary.BigEndian.Uint32(p)}, nil
 }
 
 // Token pairs a caller's connection with the target's.
@@ -244,11 +210,12 @@ const (
 	CodeNoReservation = "no_reservation" // the target holds no reservation here
 	CodeTimeout       = "timeout"        // the target did not accept within the join timeout
 	CodeLimit         = "limit"          // a limit was reached; the detail names it
-	CodeAuth          = "auth"           // the reservation signature did not verify
+	CodeAuth          = "auth"           // a reservation without a client certificate
 	CodeUnknownToken  = "unknown_token"  // an accept for no pending join (late or forged)
 	CodeBadRequest    = "bad_request"    // a frame the relay did not expect
 	CodeReplaced      = "replaced"       // a newer reservation for the same key took over
 	CodeShutdown      = "shutdown"       // the relay is stopping
+	CodeVersion       = "version"        // the client speaks another protocol version (sent in version 1's format)
 )
 
 // RefusedError is an Error frame from the relay.
@@ -283,17 +250,51 @@ func ParseError(p []byte) error {
 	return &RefusedError{Code: code, Detail: detail}
 }
 
-// reservationDomain separates reservation signatures from every other use
-// of an Ed25519 key. Each side also signs its role, so neither signature
-// can be reflected back as the other's (say, by a relay whose key is the
-// client's own).
-const reservationDomain = "p2pchat relay reservation v1\x00"
+// Version 1, in the clear. A relay recognises a version-1 client by its
+// first byte (a TLS connection starts with 22, a handshake record) and
+// answers with V1Refusal, which that client reads as a refusal and logs.
+// A version-1 relay answers a TLS ClientHello with a version-1 error
+// frame, which a client reads with ReadV1.
+const (
+	V1       = 1  // version 1's version byte
+	v1Error  = 11 // version 1's Error frame type
+	v1MaxTyp = 11
+)
 
-// Transcript is what each side of a reservation signs: the domain, the
-// signer's role ("client" or "relay"), both keys and both nonces.
-func Transcript(role string, relayKey, clientKey ed25519.PublicKey, relayNonce, clientNonce []byte) []byte {
-	b := make([]byte, 0, len(reservationDomain)+len(role)+1+2*32+2*NonceSize)
-	b = append(append(append(b, reservationDomain...), role...), 0)
-	b = append(append(b, relayKey...), clientKey...)
-	return append(append(b, relayNonce...), clientNonce...)
+// v1RefusalDetail tells a version-1 client, in its own log, what to do.
+const v1RefusalDetail = "this relay speaks protocol 2 (TLS): upgrade chatd"
+
+// V1Refusal is the version-1 error frame that refuses a version-1 client.
+func V1Refusal() []byte {
+	p := ErrorPayload(CodeVersion, v1RefusalDetail)
+	b := append(make([]byte, 0, HeaderSize+len(p)), V1, v1Error)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(p)))
+	return append(b, p...)
 }
+
+// ReadV1 reads one version-1 frame from r. Its Type is version 1's
+// numbering, where IsV1Error tells the one frame that matters.
+func ReadV1(r io.Reader) (Frame, error) {
+	var h [HeaderSize]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return Frame{}, fmt.Errorf("read version 1 frame header: %w", err)
+	}
+	if h[0] != V1 {
+		return Frame{}, fmt.Errorf("read version 1 frame: %w %d", ErrVersion, h[0])
+	}
+	if h[1] == 0 || h[1] > v1MaxTyp {
+		return Frame{}, fmt.Errorf("read version 1 frame: %w %d", ErrType, h[1])
+	}
+	n := int(binary.BigEndian.Uint16(h[2:]))
+	if n > MaxPayload {
+		return Frame{}, fmt.Errorf("read version 1 frame: %w: %d bytes, at most %d", ErrTooLarge, n, MaxPayload)
+	}
+	f := Frame{Type: Type(h[1]), Payload: make([]byte, n)}
+	if _, err := io.ReadFull(r, f.Payload); err != nil {
+		return Frame{}, fmt.Errorf("read version 1 frame payload: %w", err)
+	}
+	return f, nil
+}
+
+// IsV1Error says whether a frame ReadV1 returned is version 1's Error.
+func IsV1Error(f Frame) bool { return f.Type == v1Error }

@@ -2,10 +2,10 @@ package wire
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"errors"
 	"io"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -34,12 +34,14 @@ func TestReadRefuses(t *testing.T) {
 		in   []byte
 		want error
 	}{
-		"version 2":     {[]byte{2, 1, 0, 0}, ErrVersion},
-		"type 0":        {[]byte{1, 0, 0, 0}, ErrType},
-		"type 12":       {[]byte{1, 12, 0, 0}, ErrType},
-		"too large":     {[]byte{1, 7, 0x02, 0x01}, ErrTooLarge},
-		"short header":  {[]byte{1, 7}, io.ErrUnexpectedEOF},
-		"short payload": {[]byte{1, 8, 0, 32, 1}, io.ErrUnexpectedEOF},
+		"version 1":     {[]byte{1, 1, 0, 0}, ErrVersion},
+		"version 3":     {[]byte{3, 1, 0, 0}, ErrVersion},
+		"tls record":    {[]byte{22, 3, 1, 0, 5}, ErrVersion},
+		"type 0":        {[]byte{2, 0, 0, 0}, ErrType},
+		"type 10":       {[]byte{2, 10, 0, 0}, ErrType},
+		"too large":     {[]byte{2, 5, 0x02, 0x01}, ErrTooLarge},
+		"short header":  {[]byte{2, 5}, io.ErrUnexpectedEOF},
+		"short payload": {[]byte{2, 6, 0, 32, 1}, io.ErrUnexpectedEOF},
 	} {
 		if _, err := Read(bytes.NewReader(tc.in)); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", name, err, tc.want)
@@ -61,11 +63,21 @@ func TestErrorFrames(t *testing.T) {
 	}
 }
 
-func TestTranscriptSeparatesRoles(t *testing.T) {
-	k := make(ed25519.PublicKey, 32)
-	n := make([]byte, NonceSize)
-	if bytes.Equal(Transcript("client", k, k, n, n), Transcript("relay", k, k, n, n)) {
-		t.Fatal("client and relay transcripts are equal")
+// TestV1Refusal: the frame that refuses a version-1 client is one that
+// client reads as a refusal (version 1's header, its Error type, a
+// payload its ParseError accepts), and ReadV1 reads it back.
+func TestV1Refusal(t *testing.T) {
+	b := V1Refusal()
+	if b[0] != 1 || b[1] != 11 || int(b[2])<<8|int(b[3]) != len(b)-HeaderSize {
+		t.Fatalf("header % x is not version 1's error frame", b[:HeaderSize])
+	}
+	f, err := ReadV1(bytes.NewReader(b))
+	if err != nil || !IsV1Error(f) {
+		t.Fatalf("ReadV1: %v %v", f.Type, err)
+	}
+	var re *RefusedError
+	if err := ParseError(f.Payload); !errors.As(err, &re) || re.Code != CodeVersion || !strings.Contains(re.Detail, "upgrade") {
+		t.Fatalf("payload %q: %v", f.Payload, err)
 	}
 }
 
@@ -77,8 +89,8 @@ func FuzzRead(f *testing.F) {
 	f.Add(Append(nil, Connect, make([]byte, 32)))
 	f.Add(Append(nil, Incoming, IncomingMsg{From: netip.MustParseAddrPort("192.0.2.1:7")}.Encode()))
 	f.Add(Append(nil, Error, ErrorPayload(CodeLimit, "max_sessions")))
-	f.Add(Append(Append(nil, Ping, nil), Reserved, ReservedMsg{Sig: make([]byte, 64), KeepAliveMS: 10000}.Encode()))
-	f.Add([]byte{1, 7, 0xff, 0xff})
+	f.Add(Append(Append(nil, Ping, nil), Reserved, ReservedMsg{KeepAliveMS: 10000}.Encode()))
+	f.Add([]byte{Version, byte(Incoming), 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bytes.NewReader(data)
 		for {
@@ -96,14 +108,6 @@ func FuzzRead(f *testing.F) {
 				t.Fatalf("frame re-encodes as %x, read from %x", enc, data[start:end])
 			}
 			switch fr.Type {
-			case Challenge:
-				if m, err := ParseChallenge(fr.Payload); err == nil && !bytes.Equal(m.Encode(), fr.Payload) {
-					t.Fatal("challenge does not round-trip")
-				}
-			case Auth:
-				if m, err := ParseAuth(fr.Payload); err == nil && !bytes.Equal(m.Encode(), fr.Payload) {
-					t.Fatal("auth does not round-trip")
-				}
 			case Reserved:
 				if m, err := ParseReserved(fr.Payload); err == nil && !bytes.Equal(m.Encode(), fr.Payload) {
 					t.Fatal("reserved does not round-trip")
@@ -128,6 +132,38 @@ func FuzzRead(f *testing.F) {
 					t.Fatalf("error frame %q does not round-trip", fr.Payload)
 				}
 			}
+		}
+	})
+}
+
+// FuzzReadV1 reads arbitrary bytes as one version-1 frame, as a relay
+// does with a version-1 client's first frame and a client with a
+// version-1 relay's answer: nothing panics, a read error wraps a
+// sentinel, and a frame read is exactly the bytes it came from.
+func FuzzReadV1(f *testing.F) {
+	f.Add(V1Refusal())
+	f.Add([]byte{1, 1, 0, 0})
+	f.Add(append([]byte{1, 8, 0, 32}, make([]byte, 32)...))
+	f.Add([]byte("\x01\x0b\x00\x0bbad_request"))
+	f.Add([]byte{1, 12, 0, 0})
+	f.Add([]byte{1, 11, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := bytes.NewReader(data)
+		fr, err := ReadV1(r)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrVersion) &&
+				!errors.Is(err, ErrType) && !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("read error %v wraps no sentinel", err)
+			}
+			return
+		}
+		n := len(data) - r.Len()
+		if n != HeaderSize+len(fr.Payload) || data[0] != V1 || Type(data[1]) != fr.Type ||
+			!bytes.Equal(data[HeaderSize:n], fr.Payload) {
+			t.Fatalf("frame %v %x read from %x", fr.Type, fr.Payload, data[:n])
+		}
+		if IsV1Error(fr) != (data[1] == 11) {
+			t.Fatalf("IsV1Error(type %d) = %v", data[1], IsV1Error(fr))
 		}
 	})
 }
