@@ -144,7 +144,7 @@ func benchThroughput(b *testing.B, senders int) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, senders)
-	cpu, st0 := cpuTime(), alice.d.store.Stats()
+	cpu, st0, bst0 := cpuTime(), alice.d.store.Stats(), bob.d.store.Stats()
 	b.ResetTimer()
 	start := time.Now()
 	for range senders {
@@ -167,8 +167,11 @@ func benchThroughput(b *testing.B, senders int) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 	b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/msg")
-	st := alice.d.store.Stats()
+	st, bst := alice.d.store.Stats(), bob.d.store.Stats()
 	b.ReportMetric(float64(st.EnqueueRequests-st0.EnqueueRequests)/float64(st.EnqueueBatches-st0.EnqueueBatches), "sends/commit")
+	// Synced commits per message on each side: what the durability costs.
+	b.ReportMetric(float64(st.SyncedCommits-st0.SyncedCommits)/float64(b.N), "sender-syncs/msg")
+	b.ReportMetric(float64(bst.SyncedCommits-bst0.SyncedCommits)/float64(b.N), "receiver-syncs/msg")
 	checkStored(b, bob, "alice", b.N+1, senders == 1)
 }
 

@@ -52,9 +52,9 @@ results=$out/results.tsv # what, round, value, load1, steal_pct
 : >"$results"
 
 if [[ -n $quick ]]; then
-  pipetime=1s n_pair=20000x n_pairs=5000x n_lat=2000x n_setup=10x n_hs=500x n_rtt=5000x n_sync=500x
+  pipetime=1s n_pair=20000x n_pairs=5000x n_lat=2000x n_setup=10x n_hs=500x n_rtt=5000x n_sync=500x n_prof=50000x
 else
-  pipetime=3s n_pair=50000x n_pairs=20000x n_lat=5000x n_setup=20x n_hs=2000x n_rtt=20000x n_sync=2000x
+  pipetime=3s n_pair=50000x n_pairs=20000x n_lat=5000x n_setup=20x n_hs=2000x n_rtt=20000x n_sync=2000x n_prof=200000x
 fi
 
 pids=()
@@ -121,7 +121,7 @@ P2PCHAT_BENCH_PROFILES=$([[ -n $profile ]] && echo "$out" || true) \
   measure 1 daemon daemon.test -test.bench 'IdleSessionMemory' -test.benchtime 1x
 if [[ -n $profile ]]; then
   log "profiling the pair benchmark, 128 senders (uncounted)"
-  (cd "$work" && "$bin/daemon.test" -test.run '^$' -test.bench 'PairThroughput/senders=128' -test.benchtime "$n_pair" \
+  (cd "$work" && "$bin/daemon.test" -test.run '^$' -test.bench 'PairThroughput/senders=128' -test.benchtime "$n_prof" \
     -test.cpuprofile "$out/cpu-pair128.pprof" >>"$out/bench.log" 2>>"$out/errors.log") || log "profile run failed"
   go tool pprof -top -nodecount=40 "$bin/daemon.test" "$out/cpu-pair128.pprof" >"$out/cpu-pair128.top" 2>/dev/null || true
   go tool pprof -top -cum -nodecount=60 "$bin/daemon.test" "$out/cpu-pair128.pprof" >"$out/cpu-pair128.cum" 2>/dev/null || true
@@ -222,6 +222,10 @@ latbase=$(awk -v s="${sync50:-0}" -v r="${rtt50:-0}" 'BEGIN { if (s > 0 && r > 0
   row "pair, 128 senders" daemon/PairThroughput/senders=128/msgs/s "$pipe" ">=0.5" 1 msg/s
   row "  CPU per message, 128 senders (both daemons)" daemon/PairThroughput/senders=128/cpu-ns/msg "" "" 1000 µs
   row "  sends per group commit, 128 senders" daemon/PairThroughput/senders=128/sends/commit "" "" 1 ""
+  row "  synced commits per message, sender, 128 senders" daemon/PairThroughput/senders=128/sender-syncs/msg "" "" 1 ""
+  row "  synced commits per message, receiver, 128 senders" daemon/PairThroughput/senders=128/receiver-syncs/msg "" "" 1 ""
+  row "  synced commits per message, sender, 1 sender" daemon/PairThroughput/senders=1/sender-syncs/msg "" "" 1 ""
+  row "  synced commits per message, receiver, 1 sender" daemon/PairThroughput/senders=1/receiver-syncs/msg "" "" 1 ""
   row "100 pairs at once, 1 sender each (all pairs)" daemon/PairsAtOnce/msgs/s "$pipe" "" 1 msg/s
   echo "-- latency, one message at a time (/2 fdatasyncs + 3 round trips)"
   row "send -> stored at the receiver p50" daemon/SendToStored/stored-p50-µs "$latbase" "<=1" 1 µs
@@ -231,6 +235,7 @@ latbase=$(awk -v s="${sync50:-0}" -v r="${rtt50:-0}" 'BEGIN { if (s > 0 && r > 0
   row "send -> event at an attached client p99" daemon/SendToStored/client-p99-µs "" "abs<=2000" 1 µs
   row "send -> event at an attached client p999" daemon/SendToStored/client-p999-µs "" "" 1 µs
   row "send -> receipt back at the sender p50" daemon/SendToStored/delivered-p50-µs "$latbase" "" 1 µs
+  row "Send's own latency (the sender's synced commit) p50" daemon/SendToStored/queued-p50-µs "$sync50" "" 1 µs
   echo "-- connection setup, first contact (/TLS handshake alone)"
   row "session up p50" daemon/ConnectionSetup/up-p50-ms "$(awk -v h="${hs50:-0}" 'BEGIN { if (h > 0) print h / 1000 }')" "<=2" 1 ms
   row "first message stored p50" daemon/ConnectionSetup/first-stored-p50-ms "$(awk -v h="${hs50:-0}" 'BEGIN { if (h > 0) print h / 1000 }')" "" 1 ms

@@ -13,8 +13,12 @@ import (
 // goroutines, both started by run: the receiver (reads frames, delivers
 // messages, queues acks) and the sender (the only writer: outbox,
 // queued control frames, keepalives). The receiver makes its Handler
-// calls on the manager's call workers (callPool) and holds a read buffer
-// only while frames arrive (frameReader), so an idle session stays small.
+// calls on the manager's call workers (callPool), one Deliver and one
+// Acked at a time, and goes on reading meanwhile: what arrives during a
+// call is handed over in the next (callChain), so a slow, synced commit
+// makes the next batch larger instead of stalling the stream. It waits
+// for both chains before it returns. It holds a read buffer only while
+// frames arrive (frameReader), so an idle session stays small.
 //
 // Its life:
 //

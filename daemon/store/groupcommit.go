@@ -166,11 +166,14 @@ func (s *Store) writeShared(ctx context.Context, op func(w *wtx) error, after fu
 type Stats struct {
 	EnqueueRequests int64 // Enqueue calls taken by the group committer
 	EnqueueBatches  int64 // transactions they (and shared writes) were written in
+	Commits         int64 // write transactions committed
+	SyncedCommits   int64 // those of them synced (each one fdatasync of the WAL)
 }
 
 // Stats returns the current counters.
 func (s *Store) Stats() Stats {
-	return Stats{EnqueueRequests: s.gc.requests.Load(), EnqueueBatches: s.gc.batches.Load()}
+	return Stats{EnqueueRequests: s.gc.requests.Load(), EnqueueBatches: s.gc.batches.Load(),
+		Commits: s.commits.Load(), SyncedCommits: s.syncedCommits.Load()}
 }
 
 // newMessageID returns a fresh message ID: 48 bits of Unix milliseconds

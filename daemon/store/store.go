@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -34,6 +35,8 @@ type Store struct {
 	// not be durable turns down for itself (see writeTx).
 	wmu    sync.Mutex
 	synced bool // guarded by wmu: the writer runs with synchronous=FULL
+
+	commits, syncedCommits atomic.Int64 // see Stats
 
 	stmts *writeStmts
 	gc    *groupCommit

@@ -150,6 +150,10 @@ func (s *Store) writeTx(ctx context.Context, durable bool, fn func(w *wtx) error
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", diskFull(err))
 	}
+	s.commits.Add(1)
+	if durable {
+		s.syncedCommits.Add(1)
+	}
 	s.ckpt.committed()
 	if w.lastEvent > 0 {
 		s.feed.publish(w.lastEvent)
