@@ -164,5 +164,6 @@ func FuzzDecodeStrict(f *testing.F) {
 		check(new(AddContactRequest), new(AddContactRequest))
 		check(new(VerifyRequest), new(VerifyRequest))
 		check(new(InitRequest), new(InitRequest))
+		check(new(BlockRequest), new(BlockRequest))
 	})
 }
