@@ -15,9 +15,14 @@ import (
 const (
 	checkpointEvery    = 256
 	checkpointInterval = time.Second
-	// restartFrames is the WAL size (in pages) at which it is restarted:
-	// SQLite's own default for automatic checkpoints.
-	restartFrames = 1000
+	// restartFrames is the WAL size (in pages) at which it is restarted
+	// (16 MiB). A restart holds the writer up for a sync of the database
+	// file (see checkpoint), so it is four times SQLite's default of 1000
+	// pages: with syncs costing a millisecond or more when the disk is
+	// busy, restarting every thousand pages (every hundred or so
+	// messages, one commit on each side and the receipt) put one
+	// message in a hundred behind one.
+	restartFrames = 4096
 	// walWarnFrames is a WAL size (in pages) worth a warning: readers
 	// holding old snapshots keep the checkpointer from catching up.
 	walWarnFrames = 64 << 10
@@ -35,17 +40,20 @@ type checkpointer struct {
 	db      *sql.DB     // one connection, used for nothing else
 	writer  sync.Locker // held by every write transaction (Store.wmu)
 	log     *zap.Logger
-	commits atomic.Int64  // commits since the last checkpoint
-	kick    chan struct{} // cap 1: checkpointEvery commits happened
-	ctx     context.Context
-	cancel  context.CancelFunc
-	done    chan struct{}
+	commits atomic.Int64 // commits since the last checkpoint
+	// restartAt is restartFrames; tests lower it to see restarts sooner.
+	restartAt atomic.Int64
+	kick      chan struct{} // cap 1: checkpointEvery commits happened
+	ctx       context.Context
+	cancel    context.CancelFunc
+	done      chan struct{}
 }
 
 func startCheckpointer(db *sql.DB, writer sync.Locker, log *zap.Logger) *checkpointer {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &checkpointer{db: db, writer: writer, log: log, kick: make(chan struct{}, 1),
 		ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	c.restartAt.Store(restartFrames)
 	go c.run()
 	return c
 }
@@ -88,7 +96,7 @@ func (c *checkpointer) run() {
 
 func (c *checkpointer) checkpoint() {
 	walFrames, _, err := c.run1("PASSIVE")
-	if err == nil && walFrames >= restartFrames {
+	if err == nil && int64(walFrames) >= c.restartAt.Load() {
 		// Under steady writes the WAL is never fully copied when the
 		// writer looks, so it would grow for ever (the writer starts the
 		// WAL anew by itself only if the whole WAL was copied before its
