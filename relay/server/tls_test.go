@@ -58,7 +58,9 @@ func TestTLSEndToEndThroughRelay(t *testing.T) {
 
 	marker := []byte("PLAINTEXT-MARKER-8f3a1c")
 	errc := make(chan error, 1)
+	done := make(chan struct{}) // bob's side closed: its recordings are still
 	go func() {
+		defer close(done)
 		s := tls.Server(callee, tlsConfig(t, bob, pub(alice)))
 		defer s.Close()
 		got := make([]byte, len(marker))
@@ -81,6 +83,7 @@ func TestTLSEndToEndThroughRelay(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
+	<-done
 	if !bytes.Equal(reply[4:], marker) || c.ConnectionState().Version != tls.VersionTLS13 {
 		t.Fatalf("reply %q over %x", reply, c.ConnectionState().Version)
 	}
