@@ -32,7 +32,7 @@ type enqueueReq struct {
 	// than once (alone, after a failed round), so it must only assign to
 	// what it reports.
 	op    func(w *wtx) error
-	after func() // optional, with op: runs once op's transaction has committed
+	after func() // optional, with op: runs once op's transaction has committed, before its events are published
 	// lazy, with op: op's write needs no sync (see writeTx). A round is
 	// synced unless all of its requests are lazy.
 	lazy bool
@@ -86,6 +86,18 @@ func (g *groupCommit) commit(ctx context.Context, live []*groupcommit.Call[enque
 		durable = durable || !r.lazy
 	}
 	err := g.s.writeTx(ctx, durable, func(w *wtx) error {
+		// The outbox tail must see commits in Seq order (this round's
+		// Enqueues, then what its ops inserted or marked, in order), and
+		// before the round's events wake anyone: a reader woken by a
+		// "delivered" event must not find the message still pending.
+		w.committed = func() {
+			g.s.tail.added(msgs)
+			for _, c := range live {
+				if c.Req.op != nil && c.Req.after != nil {
+					c.Req.after()
+				}
+			}
+		}
 		if len(msgs) > 0 {
 			if _, err := w.insertMessages(Out, msgs); err != nil {
 				return err
@@ -101,19 +113,12 @@ func (g *groupCommit) commit(ctx context.Context, live []*groupcommit.Call[enque
 		return nil
 	})
 	if err == nil {
-		// The outbox tail must see commits in Seq order: this round's
-		// Enqueues, then what its ops inserted or marked, in order.
-		g.s.tail.added(msgs)
 		i := 0
 		for _, c := range live {
-			if c.Req.op != nil {
-				if c.Req.after != nil {
-					c.Req.after()
-				}
-				continue
+			if c.Req.op == nil {
+				c.Req.msg = msgs[i]
+				i++
 			}
-			c.Req.msg = msgs[i]
-			i++
 		}
 		return
 	}

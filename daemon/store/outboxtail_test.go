@@ -119,3 +119,33 @@ func TestPendingBeyondTheTail(t *testing.T) {
 		t.Fatalf("a caller's change reached the store: %q", again[0].Body)
 	}
 }
+
+// A reader woken by a "delivered" event finds the message gone from
+// Pending: the tail is updated before a commit's events are published.
+func TestDeliveredEventAfterTail(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := ctxT(t)
+	for i := range 200 {
+		m, err := s.Enqueue(ctx, "bob", fmt.Appendf(nil, "m%d", i), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		woke := make(chan []Message)
+		ch, last := s.EventNotify(), s.LastEventID()
+		go func() {
+			<-ch
+			for s.LastEventID() == last { // a wake-up is for a commit with events
+				ch = s.EventNotify()
+				<-ch
+			}
+			p, _ := s.Pending(ctx, "bob", 0, 10)
+			woke <- p
+		}()
+		if n, err := s.MarkDelivered(ctx, "bob", [][16]byte{m.ID}); err != nil || n != 1 {
+			t.Fatalf("MarkDelivered = %d, %v", n, err)
+		}
+		if p := <-woke; len(p) != 0 {
+			t.Fatalf("message %d: woken by its delivered event, Pending still has %d messages", i, len(p))
+		}
+	}
+}

@@ -110,6 +110,10 @@ type wtx struct {
 	now       time.Time // the transaction's timestamp (StoredAt, event At)
 	lastEvent int64
 	seq       int64 // the last seq assigned in this transaction, 0 before the first
+	// committed runs once the transaction has committed (and synced),
+	// before its events are published: in-memory state that must agree
+	// with what a woken reader finds (the outbox tail).
+	committed func()
 }
 
 // write runs fn in a transaction on the writer connection and returns only
@@ -155,6 +159,9 @@ func (s *Store) writeTx(ctx context.Context, durable bool, fn func(w *wtx) error
 		s.syncedCommits.Add(1)
 	}
 	s.ckpt.committed()
+	if w.committed != nil {
+		w.committed()
+	}
 	if w.lastEvent > 0 {
 		s.feed.publish(w.lastEvent)
 	}
