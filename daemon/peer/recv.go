@@ -29,8 +29,8 @@ func (s *session) receive() error {
 
 func (s *session) receiveFrames() error {
 	r := s.link.r
-	batch := make([]wire.Msg, 0, 8)
-	var acks [][16]byte // IDs of the Ack frames read together
+	var batch []wire.Msg // the messages read together
+	var acks [][16]byte  // the IDs of the Ack frames read together
 	// Deliver and Acked run on the call pool, one call at a time each,
 	// while the reader goes on reading: what arrives during a call goes
 	// in the next one (callChain).
@@ -96,6 +96,9 @@ func (s *session) receiveFrames() error {
 			}
 			clear(batch)
 			batch = batch[:0]
+			if cap(batch) > 64 {
+				batch = nil // a session that goes quiet keeps no large buffer
+			}
 		}
 	}
 	return nil
