@@ -175,10 +175,7 @@ func (s *Store) RemoveContact(ctx context.Context, name string) error {
 		if err != nil {
 			return fmt.Errorf("delete: %w", err)
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			if err == nil {
-				err = ErrNotFound
-			}
+		if err := oneOrMore(res); err != nil {
 			return err
 		}
 		return w.appendEvent(&Event{Type: EventContact, Peer: name,
@@ -200,13 +197,7 @@ func (s *Store) TouchContact(ctx context.Context, name string, at time.Time) err
 		if err != nil {
 			return fmt.Errorf("update: %w", err)
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			if err == nil {
-				err = ErrNotFound
-			}
-			return err
-		}
-		return nil
+		return oneOrMore(res)
 	})
 	if err != nil {
 		return fmt.Errorf("touch contact %q: %w", name, err)

@@ -571,13 +571,7 @@ func (s *Store) Unblock(ctx context.Context, key ed25519.PublicKey) error {
 		if err != nil {
 			return fmt.Errorf("delete: %w", err)
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			if err == nil {
-				err = ErrNotFound
-			}
-			return err
-		}
-		return nil
+		return oneOrMore(res)
 	})
 	if err != nil {
 		return fmt.Errorf("unblock %x: %w", []byte(key), err)
@@ -612,4 +606,13 @@ func (s *Store) BlockList(ctx context.Context) ([]Blocked, error) {
 		return nil, fmt.Errorf("block list: %w", err)
 	}
 	return bs, nil
+}
+
+// oneOrMore is ErrNotFound when a statement changed no row.
+func oneOrMore(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err == nil && n == 0 {
+		err = ErrNotFound
+	}
+	return err
 }
