@@ -15,14 +15,11 @@ import (
 const (
 	checkpointEvery    = 256
 	checkpointInterval = time.Second
-	// restartFrames is the WAL size (in pages) at which it is restarted
-	// (16 MiB). A restart holds the writer up for a sync of the database
-	// file (see checkpoint), so it is four times SQLite's default of 1000
-	// pages: with syncs costing a millisecond or more when the disk is
-	// busy, restarting every thousand pages (every hundred or so
-	// messages, one commit on each side and the receipt) put one
-	// message in a hundred behind one.
-	restartFrames = 4096
+	// restartFrames is the WAL size (in pages) at which it is restarted:
+	// SQLite's own default for automatic checkpoints. journalSizeLimit
+	// (see dsn) is above it, so that a WAL restarted at this size is
+	// written over in place rather than truncated and grown again.
+	restartFrames = 1000
 	// walWarnFrames is a WAL size (in pages) worth a warning: readers
 	// holding old snapshots keep the checkpointer from catching up.
 	walWarnFrames = 64 << 10

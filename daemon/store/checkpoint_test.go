@@ -34,8 +34,8 @@ func TestWALStaysBounded(t *testing.T) {
 		}
 		commits++
 	}
-	// SQLite's default restart point, not the store's, to keep the test
-	// short: the mechanism is the same.
+	// The restart point, set here so that the test does not depend on
+	// the store's choice of it.
 	const restart = 1000
 	s.ckpt.restartAt.Store(restart)
 	const rounds = 8
