@@ -112,7 +112,7 @@ func TestStrangerFloodIsBounded(t *testing.T) {
 	// The requests hold at most 8 × 128 KiB = 1 MiB; the database file
 	// around them keeps the pages freed by dropped messages for reuse.
 	// (The WAL beside it holds what was written since the last checkpoint,
-	// a second at most, and is truncated to 4 MiB after: its size follows
+	// a second at most, and is cut back to 8 MiB after: its size follows
 	// the write rate, which the rate limit bounds and this test lifts.)
 	if grew > 4<<20 {
 		t.Errorf("bob's database grew by %d MiB for %d MiB sent by strangers", grew>>20, sent>>20)
