@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: all build test test-short lint fuzz bench attack demo demo-stop demo-nat clean deb
+.PHONY: all build test test-short lint fuzz bench bench-quick bench-chatd attack demo demo-stop demo-nat clean deb
 
 all: build
 
@@ -29,6 +29,13 @@ fuzz:
 
 bench:
 	bash scripts/bench.sh
+
+# One short round of every figure; chatd's figures alone.
+bench-quick:
+	QUICK=1 bash scripts/bench.sh
+
+bench-chatd:
+	bash scripts/bench-chatd.sh
 
 # The attack suite and its figures (FULL=1 make attack adds 100 SIGKILLs).
 attack:
