@@ -90,6 +90,7 @@ fi
 have_disco=$([[ -x $stdisco ]] && echo 1 || true)
 [[ -n $have_disco ]] || log "no stdiscosrv (see $out/stdisco-build.log): its figures skipped"
 
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" # psql: no NOTICEs
 pg_url=
 if [[ " $stores " == *" postgres "* ]]; then
   pg_url=${P2PCHAT_BENCH_POSTGRES:-}
@@ -202,9 +203,6 @@ rss() { awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 # --- the run -------------------------------------------------------------
 
 log "results in $out; load average before starting: $(cut -d' ' -f1-3 /proc/loadavg)"
-for r in $(seq "$rounds"); do
-  measure ed25519-verify-1core - "$r" $$ bash -c "echo 0; $bin/tracker-baseline verify --duration 3s"
-done
 
 for users in $users_list; do
   declare -A url=() pid=() pprof=()
@@ -281,6 +279,8 @@ for users in $users_list; do
   log "== $users users: signed updates, $rounds rounds of ${secs}s"
   n_updates=$((30000 * secs))
   for r in $(seq "$rounds"); do
+    # The update ceiling, measured round by round beside the updates.
+    measure ed25519-verify-1core "$users" "$r" $$ bash -c "echo 0; $bin/tracker-baseline verify --duration 3s"
     for s in sqlite postgres; do
       [[ -n ${pid[$s]:-} ]] || continue
       measure "update-$s" "$users" "$r" "${pid[$s]}" load_run --url "${url[$s]}" --users "$users" \
@@ -336,7 +336,6 @@ row() {
   echo
   echo "tracker figures and baselines; $rounds round(s) of ${secs}s, medians; $(nproc) CPUs; $(date -u +%Y-%m-%dT%H:%MZ)"
   printf '%-54s %10s  %8s  %10s  %6s  %-24s  %5s  %5s\n' figure value "CPU us/op" baseline ratio target load1 steal%
-  row "Ed25519 verifications/s, one core" ed25519-verify-1core - "" "" ""
   for users in $users_list; do
     for c in $conns_list; do
       row "[$users] bare net/http req/s, wrk c=$c" "lookup-wrk-c$c-bare" "$users" "" "" ""
@@ -352,8 +351,9 @@ row() {
     row "[$users] RSS MB, bare" "rss-bare" "$users" "" "" ""
     row "[$users] RSS MB, tracker SQLite (/stdisco)" "rss-sqlite" "$users" "rss-stdisco" "$users" "<=0.5"
     row "[$users] RSS MB, tracker PostgreSQL (/stdisco)" "rss-postgres" "$users" "rss-stdisco" "$users" "<=0.5"
-    row "[$users] SQLite signed updates/s (/verify)" "update-sqlite" "$users" ed25519-verify-1core - ">=0.7"
-    row "[$users] PostgreSQL signed updates/s (/verify)" "update-postgres" "$users" ed25519-verify-1core - ">=0.7"
+    row "[$users] Ed25519 verifications/s, one core" ed25519-verify-1core "$users" "" "" ""
+    row "[$users] SQLite signed updates/s (/verify)" "update-sqlite" "$users" ed25519-verify-1core "$users" ">=0.7"
+    row "[$users] PostgreSQL signed updates/s (/verify)" "update-postgres" "$users" ed25519-verify-1core "$users" ">=0.7"
   done
   echo
   echo "raw results: $results; logs and CPU profiles (go tool pprof -top FILE): $out"
