@@ -210,7 +210,7 @@ func BenchmarkGet(b *testing.B)    { storetest.BenchGet(b, benchOpen(b)) }
 func BenchmarkUpdate(b *testing.B) { storetest.BenchUpdate(b, benchOpen(b)) }
 
 // migrationCount is the number of files in migrations/.
-const migrationCount = 4
+const migrationCount = 5
 
 // BenchmarkUpdateConcurrent is BenchmarkUpdate with 32 writers per CPU, as
 // a busy tracker has many requests in flight: the case group commit is for.

@@ -20,9 +20,9 @@ import (
 )
 
 // How a watched store hears of other processes' writes: a trigger
-// (migrations/0003_notify.sql) announces every change on the schema's
-// channel, and a listener goroutine, on a connection of its own, turns
-// each announcement into an Invalidate.
+// (migrations/0003_notify.sql, 0005) announces the names each statement
+// changed on the schema's channel, and a listener goroutine, on a
+// connection of its own, turns each announcement into Invalidates.
 //
 // Lag needs more than that: it must bound how late an announcement can
 // be, even when the connection silently dies. So every pingEvery the
@@ -202,8 +202,8 @@ func (s *Store) ping(ctx context.Context, conn *pgx.Conn, channel string) error 
 	return nil
 }
 
-// heard handles one notification: "<instance> n <hex name>" from the
-// trigger, or "<instance> p <ns>" from a listener's ping.
+// heard handles one notification: "<instance> n <hex name>,<hex name>..."
+// from the trigger, or "<instance> p <ns>" from a listener's ping.
 func (s *Store) heard(n *pgconn.Notification) {
 	w := &s.watch
 	who, rest, _ := strings.Cut(n.Payload, " ")
@@ -215,12 +215,14 @@ func (s *Store) heard(n *pgconn.Notification) {
 		}
 	case who == w.instance: // our own write, reported when it was made
 	case kind == "n":
-		name, err := hex.DecodeString(arg)
-		if err != nil {
-			s.invalidateAll()
-			return
-		}
 		w.heard.Add(1)
-		s.invalidate(string(name))
+		for h := range strings.SplitSeq(arg, ",") {
+			name, err := hex.DecodeString(h)
+			if err != nil {
+				s.invalidateAll()
+				return
+			}
+			s.invalidate(string(name))
+		}
 	}
 }

@@ -3,7 +3,9 @@ package pgstore_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,4 +115,40 @@ func TestListenerReconnects(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestWatchHearsBulkUpdate: updates that go as one statement are
+// announced in a few notifications of many names (split before
+// PostgreSQL's payload limit), and the other store hears every name.
+func TestWatchHearsBulkUpdate(t *testing.T) {
+	leakcheck.Check(t)
+	url, schema := freshSchema(t)
+	a, b := openIn(t, url, schema), openIn(t, url, schema)
+	const users = 300
+	name := func(i int) string { return fmt.Sprintf("%029d%03d", 0, i) } // 32 bytes, 64 in hex
+	for i := range users {
+		if err := a.Create(t.Context(), storetest.NewRecord(name(i), storetest.Key(1), 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var inv storetest.Invalidations
+	b.Watch(&inv)
+	synced(t, b)
+	inv.Names()
+	var wg sync.WaitGroup
+	for i := range users {
+		wg.Go(func() {
+			if err := a.Update(t.Context(), storetest.NewRecord(name(i), storetest.Key(1), 2), storetest.Key(1)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	heard := map[string]bool{}
+	waitFor(t, "the other store hears every name", func() bool {
+		for _, n := range inv.Names() {
+			heard[n] = true
+		}
+		return len(heard) == users
+	})
 }
