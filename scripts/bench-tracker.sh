@@ -22,7 +22,9 @@
 # the CPU steal seen during its rounds, and the server's CPU per request.
 #
 # Settings: USERS ("100000 1000000"), ROUNDS (3), SECS (10), CONNS ("8 64";
-# wrk and tracker-load connections), STORES ("sqlite postgres"), PROFILE
+# wrk and tracker-load connections for lookups), UPDATE_WORKERS (256
+# concurrent signed updates: at 64 the tracker waits on its group commits
+# with CPU to spare), STORES ("sqlite postgres"), PROFILE
 # (1: one more, uncounted round per tracker under pprof), OUT (where the
 # results, logs and profiles go; a new directory under /tmp by default),
 # PORT (first of the loopback ports it uses, 27090). PostgreSQL comes from
@@ -41,6 +43,7 @@ rounds=${ROUNDS:-$([[ -n $quick ]] && echo 1 || echo 3)}
 secs=${SECS:-$([[ -n $quick ]] && echo 5 || echo 10)}
 conns_list=${CONNS:-$([[ -n $quick ]] && echo 64 || echo "8 64")}
 stores=${STORES:-"sqlite postgres"}
+update_workers=${UPDATE_WORKERS:-256}
 profile=${PROFILE:-1}
 port=${PORT:-27090}
 out=${OUT:-$(mktemp -d /tmp/bench-tracker.XXXXXX)}
@@ -284,12 +287,12 @@ for users in $users_list; do
     for s in sqlite postgres; do
       [[ -n ${pid[$s]:-} ]] || continue
       measure "update-$s" "$users" "$r" "${pid[$s]}" load_run --url "${url[$s]}" --users "$users" \
-        --preload=false --workers 64 --lookups 0 --updates "$n_updates" --duration "${secs}s"
+        --preload=false --workers "$update_workers" --lookups 0 --updates "$n_updates" --duration "${secs}s"
     done
   done
   for s in sqlite postgres; do
     [[ -n ${pid[$s]:-} && -n $profile ]] || continue
-    "$bin/tracker-load" --url "${url[$s]}" --users "$users" --preload=false --workers 64 --lookups 0 \
+    "$bin/tracker-load" --url "${url[$s]}" --users "$users" --preload=false --workers "$update_workers" --lookups 0 \
       --updates "$n_updates" --duration "${secs}s" >/dev/null 2>"$work/profiled-updates.log" &
     lp=$!
     wait_for grep -q "timed phase starts" "$work/profiled-updates.log" || true
