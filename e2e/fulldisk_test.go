@@ -117,16 +117,15 @@ func TestFullDiskLosesNothing(t *testing.T) {
 
 	// A start on a disk that filled up while chatd was stopped (say,
 	// across a reboot): a clean stop removed SQLite's WAL and index
-	// files, and they cannot be made again.
+	// files, and they cannot be made again. chatd must say so in one
+	// line (SQLite says only "disk I/O error") and exit 1.
 	bob.stop()
 	refill := fillDisk(t, filler)
-	afterStop := restartFull(t, bob)
+	afterStop := startStoppedFull(t, bob)
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	if !bob.p.running() {
-		bob.restart()
-	}
+	bob.restart()
 	bob.waitBodies("alice", want)
 
 	bob.stop()
@@ -260,6 +259,22 @@ func restartFull(t *testing.T, d *chatd) string {
 	last := out[strings.LastIndex(out, "\n")+1:]
 	if code := d.p.cmd.ProcessState.ExitCode(); code != 1 || !strings.HasPrefix(last, "chatd: ") {
 		t.Errorf("chatd on a full disk exited %d, want 1 and a 'chatd: ' error line; last line: %s", code, last)
+	}
+	return "chatd refused to start (exit 1): " + last
+}
+
+// startStoppedFull starts d on a disk that filled while it was stopped
+// and requires that it refuse to start: exit 1, and as its last line the
+// one-line full-disk error naming the data directory.
+func startStoppedFull(t *testing.T, d *chatd) string {
+	t.Helper()
+	d.start()
+	code := d.p.exitCode()
+	out := strings.TrimSpace(d.p.out.String())
+	last := out[strings.LastIndex(out, "\n")+1:]
+	want := "chatd: disk is full: cannot open the database in " + d.data + "; hint: free some space"
+	if code != 1 || !strings.HasPrefix(last, want) {
+		t.Errorf("chatd on a disk filled while it was stopped: exit %d, last line:\n%s\nwant exit 1 and a line beginning:\n%s", code, last, want)
 	}
 	return "chatd refused to start (exit 1): " + last
 }

@@ -63,12 +63,12 @@ func Open(path string, log *zap.Logger) (*Store, error) {
 		return nil, fmt.Errorf("open store %q: %w", path, err)
 	}
 	if err := prepareFile(abs, log); err != nil {
-		return nil, fmt.Errorf("open store %q: %w", path, err)
+		return nil, openErr(abs, fmt.Errorf("open store %q: %w", path, err))
 	}
 	s := &Store{log: log, now: time.Now, tail: newOutboxTail(), sent: newSentMarks(), synced: true}
 	if err := s.open(abs); err != nil {
 		s.closeDBs()
-		return nil, fmt.Errorf("open store %q: %w", path, err)
+		return nil, openErr(abs, fmt.Errorf("open store %q: %w", path, err))
 	}
 	s.ckpt = startCheckpointer(s.cp, &s.wmu, log)
 	s.gc = startGroupCommit(s)
