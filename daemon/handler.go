@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -22,7 +23,8 @@ import (
 // session acknowledges them only after it returns nil. Duplicates (a resend
 // after a lost ack) are dropped by the store and acknowledged again. A
 // contact's messages go into the history; a stranger's into its request
-// (consent). The peer's rate and daily bytes are metered first.
+// (consent). The peer's rate and daily bytes are metered first. A full
+// disk refuses the batch with a reason (errRecipientDiskFull).
 func (d *Daemon) Deliver(ctx context.Context, from string, key ed25519.PublicKey, msgs []wire.Msg) error {
 	st := peer.Stranger
 	if d.isContact(ctx, from) {
@@ -36,6 +38,12 @@ func (d *Daemon) Deliver(ctx context.Context, from string, key ed25519.PublicKey
 		in[i] = store.Message{ID: m.ID, Peer: from, Direction: store.In, Body: m.Body, SentAt: m.SentAt}
 	}
 	a, err := d.store.Deliver(ctx, from, key, in, d.requestLimits())
+	if errors.Is(err, store.ErrDiskFull) {
+		// A refusal, not a failure: the sender is told why, reports it
+		// to its user and dials again after the refusal delay rather
+		// than every backoff_min with the same batch.
+		return fmt.Errorf("%w (%w)", errRecipientDiskFull, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -44,6 +52,10 @@ func (d *Daemon) Deliver(ctx context.Context, from string, key ed25519.PublicKey
 	}
 	return nil
 }
+
+// errRecipientDiskFull refuses a peer's messages while the store cannot
+// take them.
+var errRecipientDiskFull = &peer.RefusedError{Reason: "the recipient's disk is full"}
 
 // requestLimits are [limits]' bounds on requests.
 func (d *Daemon) requestLimits() store.RequestLimits {

@@ -75,8 +75,17 @@ func TestFullDiskLosesNothing(t *testing.T) {
 	stored := len(fromBob)
 
 	// alice's messages reach bob's chatd, which cannot store them: it
-	// must not acknowledge them, so they stay in alice's outbox.
+	// must not acknowledge them, so they stay in alice's outbox. It
+	// refuses them with the reason, which alice's send --wait prints.
 	var fromAlice []string
+	r := alice.ctl("send", "--wait", "--timeout", "15s", "bob", "while full 00")
+	fromAlice = append(fromAlice, "while full 00")
+	if r.code == 0 || !strings.Contains(r.stderr, "the recipient's disk is full") {
+		t.Errorf("alice's send --wait to bob's full disk: exit %d, want the refusal's reason:\n%s", r.code, r.stderr)
+	}
+	if !hasLine(alice.p.out.String(), "refused", "the recipient's disk is full") {
+		t.Error("alice's chatd did not log bob's refusal")
+	}
 	for i := 1; i <= 20; i++ {
 		body := fmt.Sprintf("while full %02d", i)
 		alice.must("send", "bob", body)
@@ -131,9 +140,9 @@ func TestFullDiskLosesNothing(t *testing.T) {
 	bob.stop()
 	checkIntegrity(t, filepath.Join(bob.data, "chatd.db"))
 	t.Logf("full disk: %d MiB tmpfs, filler %.1f MiB; bob stored %d of his own sends before the first refusal: %q; "+
-		"of %d alice sent, bob stored %d while full and acknowledged only those; bob logged %d lines about the full disk in %v; "+
+		"alice's send --wait: %q; of %d alice sent, bob stored %d while full and acknowledged only those; bob logged %d lines about the full disk in %v; "+
 		"after freeing space all %d delivered in %v", fullDiskSize>>20, float64(filled)/(1<<20), stored,
-		firstLine(refused.stderr), len(fromAlice), storedFromAlice, logged, fullFor.Round(time.Millisecond),
+		firstLine(refused.stderr), firstLine(r.stderr), len(fromAlice), storedFromAlice, logged, fullFor.Round(time.Millisecond),
 		len(fromAlice)+len(fromBob), recovered.Round(time.Millisecond))
 	t.Logf("start on the full disk after SIGKILL: %s", afterCrash)
 	t.Logf("start on a disk filled (%.1f MiB) while chatd was stopped: %s", float64(refill)/(1<<20), afterStop)
