@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path"
 	"time"
 
 	"go.uber.org/zap"
@@ -132,7 +133,39 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("POST "+api.PathInit, s.serveInit)
 	mux.HandleFunc("DELETE "+api.PathRegistration, s.serveUnregister)
 	mux.HandleFunc("/", s.serveUnknown)
-	return s.checkAccess(mux)
+	return s.checkAccess(s.refuseUnclean(mux))
+}
+
+// refuseUnclean answers a path with ".", ".." or "//" in it with a JSON
+// bad_request. ServeMux would answer it before any handler, with a
+// redirect to the clean path and an HTML body: not the API's error
+// format, and a client that follows it sends its request elsewhere.
+func (s *Server) refuseUnclean(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p != cleanPath(p) {
+			s.writeError(w, r, &api.Error{Code: api.CodeBadRequest,
+				Message: fmt.Sprintf("request path %q is not in clean form (it has \".\", \"..\" or \"//\")", p),
+				Hint:    "send the path without such segments, e.g. " + api.PathStatus})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cleanPath is the form ServeMux redirects to: path.Clean, rooted, a
+// trailing slash kept.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // checkAccess refuses callers that are not the daemon's user, requests

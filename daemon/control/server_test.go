@@ -193,3 +193,39 @@ func TestEventStreamHeartbeatAndShutdown(t *testing.T) {
 		t.Logf("stream ended with %v", err)
 	}
 }
+
+// A path with ".", ".." or "//" gets the API's JSON error, never
+// ServeMux's redirect (an HTML body, and a client that follows it sends
+// its request, body and all, to another endpoint).
+func TestUncleanPathIsAJSONError(t *testing.T) {
+	controltest.CheckGoroutines(t)
+	sock := controltest.Serve(t, controltest.NewBackend("alice"))
+	c := rawClient(sock)
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for _, tc := range []struct{ method, path string }{
+		{"GET", "//v1/status"},
+		{"GET", "/v1/../v1/status"},
+		{"GET", "/v1/./status"},
+		{"GET", "/v1/history/%2e%2e"},
+		{"GET", "/v1/history/bob/.."},
+		{"POST", "/v1//send"},
+		{"DELETE", "/v1/contacts/bob/../carol"},
+	} {
+		req, _ := http.NewRequest(tc.method, "http://chatd"+tc.path, strings.NewReader(`{"to":"bob","body":"hi"}`))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var ae api.Error
+		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" ||
+			json.Unmarshal(b, &ae) != nil || ae.Code != api.CodeBadRequest || !strings.Contains(ae.Message, "clean form") {
+			t.Errorf("%s %s: %d (Location %q) %q, want 400 and a JSON bad_request", tc.method, tc.path,
+				resp.StatusCode, resp.Header.Get("Location"), b)
+		}
+	}
+	if code, _ := request(t, sock, "GET", api.PathStatus, ""); code != http.StatusOK {
+		t.Errorf("clean path: got %d", code)
+	}
+}
