@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,13 @@ const (
 	// walWarnFrames is a WAL size (in pages) worth a warning: readers
 	// holding old snapshots keep the checkpointer from catching up.
 	walWarnFrames = 64 << 10
+	// walSizeLimit bounds the WAL file by size, where the cadence above
+	// bounds it only by time: a burst of large messages wrote hundreds
+	// of megabytes of WAL within one checkpointInterval. The commit that
+	// grows the file past it checkpoints (TRUNCATE) before it returns,
+	// so the file stays under it plus one transaction. It is above
+	// journalSizeLimit, so that steady use never reaches it.
+	walSizeLimit = 16 << 20
 )
 
 // checkpointer copies the WAL into the database file from a connection of
@@ -40,17 +48,24 @@ type checkpointer struct {
 	commits atomic.Int64 // commits since the last checkpoint
 	// restartAt is restartFrames; tests lower it to see restarts sooner.
 	restartAt atomic.Int64
-	kick      chan struct{} // cap 1: checkpointEvery commits happened
-	ctx       context.Context
-	cancel    context.CancelFunc
-	done      chan struct{}
+	walPath   string // the WAL file, whose size boundSize checks
+	// sizeLimit is walSizeLimit; tests lower it. retryAbove is the WAL
+	// size under which boundSize does not try again after a checkpoint
+	// that readers held up (touched only with the writer's mutex held).
+	sizeLimit  atomic.Int64
+	retryAbove int64
+	kick       chan struct{} // cap 1: checkpointEvery commits happened
+	ctx        context.Context
+	cancel     context.CancelFunc
+	done       chan struct{}
 }
 
-func startCheckpointer(db *sql.DB, writer sync.Locker, log *zap.Logger) *checkpointer {
+func startCheckpointer(db *sql.DB, writer sync.Locker, walPath string, log *zap.Logger) *checkpointer {
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &checkpointer{db: db, writer: writer, log: log, kick: make(chan struct{}, 1),
+	c := &checkpointer{db: db, writer: writer, walPath: walPath, log: log, kick: make(chan struct{}, 1),
 		ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	c.restartAt.Store(restartFrames)
+	c.sizeLimit.Store(walSizeLimit)
 	go c.run()
 	return c
 }
@@ -62,6 +77,33 @@ func (c *checkpointer) committed() {
 		case c.kick <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// boundSizeLocked checkpoints now, with TRUNCATE, if the WAL file has
+// grown past sizeLimit. The writer's mutex must be held (the commit that
+// grew it has just returned): TRUNCATE needs the write lock, and no
+// commit may grow the WAL meanwhile. Readers holding old snapshots can
+// keep it from finishing; then it tries again only once the WAL has grown
+// by another eighth of the limit, not after every commit.
+func (c *checkpointer) boundSizeLocked() {
+	fi, err := os.Stat(c.walPath)
+	if err != nil {
+		return // no WAL file: nothing to bound
+	}
+	limit := c.sizeLimit.Load()
+	if fi.Size() <= max(limit, c.retryAbove) {
+		return
+	}
+	c.commits.Store(0)
+	if _, _, err := c.run1("TRUNCATE"); err != nil && c.ctx.Err() == nil {
+		c.log.Warn("checkpoint the store's WAL at its size limit", zap.Int64("wal_bytes", fi.Size()), zap.Error(err))
+	}
+	c.retryAbove = 0
+	if fi, err := os.Stat(c.walPath); err == nil && fi.Size() > limit {
+		c.retryAbove = fi.Size() + limit/8
+		c.log.Warn("store WAL is over its size limit; readers may be holding old snapshots",
+			zap.Int64("wal_bytes", fi.Size()), zap.Int64("limit", limit))
 	}
 }
 

@@ -90,6 +90,41 @@ func TestWALStaysBounded(t *testing.T) {
 	}
 }
 
+// A burst of large messages, faster than the checkpointer's tick, must
+// not grow the WAL past its size limit by more than one transaction: the
+// commit that crosses the limit truncates it.
+func TestWALBoundedBySize(t *testing.T) {
+	s, path := openTest(t)
+	ctx := ctxT(t)
+	const limit = 4 << 20
+	s.ckpt.sizeLimit.Store(limit)
+	body := bytes.Repeat([]byte("w"), 64<<10)
+	batch := [][]byte{body, body, body, body, body, body, body, body} // 512 KiB
+	const batches = 64                                                // 32 MiB in all
+	var prev, biggest, growth int64
+	start := time.Now()
+	for i := range batches {
+		if _, err := s.EnqueueBatch(ctx, "bob", batch, time.Now()); err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		fi, err := os.Stat(path + "-wal")
+		if err != nil {
+			t.Fatal(err)
+		}
+		biggest = max(biggest, fi.Size())
+		growth = max(growth, fi.Size()-prev) // one transaction's WAL
+		prev = fi.Size()
+	}
+	t.Logf("%d batches of 512 KiB in %v: WAL at most %.1f MiB (limit %d MiB, one batch %.1f MiB)",
+		batches, time.Since(start).Round(time.Millisecond), float64(biggest)/(1<<20), limit>>20, float64(growth)/(1<<20))
+	if biggest > limit+growth {
+		t.Errorf("the WAL grew to %d bytes, over its limit %d plus one batch (%d)", biggest, limit, growth)
+	}
+	if p, err := s.Pending(ctx, "bob", 0, batches*len(batch)+1); err != nil || len(p) != batches*len(batch) {
+		t.Fatalf("%d pending, %v; want %d", len(p), err, batches*len(batch))
+	}
+}
+
 // walHeader returns the WAL's checkpoint sequence number and salts (bytes
 // 12 to 24 of its header), which SQLite changes each time a writer starts
 // the WAL again from its beginning; nil while there is no WAL.

@@ -70,7 +70,7 @@ func Open(path string, log *zap.Logger) (*Store, error) {
 		s.closeDBs()
 		return nil, openErr(abs, fmt.Errorf("open store %q: %w", path, err))
 	}
-	s.ckpt = startCheckpointer(s.cp, &s.wmu, log)
+	s.ckpt = startCheckpointer(s.cp, &s.wmu, abs+"-wal", log)
 	s.gc = startGroupCommit(s)
 	return s, nil
 }

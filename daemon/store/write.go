@@ -165,6 +165,7 @@ func (s *Store) writeTx(ctx context.Context, durable bool, fn func(w *wtx) error
 	if w.lastEvent > 0 {
 		s.feed.publish(w.lastEvent)
 	}
+	s.ckpt.boundSizeLocked()
 	return nil
 }
 
