@@ -5,6 +5,8 @@
 //	tracker-load --url http://127.0.0.1:8080 --users 100000 --workers 64
 //	tracker-load --url http://127.0.0.1:8080 --users 1000000 --preload-direct /var/lib/chat-tracker/tracker.db
 //	tracker-load --url http://127.0.0.1:8080 --users 1000000 --preload=false   # reuse the users of an earlier run
+//	tracker-load --users 100000 --preload=false --lookups 0 --updates 300000 --write-updates /tmp/u.txt
+//	    # sign updates for scripts/wrk-update.lua instead of sending them
 //
 // The tracker must not rate-limit the test: set rate_limit and rate_burst
 // very high in its tracker.toml.
@@ -34,8 +36,11 @@ type options struct {
 	preload bool
 	lookups bool // run the lookup phase
 	updates bool // run the update phase
-	json    bool
-	verbose bool
+	// updateFile, if set, receives the signed updates (load.WriteUpdates)
+	// instead of the tracker.
+	updateFile string
+	json       bool
+	verbose    bool
 }
 
 func parseFlags(args []string) (options, error) {
@@ -55,6 +60,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.cfg.Updates, "updates", d.Updates, "signed updates to send at most (0: skip)")
 	fs.DurationVar(&o.cfg.Duration, "duration", d.Duration, "each of the lookup and update phases runs at most this long")
 	fs.BoolVar(&o.cfg.Verify, "verify", false, "verify each looked-up record's signature (costs client CPU)")
+	fs.StringVar(&o.updateFile, "write-updates", "", "write the signed updates to this file, for scripts/wrk-update.lua, instead of sending them")
 	fs.BoolVar(&o.json, "json", false, "print results as JSON")
 	fs.BoolVar(&o.verbose, "v", false, "log store activity (direct preload)")
 	if err := fs.Parse(args); err != nil {
@@ -111,7 +117,12 @@ func phases(ctx context.Context, o options, log *zap.Logger) ([]load.Result, err
 	if o.lookups {
 		list = append(list, load.Lookups)
 	}
-	if o.updates {
+	switch {
+	case o.updates && o.updateFile != "":
+		list = append(list, func(ctx context.Context, c load.Config) (load.Result, error) {
+			return writeUpdates(ctx, c, o.updateFile)
+		})
+	case o.updates:
 		list = append(list, load.Updates)
 	}
 	var results []load.Result
@@ -128,6 +139,18 @@ func phases(ctx context.Context, o options, log *zap.Logger) ([]load.Result, err
 		}
 	}
 	return results, nil
+}
+
+func writeUpdates(ctx context.Context, cfg load.Config, path string) (load.Result, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return load.Result{}, err
+	}
+	res, err := load.WriteUpdates(ctx, cfg, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return res, err
 }
 
 func printJSON(results []load.Result) {

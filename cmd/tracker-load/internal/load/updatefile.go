@@ -1,0 +1,78 @@
+package load
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/p2pchat/p2pchat/tracker/record"
+)
+
+// WriteUpdates signs cfg.Updates updates of the preloaded users and writes
+// them to w, one a line: the path, a space and the JSON body of the PUT
+// ("/v1/users/load0000042 {"record":{...}}"). scripts/wrk-update.lua sends
+// them with wrk, a client much cheaper than this one, so that the tracker
+// keeps more of the machine's CPU.
+//
+// Update j is for user j mod Users at seq base+j, base being the wall clock
+// in nanoseconds: above the seqs of any earlier run, and each update is
+// another seq, so none is a replay. The same user comes back only every
+// Users lines, so updates sent in order by a few hundred connections
+// never overtake one another (an overtaken update would rightly be
+// refused as stale).
+func WriteUpdates(ctx context.Context, cfg Config, w io.Writer) (Result, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return Result{}, err
+	}
+	start := time.Now()
+	recs, err := cfg.signSequence(ctx, uint64(start.UnixNano()))
+	if err != nil {
+		return Result{}, err
+	}
+	bw := bufio.NewWriterSize(w, 1<<20)
+	var line []byte
+	for _, rec := range recs {
+		line = append(line[:0], "/v1/users/"...)
+		line = append(line, rec.Name...)
+		line = append(line, ` {"record":`...)
+		line = append(rec.AppendJSON(line), "}\n"...)
+		bw.Write(line)
+	}
+	if err := bw.Flush(); err != nil {
+		return Result{}, fmt.Errorf("write updates: %w", err)
+	}
+	return Result{Phase: "signed", OK: int64(len(recs)), Elapsed: time.Since(start)}, nil
+}
+
+// signSequence signs update j = 0..Updates-1 (user j mod Users, seq
+// base+j) on every CPU.
+func (c Config) signSequence(ctx context.Context, base uint64) ([]record.Signed, error) {
+	now := time.Now()
+	recs := make([]record.Signed, c.Updates)
+	procs := runtime.GOMAXPROCS(0)
+	errs := make([]error, procs)
+	var wg sync.WaitGroup
+	for p := range procs {
+		wg.Go(func() {
+			for j := p; j < len(recs) && ctx.Err() == nil; j += procs {
+				rec, err := c.signedRecord(j%c.Users, base+uint64(j), now)
+				if err != nil {
+					errs[p] = err
+					return
+				}
+				recs[j] = rec
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(append(errs, ctx.Err())...); err != nil {
+		return nil, fmt.Errorf("sign updates: %w", err)
+	}
+	return recs, nil
+}
