@@ -17,17 +17,24 @@
 #     ceiling of signed updates.
 # Lookups are measured with wrk (random users; apt package wrk, installed
 # when running as root) and with tracker-load (every user in turn); signed
-# updates with tracker-load, which signs them before the timed phase. Each
+# updates with both too, signed before the timed phase: tracker-load
+# --write-updates signs a file of them each round for wrk
+# (scripts/wrk-update.lua sends each once), a client that leaves the
+# tracker more of the 2 cores than tracker-load's goroutines do. Each
 # figure is the median of the rounds, with the 1-minute load average and
 # the CPU steal seen during its rounds, and the server's CPU per request.
 #
 # Settings: USERS ("100000 1000000"), ROUNDS (3), SECS (10), CONNS ("8 64";
 # wrk and tracker-load connections for lookups), UPDATE_WORKERS (256
 # concurrent signed updates: at 64 the tracker waits on its group commits
-# with CPU to spare), STORES ("sqlite postgres"), PROFILE
-# (1: one more, uncounted round per tracker under pprof), OUT (where the
-# results, logs and profiles go; a new directory under /tmp by default),
-# PORT (first of the loopback ports it uses, 27090). PostgreSQL comes from
+# with CPU to spare), STORES ("sqlite postgres"), PHASES ("lookups
+# updates"; "updates" alone skips the lookups and their baselines), BASE
+# (a git revision: its chat-tracker runs too, on a copy of the same users,
+# round by round beside the current one, for before/after figures in the
+# same minutes), PROFILE (1: one more, uncounted round per tracker under
+# pprof), OUT (where the results, logs and profiles go; a new directory
+# under /tmp by default), PORT (first of the loopback ports it uses,
+# 27090). PostgreSQL comes from
 # P2PCHAT_BENCH_POSTGRES (a database whose schemas bench_* it may drop) or,
 # as root, from scripts/postgres.sh; without either it is skipped.
 #
@@ -44,6 +51,8 @@ secs=${SECS:-$([[ -n $quick ]] && echo 5 || echo 10)}
 conns_list=${CONNS:-$([[ -n $quick ]] && echo 64 || echo "8 64")}
 stores=${STORES:-"sqlite postgres"}
 update_workers=${UPDATE_WORKERS:-256}
+phases=${PHASES:-"lookups updates"}
+base=${BASE:-}
 profile=${PROFILE:-1}
 port=${PORT:-27090}
 out=${OUT:-$(mktemp -d /tmp/bench-tracker.XXXXXX)}
@@ -68,6 +77,12 @@ log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 bin=$work/bin
 log "building chat-tracker, tracker-load, tracker-baseline"
 go build -o "$bin/" ./cmd/chat-tracker ./cmd/tracker-load ./cmd/tracker-load/tracker-baseline
+if [[ -n $base ]]; then
+  log "building chat-tracker at $base"
+  mkdir -p "$work/base-src" "$bin/base"
+  git archive "$base" | tar -x -C "$work/base-src"
+  (cd "$work/base-src" && go build -o "$bin/base/" ./cmd/chat-tracker)
+fi
 
 if ! command -v wrk >/dev/null && [[ $(id -u) -eq 0 ]]; then
   log "installing wrk"
@@ -80,7 +95,7 @@ have_wrk=$(command -v wrk >/dev/null && echo 1 || true)
 # refuses it; build the module's source as a main module instead.
 stdisco_version=v1.30.0
 stdisco=${XDG_CACHE_HOME:-$HOME/.cache}/p2pchat-bench/stdiscosrv-$stdisco_version
-if [[ ! -x $stdisco ]]; then
+if [[ ! -x $stdisco && " $phases " == *" lookups "* ]]; then
   log "building Syncthing's stdiscosrv $stdisco_version"
   src=$(cd "$work" && GOFLAGS=-mod=mod go mod download -json "github.com/syncthing/syncthing@$stdisco_version" 2>/dev/null |
     sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') || true
@@ -90,7 +105,7 @@ if [[ ! -x $stdisco ]]; then
     (cd "$work/syncthing" && go build -o "$stdisco" ./cmd/stdiscosrv) >"$out/stdisco-build.log" 2>&1 || rm -f "$stdisco"
   fi
 fi
-have_disco=$([[ -x $stdisco ]] && echo 1 || true)
+have_disco=$([[ -x $stdisco && " $phases " == *" lookups "* ]] && echo 1 || true)
 [[ -n $have_disco ]] || log "no stdiscosrv (see $out/stdisco-build.log): its figures skipped"
 
 export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" # psql: no NOTICEs
@@ -201,6 +216,23 @@ stop() { # PID
   wait "$1" 2>/dev/null || true
 }
 
+# start_tracker NAME USERS PORT DB: a chat-tracker (the BASE one for a
+# NAME ending in -base) on DB, with pprof on PORT+10.
+start_tracker() {
+  local name=$1 users=$2 port=$3 db=$4 exe=$bin/chat-tracker
+  [[ $name == *-base ]] && exe=$bin/base/chat-tracker
+  start "tracker-$name-$users" "$exe" --config "$work/tracker.toml" \
+    --listen "127.0.0.1:$port" --db "$db" --pprof "127.0.0.1:$((port + 10))"
+  pid[$name]=$started url[$name]=http://127.0.0.1:$port pprof[$name]=http://127.0.0.1:$((port + 10))
+}
+
+# sign_updates USERS N: N signed updates in $work/updates.txt for
+# scripts/wrk-update.lua, at seqs above all sent so far.
+sign_updates() {
+  "$bin/tracker-load" --users "$1" --preload=false --lookups 0 --updates "$2" \
+    --write-updates "$work/updates.txt" >>"$out/tracker-load.log"
+}
+
 rss() { awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 
 # --- the run -------------------------------------------------------------
@@ -208,30 +240,36 @@ rss() { awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
 log "results in $out; load average before starting: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 for users in $users_list; do
-  declare -A url=() pid=() pprof=()
+  declare -A url=() pid=() pprof=() dsn=()
   p=$port
   log "== $users users: preloading"
   if [[ " $stores " == *" sqlite "* ]]; then
     "$bin/tracker-load" --users "$users" --ttl 23h --preload-direct "$work/tracker-$users.db" \
       --workers 8 --lookups 0 --updates 0 >>"$out/preload.log"
-    start "tracker-sqlite-$users" "$bin/chat-tracker" --config "$work/tracker.toml" \
-      --listen "127.0.0.1:$((p + 1))" --db "$work/tracker-$users.db" --pprof "127.0.0.1:$((p + 11))"
-    pid[sqlite]=$started url[sqlite]=http://127.0.0.1:$((p + 1)) pprof[sqlite]=http://127.0.0.1:$((p + 11))
+    [[ -z $base ]] || cp "$work/tracker-$users.db" "$work/tracker-base-$users.db"
+    start_tracker sqlite "$users" "$((p + 1))" "$work/tracker-$users.db"
   fi
   if [[ -n $pg_url ]]; then
-    schema=bench_$users
-    psql -q "$pg_url" -c "DROP SCHEMA IF EXISTS $schema CASCADE" -c "CREATE SCHEMA $schema" >/dev/null
-    sep=$([[ $pg_url == *\?* ]] && echo '&' || echo '?')
-    dsn="$pg_url${sep}search_path=$schema&pool_max_conns=16"
-    "$bin/tracker-load" --users "$users" --ttl 23h --preload-direct "$dsn" \
-      --workers 32 --lookups 0 --updates 0 >>"$out/preload.log"
-    psql -q "$pg_url" -c "VACUUM ANALYZE $schema.users" >/dev/null
-    start "tracker-postgres-$users" "$bin/chat-tracker" --config "$work/tracker.toml" \
-      --listen "127.0.0.1:$((p + 2))" --db "$dsn" --pprof "127.0.0.1:$((p + 12))"
-    pid[postgres]=$started url[postgres]=http://127.0.0.1:$((p + 2)) pprof[postgres]=http://127.0.0.1:$((p + 12))
+    for variant in cur ${base:+base}; do
+      schema=bench_$users
+      [[ $variant == base ]] && schema+=_base
+      psql -q "$pg_url" -c "DROP SCHEMA IF EXISTS $schema CASCADE" -c "CREATE SCHEMA $schema" >/dev/null
+      sep=$([[ $pg_url == *\?* ]] && echo '&' || echo '?')
+      dsn[$variant]="$pg_url${sep}search_path=$schema&pool_max_conns=16"
+      "$bin/tracker-load" --users "$users" --ttl 23h --preload-direct "${dsn[$variant]}" \
+        --workers 32 --lookups 0 --updates 0 >>"$out/preload.log"
+      psql -q "$pg_url" -c "VACUUM ANALYZE $schema.users" >/dev/null
+    done
+    start_tracker postgres "$users" "$((p + 2))" "${dsn[cur]}"
   fi
-  start bare "$bin/tracker-baseline" serve --listen "127.0.0.1:$p"
-  pid[bare]=$started url[bare]=http://127.0.0.1:$p
+  if [[ -n $base ]]; then
+    [[ " $stores " == *" sqlite "* ]] && start_tracker sqlite-base "$users" "$((p + 4))" "$work/tracker-base-$users.db"
+    [[ -n $pg_url ]] && start_tracker postgres-base "$users" "$((p + 5))" "${dsn[base]}"
+  fi
+  if [[ " $phases " == *" lookups "* ]]; then
+    start bare "$bin/tracker-baseline" serve --listen "127.0.0.1:$p"
+    pid[bare]=$started url[bare]=http://127.0.0.1:$p
+  fi
   suffix=
   if [[ -n $have_disco ]]; then
     mkdir -p "$work/disco-$users"
@@ -241,18 +279,21 @@ for users in $users_list; do
     pid[stdisco]=$started url[stdisco]=http://127.0.0.1:$((p + 3))
     wait_for grep -q "Read $users records" "$out/stdiscosrv-$users.log" || log "stdiscosrv did not load its records"
   fi
-  for s in sqlite postgres; do
+  trackers=()
+  for s in sqlite sqlite-base postgres postgres-base; do
     [[ -n ${pid[$s]:-} ]] || continue
+    trackers+=("$s")
     wait_for grep -q '"lookup cache warmed"' "$out/tracker-$s-$users.log" || log "tracker-$s: cache not warm"
   done
-  wait_for curl -sf "${url[bare]}/" || log "bare server not up"
-  targets=(bare)
+  [[ -z ${pid[bare]:-} ]] || wait_for curl -sf "${url[bare]}/" || log "bare server not up"
+  targets=()
+  [[ -n ${pid[bare]:-} ]] && targets+=(bare)
   [[ -n ${pid[stdisco]:-} ]] && targets+=(stdisco)
-  [[ -n ${pid[sqlite]:-} ]] && targets+=(sqlite)
-  [[ -n ${pid[postgres]:-} ]] && targets+=(postgres)
+  targets+=("${trackers[@]}")
 
-  log "== $users users: lookups, ${targets[*]}, $rounds rounds of ${secs}s"
+  [[ " $phases " == *" lookups "* ]] && log "== $users users: lookups, ${targets[*]}, $rounds rounds of ${secs}s"
   for r in $(seq "$rounds"); do
+    [[ " $phases " == *" lookups "* ]] || break
     for c in $conns_list; do
       for t in "${targets[@]}"; do
         if [[ -n $have_wrk ]]; then
@@ -270,28 +311,37 @@ for users in $users_list; do
     printf 'rss-%s\t%s\t-\t%s\t-\t%s\t-\n' "$t" "$users" "$(rss "${pid[$t]}")" "$(load1)" >>"$results"
   done
 
-  for s in sqlite postgres; do
-    [[ -n ${pid[$s]:-} ]] || continue
-    if [[ -n $profile && -n $have_wrk ]]; then
+  for s in "${trackers[@]}"; do
+    if [[ -n $profile && -n $have_wrk && " $phases " == *" lookups "* ]]; then
       curl -s -o "$out/cpu-lookup-$s-$users.pprof" "${pprof[$s]}/debug/pprof/profile?seconds=$((secs - 1))" &
       USERS=$users wrk -t2 -c64 -d"${secs}s" -s "$work/tracker-lookup.lua" "${url[$s]}" >/dev/null
       wait $!
     fi
   done
 
-  log "== $users users: signed updates, $rounds rounds of ${secs}s"
   n_updates=$((30000 * secs))
+  [[ " $phases " == *" updates "* ]] && log "== $users users: signed updates, ${trackers[*]}, $rounds rounds of ${secs}s"
   for r in $(seq "$rounds"); do
+    [[ " $phases " == *" updates "* ]] || break
     # The update ceiling, measured round by round beside the updates.
     measure ed25519-verify-1core "$users" "$r" $$ bash -c "echo 0; $bin/tracker-baseline verify --duration 3s"
-    for s in sqlite postgres; do
-      [[ -n ${pid[$s]:-} ]] || continue
+    [[ -z $have_wrk ]] || sign_updates "$users" "$n_updates"
+    for s in "${trackers[@]}"; do
+      [[ -z $have_wrk ]] || UPDATES=$work/updates.txt measure "update-wrk-$s" "$users" "$r" "${pid[$s]}" \
+        wrk_run "${url[$s]}" scripts/wrk-update.lua "$update_workers"
       measure "update-$s" "$users" "$r" "${pid[$s]}" load_run --url "${url[$s]}" --users "$users" \
         --preload=false --workers "$update_workers" --lookups 0 --updates "$n_updates" --duration "${secs}s"
     done
   done
-  for s in sqlite postgres; do
-    [[ -n ${pid[$s]:-} && -n $profile ]] || continue
+  for s in "${trackers[@]}"; do
+    [[ -n $profile && " $phases " == *" updates "* ]] || continue
+    if [[ -n $have_wrk ]]; then
+      sign_updates "$users" "$n_updates"
+      curl -s -o "$out/cpu-update-$s-$users.pprof" "${pprof[$s]}/debug/pprof/profile?seconds=$((secs - 1))" &
+      UPDATES=$work/updates.txt wrk -t2 -c"$update_workers" -d"${secs}s" -s scripts/wrk-update.lua "${url[$s]}" >/dev/null
+      wait $!
+      continue
+    fi
     "$bin/tracker-load" --url "${url[$s]}" --users "$users" --preload=false --workers "$update_workers" --lookups 0 \
       --updates "$n_updates" --duration "${secs}s" >/dev/null 2>"$work/profiled-updates.log" &
     lp=$!
@@ -300,7 +350,7 @@ for users in $users_list; do
     wait "$lp" || true
   done
   for t in "${targets[@]}"; do stop "${pid[$t]}"; done
-  unset url pid pprof
+  unset url pid pprof dsn
 done
 
 # --- the table -----------------------------------------------------------
@@ -355,8 +405,15 @@ row() {
     row "[$users] RSS MB, tracker SQLite (/stdisco)" "rss-sqlite" "$users" "rss-stdisco" "$users" "<=0.5"
     row "[$users] RSS MB, tracker PostgreSQL (/stdisco)" "rss-postgres" "$users" "rss-stdisco" "$users" "<=0.5"
     row "[$users] Ed25519 verifications/s, one core" ed25519-verify-1core "$users" "" "" ""
-    row "[$users] SQLite signed updates/s (/verify)" "update-sqlite" "$users" ed25519-verify-1core "$users" ">=0.7"
-    row "[$users] PostgreSQL signed updates/s (/verify)" "update-postgres" "$users" ed25519-verify-1core "$users" ">=0.7"
+    for s in sqlite postgres; do
+      label=$([[ $s == sqlite ]] && echo SQLite || echo PostgreSQL)
+      row "[$users] $label signed updates/s, wrk (/verify)" "update-wrk-$s" "$users" ed25519-verify-1core "$users" ">=0.7"
+      row "[$users] $label signed updates/s, tracker-load (/verify)" "update-$s" "$users" ed25519-verify-1core "$users" ">=0.7"
+      [[ -n $base ]] || continue
+      row "[$users] $label signed updates/s, wrk, at $base (/verify)" "update-wrk-$s-base" "$users" ed25519-verify-1core "$users" ""
+      row "[$users] $label signed updates/s, tracker-load, at $base (/verify)" "update-$s-base" "$users" ed25519-verify-1core "$users" ""
+      row "[$users] $label signed updates/s, wrk (/$base)" "update-wrk-$s" "$users" "update-wrk-$s-base" "$users" ""
+    done
   done
   echo
   echo "raw results: $results; logs and CPU profiles (go tool pprof -top FILE): $out"
