@@ -136,6 +136,34 @@ func TestSmallOrderKeysRefusedInRecords(t *testing.T) {
 	}
 }
 
+// TestVerifyKnownKey: the curve checks are skipped only for the key the
+// caller vouches for; every other key, or none, gets them.
+func TestVerifyKnownKey(t *testing.T) {
+	pub, priv := testKey(1)
+	good, err := Sign(testRecord(pub), priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, known := range []ed25519.PublicKey{pub, nil} {
+		if err := good.VerifyKnownKey(known); err != nil {
+			t.Errorf("VerifyKnownKey(%x) of a good record: %v", known, err)
+		}
+	}
+	bad := good
+	bad.Seq++
+	if err := bad.VerifyKnownKey(pub); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("VerifyKnownKey of a record whose signature does not verify: %v, want ErrBadSignature", err)
+	}
+	sig := universalSignature()
+	for _, h := range append(append([]string(nil), smallOrderKeys...), nonCanonicalKeys...) {
+		weak := Signed{Record: testRecord(ed25519.PublicKey(mustHex(t, h))), Signature: sig}
+		wantBadKey(t, h+" unknown", weak.VerifyKnownKey(nil))
+		wantBadKey(t, h+" not the known key", weak.VerifyKnownKey(pub))
+	}
+	short := Signed{Record: testRecord(pub[:31]), Signature: good.Signature}
+	wantBadKey(t, "a 31-byte key", short.VerifyKnownKey(pub[:31]))
+}
+
 func wantBadKey(t *testing.T, what string, err error) {
 	t.Helper()
 	if !errors.Is(err, ErrBadKey) {

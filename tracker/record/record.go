@@ -72,12 +72,21 @@ func quoteShort(s string) string {
 // name, a usable key (see ValidatePublicKey), 0 to MaxAddrs valid addresses and an expiry after the
 // Unix epoch. It does not compare Expires with the clock; that is policy and
 // belongs to whoever accepts the record.
-func (r Record) Validate() error {
+func (r Record) Validate() error { return r.validate(true) }
+
+// validate is Validate; without checkKey it checks only the key's length
+// (for a key known to have passed ValidatePublicKey: see VerifyKnownKey).
+func (r Record) validate(checkKey bool) error {
 	if err := ValidateName(r.Name); err != nil {
 		return err
 	}
-	if err := ValidatePublicKey(r.PublicKey); err != nil {
-		return fmt.Errorf("public_key: %w", err)
+	if !checkKey && len(r.PublicKey) != ed25519.PublicKeySize {
+		return fmt.Errorf("public_key: %w: public key is %d bytes, want %d", ErrBadKey, len(r.PublicKey), ed25519.PublicKeySize)
+	}
+	if checkKey {
+		if err := ValidatePublicKey(r.PublicKey); err != nil {
+			return fmt.Errorf("public_key: %w", err)
+		}
 	}
 	if len(r.Addrs) > MaxAddrs {
 		return fmt.Errorf("%w: %d addrs, at most %d allowed", ErrBadAddr, len(r.Addrs), MaxAddrs)

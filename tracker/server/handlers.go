@@ -38,7 +38,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.checkRecord(rec); err != nil {
+	if err := s.checkRecord(rec, nil); err != nil {
 		return err
 	}
 	if err := s.store.Create(r.Context(), toStore(rec)); err != nil {
@@ -81,11 +81,13 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) error {
 	if rec.Name != name {
 		return newAPIError(http.StatusBadRequest, CodeNameMismatch, "record name %q does not match the path name %q", rec.Name, name)
 	}
-	if err := s.checkRecord(rec); err != nil {
-		return err
-	}
 	storedKey, err := s.storedKey(r.Context(), name)
 	if err != nil {
+		return err
+	}
+	// The stored key passed ValidatePublicKey when it was registered (or
+	// rotated to): a record under the same key skips the curve checks.
+	if err := s.checkRecord(rec, storedKey); err != nil {
 		return err
 	}
 	signer, err := authoriseUpdate(rec, storedKey, req.RotationSignature)
@@ -185,9 +187,10 @@ func (s *Server) handleNoRoute(w http.ResponseWriter, r *http.Request) error {
 
 // checkRecord applies the server's policy to a record a client sent: a
 // valid signature by its own key, a seq the store can keep, and an expiry
-// in the future but no further than MaxTTL.
-func (s *Server) checkRecord(rec record.Signed) error {
-	if err := rec.Verify(); err != nil {
+// in the future but no further than MaxTTL. knownKey, if not nil, is a key
+// that passed record.ValidatePublicKey before (see record.VerifyKnownKey).
+func (s *Server) checkRecord(rec record.Signed, knownKey ed25519.PublicKey) error {
+	if err := rec.VerifyKnownKey(knownKey); err != nil {
 		return err
 	}
 	if rec.Seq > math.MaxInt64 {
