@@ -46,6 +46,14 @@ func (d *Daemon) Send(ctx context.Context, to, body string) (store.Message, erro
 // AddContact makes name a contact: an existing one is returned as is, a new
 // one is looked up on the tracker and its key pinned.
 func (d *Daemon) AddContact(ctx context.Context, name string) (store.Contact, error) {
+	return d.addContact(ctx, name, false)
+}
+
+// addContact is AddContact. With dialAhead (Send to a name not yet a
+// contact) the session is dialled as soon as the tracker has answered,
+// with the record just fetched (see firstContacts), while the pin and then
+// the message are committed: the handshake overlaps both commits.
+func (d *Daemon) addContact(ctx context.Context, name string, dialAhead bool) (store.Contact, error) {
 	if err := record.ValidateName(name); err != nil {
 		return store.Contact{}, fmt.Errorf("add contact: %w", err)
 	}
@@ -60,6 +68,10 @@ func (d *Daemon) AddContact(ctx context.Context, name string) (store.Contact, er
 	if err != nil {
 		return c, err
 	}
+	if dialAhead {
+		defer d.first.pinning(name, rec)()
+		d.peers.DialAhead(name)
+	}
 	return d.pin(ctx, name, rec.PublicKey)
 }
 
@@ -70,7 +82,7 @@ func (d *Daemon) ensureContact(ctx context.Context, name string) error {
 	if known {
 		return nil
 	}
-	if _, err := d.AddContact(ctx, name); err != nil {
+	if _, err := d.addContact(ctx, name, true); err != nil {
 		return err
 	}
 	d.known.add(name, gen)

@@ -1,6 +1,12 @@
 package daemon
 
-import "sync"
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/p2pchat/p2pchat/tracker/record"
+)
 
 // knownContacts remembers the names pinned in the store, so that Send,
 // which must make sure its recipient is a contact, does not read the store
@@ -42,4 +48,83 @@ func (k *knownContacts) remove(name string) {
 	defer k.mu.Unlock()
 	delete(k.names, name)
 	k.gen++
+}
+
+// firstRecordTTL bounds how long a record a first Send fetched may stand
+// in for the dialler's own lookup. The dial follows within milliseconds;
+// a record older than this is looked up again.
+const firstRecordTTL = 10 * time.Second
+
+// firstContacts is what a first Send to a new name (see addContact) shares
+// with the dialler it starts ahead of the commits, and with Authorize:
+//
+//   - the record it just fetched and verified, which the dialler's Resolve
+//     takes once instead of asking the tracker a second time (a retry
+//     after a failed dial asks again: the addresses may be what failed);
+//   - that the pin is being committed, so that Authorize, finding no pin
+//     yet for the peer we are dialling, waits for it instead of treating
+//     a contact-to-be as a stranger.
+type firstContacts struct {
+	mu      sync.Mutex
+	records map[string]firstRecord   // guarded by mu: taken by record
+	pins    map[string]chan struct{} // guarded by mu: closed when the pin is committed or failed
+}
+
+type firstRecord struct {
+	rec record.Signed
+	at  time.Time
+}
+
+// pinning notes that name is being pinned from rec, and returns the func
+// to call once the pin has committed or failed.
+func (f *firstContacts) pinning(name string, rec record.Signed) (done func()) {
+	now := time.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.records == nil {
+		f.records, f.pins = map[string]firstRecord{}, map[string]chan struct{}{}
+	}
+	for n, r := range f.records { // ones no dialler took (it was stopping)
+		if now.Sub(r.at) > firstRecordTTL {
+			delete(f.records, n)
+		}
+	}
+	f.records[name] = firstRecord{rec: rec, at: now}
+	if f.pins[name] != nil {
+		return func() {} // a concurrent first Send pins it; it reports
+	}
+	ch := make(chan struct{})
+	f.pins[name] = ch
+	return func() {
+		f.mu.Lock()
+		delete(f.pins, name)
+		f.mu.Unlock()
+		close(ch)
+	}
+}
+
+// record takes the record a first Send fetched for name, if it is fresh.
+func (f *firstContacts) record(name string) (record.Signed, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.records[name]
+	delete(f.records, name)
+	return r.rec, ok && time.Since(r.at) <= firstRecordTTL
+}
+
+// awaitPin waits until a pin of name in progress is committed or failed,
+// and reports whether there was one.
+func (f *firstContacts) awaitPin(ctx context.Context, name string) bool {
+	f.mu.Lock()
+	ch := f.pins[name]
+	f.mu.Unlock()
+	if ch == nil {
+		return false
+	}
+	select {
+	case <-ch:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

@@ -3,7 +3,10 @@ package daemon
 import (
 	"context"
 	"testing"
+	"time"
 
+	"github.com/p2pchat/p2pchat/daemon/peer"
+	"github.com/p2pchat/p2pchat/daemon/store"
 	"github.com/p2pchat/p2pchat/tracker/trackertest"
 )
 
@@ -43,5 +46,69 @@ func TestKnownContactsRemovalWins(t *testing.T) {
 	k.add("bob", gen)
 	if known, _ := k.has("bob"); !known {
 		t.Fatal("a look-up with no removal in between was not cached")
+	}
+}
+
+// A first send to a new contact asks the tracker about the name once: the
+// dialler, started while the pin and the message are committed, uses the
+// record the send fetched instead of looking it up again.
+func TestFirstSendLooksUpOnce(t *testing.T) {
+	checkGoroutines(t)
+	tr := trackertest.New(t)
+	lt := newLyingTracker(t, tr.URL, "bob")
+	aliceCfg := testConfig(tr, "alice", t.TempDir())
+	aliceCfg.Tracker = lt.URL
+	alice := startNodeConfig(t, aliceCfg)
+	startNode(t, tr, "bob", t.TempDir())
+
+	m := alice.send("bob", "hello")
+	waitFor(t, "hello delivered", func() bool { return alice.state("bob", m) == store.Delivered })
+	if n := lt.lookups(""); n != 1 {
+		t.Fatalf("alice looked bob up %d times for her first message, want 1", n)
+	}
+	if _, ok := alice.d.first.record("bob"); ok {
+		t.Fatal("the first record was left for a later dial")
+	}
+}
+
+// A peer we dial while its pin is being committed is authorised as the
+// contact it is about to be, not as a stranger: Authorize waits for the pin.
+func TestAuthorizeWaitsForPinInProgress(t *testing.T) {
+	checkGoroutines(t)
+	tr := trackertest.New(t)
+	alice := startNode(t, tr, "alice", t.TempDir())
+	bob := startNode(t, tr, "bob", t.TempDir())
+	ctx := context.Background()
+	rec, err := alice.d.lookup(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := alice.d.first.pinning("bob", rec)
+	type result struct {
+		standing peer.Standing
+		err      error
+	}
+	got := make(chan result, 1)
+	go func() {
+		s, err := alice.d.Authorize(ctx, "bob", bob.d.id.Public)
+		got <- result{s, err}
+	}()
+	select {
+	case r := <-got:
+		t.Fatalf("Authorize returned %v, %v before the pin was committed", r.standing, r.err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	if _, err := alice.d.pin(ctx, "bob", rec.PublicKey); err != nil {
+		t.Fatal(err)
+	}
+	done()
+	if r := <-got; r.err != nil || r.standing != peer.Contact {
+		t.Fatalf("Authorize = %v, %v; want a contact", r.standing, r.err)
+	}
+	if _, ok := alice.d.first.record("bob"); !ok {
+		t.Fatal("the fresh record was not kept for the dialler")
+	}
+	if _, ok := alice.d.first.record("bob"); ok {
+		t.Fatal("the fresh record was handed out twice")
 	}
 }

@@ -94,6 +94,7 @@ type Daemon struct {
 	unknown    map[string]time.Time // names the tracker does not know, until when (negative cache)
 	strangers  *rate.Limiter        // tracker lookups that unauthenticated peers cause
 	known      knownContacts        // names pinned in the store, so Send need not ask it
+	first      firstContacts        // names a first Send is pinning while it dials them
 	blocked    map[string]bool      // guarded by mu: blocked keys (as strings), refused at the handshake
 	refusals   map[string]refusal   // guarded by mu: the last refusal reported per peer
 	meters     *meters              // per-peer message rate and daily bytes

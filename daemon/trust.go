@@ -38,13 +38,19 @@ var (
 // where to dial it. A pinned key always wins over the tracker; a tracker
 // record with another key is refused and reported. When the tracker is
 // unreachable, a pinned contact is dialled at its last known addresses.
+// The first dial after a first Send uses the record that Send fetched a
+// moment ago (see firstContacts) rather than asking the tracker again.
 func (d *Daemon) Resolve(ctx context.Context, name string) (ed25519.PublicKey, []string, error) {
 	c, cerr := d.store.Contact(ctx, name)
 	if cerr != nil && !errors.Is(cerr, store.ErrNotFound) {
 		return nil, nil, fmt.Errorf("resolve %q: %w", name, cerr)
 	}
 	pinned := cerr == nil
-	rec, err := d.lookup(ctx, name)
+	rec, ok := d.first.record(name)
+	var err error
+	if !ok {
+		rec, err = d.lookup(ctx, name)
+	}
 	d.mu.Lock()
 	last := d.records[name]
 	if err == nil && rec.Seq < last.seq {
@@ -88,6 +94,11 @@ func (d *Daemon) Authorize(ctx context.Context, name string, pub ed25519.PublicK
 		return peer.Stranger, fmt.Errorf("authorize %q: %w", name, ErrBlocked)
 	}
 	c, err := d.store.Contact(ctx, name)
+	if errors.Is(err, store.ErrNotFound) && d.first.awaitPin(ctx, name) {
+		// We are pinning name right now (a first Send dialled it ahead
+		// of the commit): decide on the pin, as if it had been first.
+		c, err = d.store.Contact(ctx, name)
+	}
 	if err == nil {
 		if !bytes.Equal(c.PublicKey, pub) {
 			d.reportMismatch(ctx, name, c.PublicKey, pub, "connecting peer")

@@ -26,6 +26,10 @@ type dialer struct {
 	peer   string
 	wakeCh chan struct{} // cap 1: try now (Notify) or look again (a session came up)
 	retry  bool          // guarded by Manager.mu: a session ended; look again after BackoffMin
+	// ahead is set by DialAhead: the next look dials without asking the
+	// outbox, where the message is still being stored. guarded by
+	// Manager.mu.
+	ahead bool
 }
 
 func (d *dialer) wake() {
@@ -61,7 +65,7 @@ func (m *Manager) dialLoop(d *dialer, delay time.Duration) {
 			m.dialerExit(d, true)
 			return
 		}
-		if !m.wantsDial(ctx, d.peer) {
+		if !m.wantsDial(ctx, d) {
 			var stop bool
 			if stop, delay = m.dialerExit(d, false); stop {
 				return
@@ -125,18 +129,23 @@ func (m *Manager) dialerExit(d *dialer, force bool) (stop bool, delay time.Durat
 	return true, 0
 }
 
-// wantsDial reports whether a dial is still useful: no session yet and
-// messages waiting.
-func (m *Manager) wantsDial(ctx context.Context, peer string) bool {
+// wantsDial reports whether a dial is still useful: no session yet, and
+// messages waiting or about to be (DialAhead).
+func (m *Manager) wantsDial(ctx context.Context, d *dialer) bool {
 	m.mu.Lock()
-	up := m.sessions[peer] != nil
+	up := m.sessions[d.peer] != nil
+	ahead := d.ahead
+	d.ahead = false
 	m.mu.Unlock()
 	if up {
 		return false
 	}
-	out, err := m.cfg.Handler.Pending(ctx, peer, 0, 1)
+	if ahead {
+		return true
+	}
+	out, err := m.cfg.Handler.Pending(ctx, d.peer, 0, 1)
 	if err != nil {
-		m.log.Warn("read outbox", zap.String("peer", peer), zap.Error(err))
+		m.log.Warn("read outbox", zap.String("peer", d.peer), zap.Error(err))
 		return false
 	}
 	return len(out) > 0

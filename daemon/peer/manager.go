@@ -530,6 +530,30 @@ func (m *Manager) Notify(peer string) {
 	}
 }
 
+// DialAhead starts a session with peer now, while the first message for
+// it is still being stored: the handshake overlaps the commit instead of
+// following it. Nothing is sent before the message is committed and
+// Notify is called (the session sends only what the outbox holds); if no
+// message comes, the session closes when idle. A dial that fails is
+// retried only while the outbox holds something for the peer, as after
+// Notify.
+func (m *Manager) DialAhead(peer string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sessions[peer] != nil || !m.running || m.closed {
+		return
+	}
+	if d := m.dialers[peer]; d != nil {
+		d.ahead = true
+		d.wake()
+		return
+	}
+	d := &dialer{peer: peer, wakeCh: make(chan struct{}, 1), ahead: true}
+	if m.goLocked(func() { m.dialLoop(d, 0) }) {
+		m.dialers[peer] = d
+	}
+}
+
 // Disconnect ends every session with key (the user blocked it), telling
 // the peer only that it is not authorized, and reports how many ended.
 func (m *Manager) Disconnect(key ed25519.PublicKey) int {
