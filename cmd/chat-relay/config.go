@@ -31,6 +31,8 @@ type File struct {
 	SessionsPerTarget     int           `toml:"sessions_per_target"`
 	SessionsPerSource     int           `toml:"sessions_per_source"`
 	MaxSessions           int           `toml:"max_sessions"`
+	HandshakesPerSource   int           `toml:"handshakes_per_source"`
+	MaxHandshakes         int           `toml:"max_handshakes"`
 	SessionRate           float64       `toml:"session_rate"` // bytes/s, 0 = unlimited
 	GlobalRate            float64       `toml:"global_rate"`  // bytes/s, 0 = unlimited
 }
@@ -59,6 +61,8 @@ func Default() File {
 		SessionsPerTarget:     d.SessionsPerTarget,
 		SessionsPerSource:     d.SessionsPerSource,
 		MaxSessions:           d.MaxSessions,
+		HandshakesPerSource:   d.HandshakesPerSource,
+		MaxHandshakes:         d.MaxHandshakes,
 		SessionRate:           d.SessionRate,
 		GlobalRate:            d.GlobalRate,
 	}
@@ -117,6 +121,8 @@ func (f File) Server() server.Config {
 		SessionsPerTarget:     f.SessionsPerTarget,
 		SessionsPerSource:     f.SessionsPerSource,
 		MaxSessions:           f.MaxSessions,
+		HandshakesPerSource:   f.HandshakesPerSource,
+		MaxHandshakes:         f.MaxHandshakes,
 		SessionRate:           f.SessionRate,
 		GlobalRate:            f.GlobalRate,
 	}

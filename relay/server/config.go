@@ -20,6 +20,8 @@ const (
 	DefaultSessionsPerTarget     = 32
 	DefaultSessionsPerSource     = 64
 	DefaultMaxSessions           = 10000
+	DefaultHandshakesPerSource   = 8
+	DefaultMaxHandshakes         = 64
 	DefaultSessionRate           = 0 // bytes/s; 0 means unlimited
 	DefaultGlobalRate            = 0 // bytes/s; 0 means unlimited
 )
@@ -58,6 +60,15 @@ type Config struct {
 	SessionsPerSource     int // sessions (waiting or joined) from one caller IP
 	MaxSessions           int // sessions (waiting or joined) in all
 
+	// HandshakesPerSource and MaxHandshakes bound the connections still
+	// in their handshake (TLS and the first frame) from one source IP
+	// and in all: a connection over them is closed at once, so that
+	// silent connections from one host cannot keep everyone out for
+	// HandshakeTimeout, nor many hosts make the relay handshake without
+	// end.
+	HandshakesPerSource int
+	MaxHandshakes       int
+
 	// SessionRate caps one session's bytes per second, both directions
 	// together; GlobalRate caps all sessions together. 0 means unlimited.
 	SessionRate float64
@@ -91,6 +102,8 @@ func (c *Config) fill() {
 	defInt(&c.SessionsPerTarget, DefaultSessionsPerTarget)
 	defInt(&c.SessionsPerSource, DefaultSessionsPerSource)
 	defInt(&c.MaxSessions, DefaultMaxSessions)
+	defInt(&c.HandshakesPerSource, DefaultHandshakesPerSource)
+	defInt(&c.MaxHandshakes, DefaultMaxHandshakes)
 	if c.Log == nil {
 		c.Log = zap.NewNop()
 	}
@@ -112,7 +125,8 @@ func (c *Config) validate() error {
 	}
 	for name, n := range map[string]int{"reservations_per_source": c.ReservationsPerSource,
 		"sessions_per_target": c.SessionsPerTarget, "sessions_per_source": c.SessionsPerSource,
-		"max_sessions": c.MaxSessions} {
+		"max_sessions": c.MaxSessions, "handshakes_per_source": c.HandshakesPerSource,
+		"max_handshakes": c.MaxHandshakes} {
 		if n < 0 {
 			errs = append(errs, fmt.Errorf("%s %d is negative", name, n))
 		}

@@ -16,7 +16,10 @@
 // reservation is for; callers and joining targets send none). A
 // connection whose first byte is not a TLS handshake's is closed, except
 // that a client of protocol version 1 is first told, in its own framing,
-// to upgrade. See package relay for the protocol.
+// to upgrade. See package relay for the protocol. At most
+// Config.HandshakesPerSource connections from one IP, and
+// Config.MaxHandshakes in all, may be in their handshake (TLS and the
+// first frame) at once; one more is closed as soon as it is accepted.
 //
 // # Copying
 //

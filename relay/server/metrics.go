@@ -15,6 +15,10 @@ const (
 	LimitSessionsPerTarget     = "sessions_per_target"
 	LimitSessionsPerSource     = "sessions_per_source"
 	LimitMaxSessions           = "max_sessions"
+	// The handshake bounds close a connection before its TLS handshake,
+	// with no error frame.
+	LimitHandshakesPerSource = "handshakes_per_source"
+	LimitMaxHandshakes       = "max_handshakes"
 
 	RefusedNoReservation    = "no_reservation"
 	RefusedJoinTimeout      = "join_timeout"
@@ -67,7 +71,7 @@ func newMetrics() *metrics {
 			Help: "Joined sessions ended, by reason (closed, error, idle, shutdown)."}, []string{"reason"}),
 	}
 	for _, r := range []string{LimitReservationsPerSource, LimitSessionsPerTarget, LimitSessionsPerSource,
-		LimitMaxSessions, RefusedNoReservation, RefusedJoinTimeout, RefusedHandshakeTimeout, RefusedTLS,
+		LimitMaxSessions, LimitHandshakesPerSource, LimitMaxHandshakes, RefusedNoReservation, RefusedJoinTimeout, RefusedHandshakeTimeout, RefusedTLS,
 		RefusedOldVersion, RefusedAuth, RefusedUnknownToken, RefusedBadRequest} {
 		m.refusals.WithLabelValues(r)
 	}

@@ -50,6 +50,7 @@ type Server struct {
 	bySource     map[netip.Addr]int
 	oldClients   int       // version-1 clients refused since oldLogged
 	oldLogged    time.Time // when the last info line about them was written
+	hs           handshakeSlots
 }
 
 // New checks cfg, fills in its defaults and makes a server.
@@ -66,6 +67,7 @@ func New(cfg Config) (*Server, error) {
 		pending:      make(map[wire.Token]*join),
 		byTarget:     make(map[pubkey]int),
 		bySource:     make(map[netip.Addr]int),
+		hs:           handshakeSlots{bySource: make(map[netip.Addr]int)},
 	}
 	var err error
 	if s.tls, err = newTLSConfig(cfg.Key); err != nil {
@@ -110,12 +112,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			continue
 		}
+		src := sourceOf(c)
+		if !s.takeHandshake(src.Addr()) {
+			c.Close() // before any byte: a flood costs an accept and a close
+			continue
+		}
 		if !s.track(c) {
+			s.releaseHandshake(src.Addr())
 			c.Close()
 			break
 		}
 		s.wg.Add(1)
-		go s.handle(c)
+		go s.handle(c, src)
 	}
 	ln.Close()
 	s.shutdown()
@@ -155,16 +163,17 @@ func (s *Server) shutdown() {
 }
 
 // handle runs a new connection's TLS handshake, then hands the
-// connection to serve on a new goroutine. The handshake (ML-KEM, X25519,
+// connection to serve on a new goroutine, with its handshake slot, which
+// serve gives back once the first frame is read. The handshake (ML-KEM, X25519,
 // Ed25519, x509) grows a goroutine's stack to 16 KiB or more, which would
 // stay with a connection that lives for hours; a fresh goroutine's stack
 // grows only to what serving takes.
-func (s *Server) handle(c net.Conn) {
+func (s *Server) handle(c net.Conn, src netip.AddrPort) {
 	defer s.wg.Done()
-	src := sourceOf(c)
 	c.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	tc := s.startTLS(c, src)
 	if tc == nil {
+		s.releaseHandshake(src.Addr())
 		s.untrack(c)
 		return
 	}
@@ -179,6 +188,7 @@ func (s *Server) serve(c net.Conn, tc *tls.Conn, src netip.AddrPort) {
 	defer s.wg.Done()
 	defer s.untrack(c)
 	f, err := wire.Read(tc)
+	s.releaseHandshake(src.Addr())
 	if err != nil {
 		s.readFailed(tc, src, err)
 		return
