@@ -50,10 +50,12 @@ type checkpointer struct {
 	restartAt atomic.Int64
 	walPath   string // the WAL file, whose size boundSize checks
 	// sizeLimit is walSizeLimit; tests lower it. retryAbove is the WAL
-	// size under which boundSize does not try again after a checkpoint
-	// that readers held up (touched only with the writer's mutex held).
+	// size under which boundSizeLocked does not try again after a
+	// checkpoint that readers held up, overWarned whether it said so
+	// (both touched only with the writer's mutex held).
 	sizeLimit  atomic.Int64
 	retryAbove int64
+	overWarned bool
 	kick       chan struct{} // cap 1: checkpointEvery commits happened
 	ctx        context.Context
 	cancel     context.CancelFunc
@@ -85,23 +87,32 @@ func (c *checkpointer) committed() {
 // grew it has just returned): TRUNCATE needs the write lock, and no
 // commit may grow the WAL meanwhile. Readers holding old snapshots can
 // keep it from finishing; then it tries again only once the WAL has grown
-// by another eighth of the limit, not after every commit.
+// by another eighth of the limit, not after every commit, and warns once
+// until the WAL is back under the limit.
 func (c *checkpointer) boundSizeLocked() {
 	fi, err := os.Stat(c.walPath)
 	if err != nil {
 		return // no WAL file: nothing to bound
 	}
 	limit := c.sizeLimit.Load()
-	if fi.Size() <= max(limit, c.retryAbove) {
+	if fi.Size() <= limit {
+		c.retryAbove, c.overWarned = 0, false
+		return
+	}
+	if fi.Size() <= c.retryAbove {
 		return
 	}
 	c.commits.Store(0)
 	if _, _, err := c.run1("TRUNCATE"); err != nil && c.ctx.Err() == nil {
 		c.log.Warn("checkpoint the store's WAL at its size limit", zap.Int64("wal_bytes", fi.Size()), zap.Error(err))
 	}
-	c.retryAbove = 0
-	if fi, err := os.Stat(c.walPath); err == nil && fi.Size() > limit {
-		c.retryAbove = fi.Size() + limit/8
+	if fi, err = os.Stat(c.walPath); err != nil || fi.Size() <= limit {
+		c.retryAbove, c.overWarned = 0, false
+		return
+	}
+	c.retryAbove = fi.Size() + limit/8
+	if !c.overWarned {
+		c.overWarned = true
 		c.log.Warn("store WAL is over its size limit; readers may be holding old snapshots",
 			zap.Int64("wal_bytes", fi.Size()), zap.Int64("limit", limit))
 	}

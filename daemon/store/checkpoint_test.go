@@ -2,12 +2,17 @@ package store
 
 import (
 	"bytes"
+	"database/sql"
 	"errors"
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // With automatic checkpoints moved off the writer, the WAL must still be
@@ -122,6 +127,58 @@ func TestWALBoundedBySize(t *testing.T) {
 	}
 	if p, err := s.Pending(ctx, "bob", 0, batches*len(batch)+1); err != nil || len(p) != batches*len(batch) {
 		t.Fatalf("%d pending, %v; want %d", len(p), err, batches*len(batch))
+	}
+}
+
+// A reader holding an old snapshot keeps the size-limit checkpoint from
+// truncating the WAL: writes go on, the store warns once (not per
+// commit), and the first commit after the reader is done truncates it.
+func TestWALSizeLimitWithAReaderHoldingASnapshot(t *testing.T) {
+	checkGoroutines(t)
+	core, logs := observer.New(zap.WarnLevel)
+	path := filepath.Join(t.TempDir(), "chatd.db")
+	s, err := Open(path, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := ctxT(t)
+	const limit = 1 << 20
+	s.ckpt.sizeLimit.Store(limit)
+	body := bytes.Repeat([]byte("r"), 64<<10)
+	batch := [][]byte{body, body, body, body} // 256 KiB
+	if _, err := s.EnqueueBatch(ctx, "bob", batch, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	rtx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := rtx.QueryRow("SELECT count(*) FROM messages").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 24 { // 6 MiB
+		if _, err := s.EnqueueBatch(ctx, "bob", batch, time.Now()); err != nil {
+			t.Fatalf("batch %d with a reader holding a snapshot: %v", i, err)
+		}
+	}
+	fi, err := os.Stat(path + "-wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() <= limit {
+		t.Fatalf("the WAL is %d bytes although a reader held it up; the test proves nothing", fi.Size())
+	}
+	if w := logs.FilterMessage("store WAL is over its size limit; readers may be holding old snapshots").Len(); w != 1 {
+		t.Errorf("%d warnings about the WAL over its limit, want 1", w)
+	}
+	rtx.Rollback()
+	if _, err := s.EnqueueBatch(ctx, "bob", batch, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err = os.Stat(path + "-wal"); err != nil || fi.Size() > limit {
+		t.Fatalf("after the reader ended, a commit left the WAL at %d bytes (%v), want at most %d", fi.Size(), err, limit)
 	}
 }
 
