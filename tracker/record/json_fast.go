@@ -16,6 +16,39 @@ import (
 // makes a signed update's decoding a tenth of what it was.
 func decodeSimple(data []byte) (s Signed, ok bool) {
 	sc := scanner{b: data}
+	s, ok = sc.signed()
+	sc.space()
+	if !ok || sc.i != len(sc.b) {
+		return Signed{}, false
+	}
+	return s, true
+}
+
+// DecodeMember decodes an object whose one member is named field (exactly)
+// and holds a Signed in the form UnmarshalJSON decodes without reflection:
+// a signed update's body, {"record":{...}}. On anything else, valid or
+// not, it gives up (ok false): decode with DecodeStrict then, whose answer
+// stands. For every input it accepts, DecodeStrict into a struct whose
+// only field is a *Signed named field decodes the same record; it keeps
+// encoding/json's scan of the whole body off an update's path.
+func DecodeMember(data []byte, field string) (s Signed, ok bool) {
+	sc := scanner{b: data}
+	if !sc.take('{') || sc.str() != field || sc.bad || !sc.take(':') {
+		return Signed{}, false
+	}
+	if s, ok = sc.signed(); !ok || !sc.take('}') {
+		return Signed{}, false
+	}
+	sc.space()
+	if sc.i != len(sc.b) {
+		return Signed{}, false
+	}
+	return s, true
+}
+
+// signed reads a Signed object in the simple form at sc.i, leaving sc.i
+// after its closing brace.
+func (sc *scanner) signed() (s Signed, ok bool) {
 	const (
 		name = 1 << iota
 		publicKey
@@ -63,8 +96,7 @@ func decodeSimple(data []byte) (s Signed, ok bool) {
 			return Signed{}, false
 		}
 	}
-	sc.space()
-	if seen != all || sc.bad || sc.i != len(sc.b) {
+	if seen != all || sc.bad {
 		return Signed{}, false
 	}
 	s.Expires = time.Unix(exp, 0).UTC()

@@ -178,6 +178,49 @@ func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 // every input the fast decoder accepts, the general one must decode the
 // same record; and it must accept the common forms, or it is no use.
 func TestDecodeSimpleAgreesWithGeneral(t *testing.T) {
+	for _, body := range simpleBodies(t) {
+		fast, ok := decodeSimple([]byte(body))
+		var general Signed
+		err := general.unmarshalGeneral([]byte(body))
+		if ok && (err != nil || !reflect.DeepEqual(fast, general)) {
+			t.Errorf("%s:\nfast decoded %+v\ngeneral %+v, %v", body, fast, general, err)
+		}
+	}
+}
+
+// TestDecodeMemberAgreesWithDecodeStrict: what DecodeMember accepts,
+// DecodeStrict into the tracker's update request decodes the same; and it
+// accepts an update's common form.
+func TestDecodeMemberAgreesWithDecodeStrict(t *testing.T) {
+	type update struct {
+		Record            *Signed `json:"record"`
+		RotationSignature *string `json:"rotation_signature,omitempty"`
+	}
+	bodies := simpleBodies(t)
+	valid := bodies[1]
+	if _, ok := DecodeMember([]byte(`{"record":`+valid+`}`), "record"); !ok {
+		t.Errorf("DecodeMember refused the common form")
+	}
+	var wrapped []string
+	for _, b := range bodies {
+		wrapped = append(wrapped, `{"record":`+b+`}`, " {\n\"record\" : "+b+" }\n")
+	}
+	wrapped = append(wrapped, `{"Record":`+valid+`}`, `{"record":null}`, `{"record":`+valid+`}}`,
+		`{"record":`+valid+`,"x":1}`, `{"record":`+valid+`,"rotation_signature":"AA=="}`, `{"record":`+valid+`,"record":`+valid+`}`,
+		`{"record":`+valid, `{"record"`+valid+`}`, `{record:`+valid+`}`, `[`+valid+`]`, `{"record":`+valid+`} x`)
+	for _, body := range wrapped {
+		fast, ok := DecodeMember([]byte(body), "record")
+		var general update
+		err := DecodeStrict([]byte(body), &general)
+		if ok && (err != nil || general.Record == nil || general.RotationSignature != nil || !reflect.DeepEqual(fast, *general.Record)) {
+			t.Errorf("%s:\nDecodeMember decoded %+v\nDecodeStrict %+v, %v", body, fast, general, err)
+		}
+	}
+}
+
+// simpleBodies are valid encodings of signed records mutated many ways;
+// the first three are common forms the fast decoder must accept.
+func simpleBodies(t *testing.T) []string {
 	pub, priv := testKey(1)
 	var bodies []string
 	for _, addrs := range [][]string{nil, {"192.0.2.1:7000"}, {"a:1", "[2001:db8::1]:2", "relay://r.example:443/" + strings.Repeat("A", 43)}} {
@@ -219,12 +262,26 @@ func TestDecodeSimpleAgreesWithGeneral(t *testing.T) {
 	for i := 0; i < len(valid); i += 7 { // every truncation and a byte flipped
 		bodies = append(bodies, valid[:i], valid[:i]+"x"+valid[i+1:])
 	}
-	for _, body := range bodies {
-		fast, ok := decodeSimple([]byte(body))
-		var general Signed
-		err := general.unmarshalGeneral([]byte(body))
-		if ok && (err != nil || !reflect.DeepEqual(fast, general)) {
-			t.Errorf("%s:\nfast decoded %+v\ngeneral %+v, %v", body, fast, general, err)
+	return bodies
+}
+
+// FuzzDecodeMember holds DecodeMember to DecodeStrict on any input.
+func FuzzDecodeMember(f *testing.F) {
+	f.Add(`{"record":` + validJSON(f) + `}`)
+	f.Add(`{"record":` + validJSON(f) + `,"rotation_signature":"AA=="}`)
+	f.Add(`{"record":null}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		fast, ok := DecodeMember([]byte(body), "record")
+		if !ok {
+			return
 		}
-	}
+		var general struct {
+			Record            *Signed `json:"record"`
+			RotationSignature *string `json:"rotation_signature,omitempty"`
+		}
+		err := DecodeStrict([]byte(body), &general)
+		if err != nil || general.Record == nil || general.RotationSignature != nil || !reflect.DeepEqual(fast, *general.Record) {
+			t.Fatalf("DecodeMember decoded %+v; DecodeStrict %+v, %v", fast, general, err)
+		}
+	})
 }

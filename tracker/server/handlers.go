@@ -71,7 +71,9 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req updateRequest
-	if err := record.DecodeStrict(body, &req); err != nil {
+	if rec, ok := record.DecodeMember(body, "record"); ok {
+		req.Record = &rec // the common form, without encoding/json's scan
+	} else if err := record.DecodeStrict(body, &req); err != nil {
 		return err
 	}
 	if req.Record == nil {
