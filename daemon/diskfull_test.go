@@ -5,6 +5,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/p2pchat/p2pchat/daemon/config"
 	"github.com/p2pchat/p2pchat/daemon/store"
 	"github.com/p2pchat/p2pchat/tracker/trackertest"
 )
@@ -21,26 +23,8 @@ import (
 // after the refusal delay, not every backoff_min with the same batch.
 // Once there is room the message arrives, once.
 func TestDiskFullRefusesTheSender(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: mounts a small tmpfs as bob's data directory")
-	}
 	checkGoroutines(t)
-	disk := t.TempDir()
-	if err := syscall.Mount("tmpfs", disk, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "size=8m,mode=0700"); err != nil {
-		t.Skipf("mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(disk, 0); err != nil {
-			t.Errorf("unmount %s: %v", disk, err)
-		}
-	})
-	tr := trackertest.New(t)
-	// backoff_max above the refusal delay: the delay is the lower of the two.
-	cfg := testConfig(tr, "alice", t.TempDir())
-	cfg.Peer.BackoffMax.Duration = time.Minute
-	alice := startNodeConfig(t, cfg)
-	bob := startNode(t, tr, "bob", filepath.Join(disk, "bob"))
-	bob.add("alice")
+	alice, bob, disk := fullDiskPair(t, nil)
 	first := alice.send("bob", "before")
 	waitFor(t, "the first message delivered", func() bool { return alice.state("bob", first) == store.Delivered })
 
@@ -78,6 +62,70 @@ func TestDiskFullRefusesTheSender(t *testing.T) {
 		return alice.state("bob", m) == store.Delivered && alice.state("bob", m2) == store.Delivered
 	})
 	want(t, bob.bodies("alice"), "in:before", "in:while full", "in:space again")
+}
+
+// A batch refused for a full disk, again and again, does not count
+// against the sender's daily bytes: once there is room it is stored, not
+// refused for a quota it never used.
+func TestDiskFullRefusalsDoNotUseUpTheQuota(t *testing.T) {
+	checkGoroutines(t)
+	alice, bob, disk := fullDiskPair(t, func(c *config.Config) { c.Limits.ContactDailyBytes = 1000 })
+	filler := filepath.Join(disk, "filler")
+	fillDisk(t, filler)
+	// Each new message wakes alice's dialler, which sends bob the whole
+	// pending batch again: 300, 600, 900 bytes refused, 1,800 in all.
+	var sent []store.Message
+	for i := range 3 {
+		before := countSessions(t, alice, "bob")
+		sent = append(sent, alice.send("bob", fmt.Sprintf("%d%s", i, strings.Repeat("x", 299))))
+		waitFor(t, "bob to refuse another batch", func() bool { return countSessions(t, alice, "bob") > before })
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	sent = append(sent, alice.send("bob", "space again"))
+	waitFor(t, "all delivered once there is room", func() bool {
+		for _, m := range sent {
+			if alice.state("bob", m) != store.Delivered {
+				return false
+			}
+		}
+		return true
+	})
+	if got := len(bob.bodies("alice")); got != len(sent) {
+		t.Fatalf("bob has %d messages from alice, want %d", got, len(sent))
+	}
+}
+
+// fullDiskPair starts alice and bob, bob's data on a small tmpfs (disk)
+// that the test fills, bob with alice as a contact; mod changes bob's
+// configuration. It skips unless run as root.
+func fullDiskPair(t *testing.T, mod func(*config.Config)) (alice, bob *node, disk string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: mounts a small tmpfs as bob's data directory")
+	}
+	disk = t.TempDir()
+	if err := syscall.Mount("tmpfs", disk, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "size=8m,mode=0700"); err != nil {
+		t.Skipf("mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(disk, 0); err != nil {
+			t.Errorf("unmount %s: %v", disk, err)
+		}
+	})
+	tr := trackertest.New(t)
+	// backoff_max above the refusal delay: the delay is the lower of the two.
+	cfg := testConfig(tr, "alice", t.TempDir())
+	cfg.Peer.BackoffMax.Duration = time.Minute
+	alice = startNodeConfig(t, cfg)
+	cfg = testConfig(tr, "bob", filepath.Join(disk, "bob"))
+	if mod != nil {
+		mod(&cfg)
+	}
+	bob = startNodeConfig(t, cfg)
+	bob.add("alice")
+	return alice, bob, disk
 }
 
 // countSessions counts the sessions n had with peer (its presence events

@@ -23,8 +23,9 @@ import (
 // session acknowledges them only after it returns nil. Duplicates (a resend
 // after a lost ack) are dropped by the store and acknowledged again. A
 // contact's messages go into the history; a stranger's into its request
-// (consent). The peer's rate and daily bytes are metered first. A full
-// disk refuses the batch with a reason (errRecipientDiskFull).
+// (consent). The peer's rate and daily bytes are metered first, and
+// given back if the batch is not stored. A full disk refuses the batch
+// with a reason (errRecipientDiskFull).
 func (d *Daemon) Deliver(ctx context.Context, from string, key ed25519.PublicKey, msgs []wire.Msg) error {
 	st := peer.Stranger
 	if d.isContact(ctx, from) {
@@ -38,6 +39,9 @@ func (d *Daemon) Deliver(ctx context.Context, from string, key ed25519.PublicKey
 		in[i] = store.Message{ID: m.ID, Peer: from, Direction: store.In, Body: m.Body, SentAt: m.SentAt}
 	}
 	a, err := d.store.Deliver(ctx, from, key, in, d.requestLimits())
+	if err != nil {
+		d.meters.refund(from, msgs) // nothing was stored; it comes again
+	}
 	if errors.Is(err, store.ErrDiskFull) {
 		// A refusal, not a failure: the sender is told why, reports it
 		// to its user and dials again after the refusal delay rather

@@ -141,6 +141,21 @@ func (ms *meters) admit(ctx context.Context, name string, st peer.Standing, msgs
 	return nil
 }
 
+// refund takes back the bytes admit counted for a batch that was not
+// stored (a full disk, a failed write): the peer sends it again, and a
+// batch that failed many times must not use up the peer's day.
+func (ms *meters) refund(name string, msgs []wire.Msg) {
+	var n int64
+	for i := range msgs {
+		n += int64(len(msgs[i].Body))
+	}
+	ms.mu.Lock()
+	defer ms.mu.Unlock()
+	if m := ms.m[name]; m != nil {
+		m.bytes = max(m.bytes-n, 0)
+	}
+}
+
 // sizeString is n bytes for people: 1 MiB, 512 KiB, 100 B.
 func sizeString(n int64) string {
 	switch {
