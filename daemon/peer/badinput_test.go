@@ -30,7 +30,7 @@ func rawPeer(t *testing.T, dir *directory, n *node, name string) *link {
 	}
 	t.Cleanup(func() { conn.Close() })
 	l, err := handshake(context.Background(), conn, handshakeParams{
-		self: id, name: name, tlsBase: newTLSBase(cert), expectKey: n.id.Public,
+		self: id, name: name, tlsBase: newTLSBase(cert, id.Public), expectKey: n.id.Public,
 		expectName: n.name, dialed: true, timeout: 5 * time.Second,
 	})
 	if err != nil {
@@ -126,7 +126,7 @@ func TestCertificateDecidesWhoCalled(t *testing.T) {
 	}
 	defer conn.Close()
 	l, err := handshake(context.Background(), conn, handshakeParams{
-		self: mallory, name: "bob", tlsBase: newTLSBase(cert), expectKey: alice.id.Public,
+		self: mallory, name: "bob", tlsBase: newTLSBase(cert, mallory.Public), expectKey: alice.id.Public,
 		expectName: "alice", dialed: true, timeout: 10 * time.Second,
 	})
 	if err == nil {
@@ -172,7 +172,7 @@ func TestSelfConnectionRefused(t *testing.T) {
 	defer conn.Close()
 	cert, _ := alice.id.TLSCertificate()
 	_, err = handshake(context.Background(), conn, handshakeParams{
-		self: alice.id, name: "alice", tlsBase: newTLSBase(cert), timeout: 5 * time.Second,
+		self: alice.id, name: "alice", tlsBase: newTLSBase(cert, alice.id.Public), timeout: 5 * time.Second,
 	})
 	if !errors.Is(err, ErrSelf) {
 		t.Fatalf("handshake with ourselves: %v, want ErrSelf", err)

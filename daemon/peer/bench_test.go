@@ -104,7 +104,7 @@ func BenchmarkConnectionSetup(b *testing.B) {
 	bob := benchManager(b, dir, "bob", &benchHandler{})
 	id, _ := identity.Generate(nil)
 	cert, _ := id.TLSCertificate()
-	p := handshakeParams{self: id, name: "alice", tlsBase: newTLSBase(cert), timeout: 10 * time.Second}
+	p := handshakeParams{self: id, name: "alice", tlsBase: newTLSBase(cert, id.Public), timeout: 10 * time.Second}
 	b.ResetTimer()
 	for b.Loop() {
 		conn, err := net.Dial("tcp", bob.Addr().String())
@@ -190,7 +190,7 @@ func TestIdleClientsChild(t *testing.T) {
 			t.Fatal(err)
 		}
 		l, err := handshake(context.Background(), conn, handshakeParams{
-			self: id, name: fmt.Sprint("client", i), tlsBase: newTLSBase(cert), timeout: 10 * time.Second})
+			self: id, name: fmt.Sprint("client", i), tlsBase: newTLSBase(cert, id.Public), timeout: 10 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}

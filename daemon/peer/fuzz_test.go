@@ -30,7 +30,7 @@ func FuzzHandshake(f *testing.F) {
 	self, _ := identity.Generate(nil)
 	other, _ := identity.Generate(nil)
 	cert, _ := self.TLSCertificate()
-	base := newTLSBase(cert)
+	base := newTLSBase(cert, self.Public)
 	n := newNonce()
 	f.Add(appendPreamble(nil, n))
 	f.Add(appendPreamble(nil, nonce{}))

@@ -39,7 +39,7 @@ type link struct {
 type handshakeParams struct {
 	self    *identity.Identity
 	name    string
-	tlsBase *tls.Config // Certificates and protocol limits; cloned per connection
+	tlsBase *tls.Config // shared by every connection (see newTLSBase)
 	// expectKey and expectName are set when dialling a known contact: a
 	// peer with another key or name is refused.
 	expectKey  ed25519.PublicKey
@@ -48,8 +48,13 @@ type handshakeParams struct {
 	timeout    time.Duration
 }
 
-// newTLSBase returns the TLS settings shared by every connection.
-func newTLSBase(cert tls.Certificate) *tls.Config {
+// newTLSBase returns the TLS settings shared by every connection of the
+// identity self. Its certificate check needs nothing of the connection (one
+// identity certificate, not our own key); startTLS takes the peer's key
+// from the certificate afterwards and compares it with the one expected.
+// Sharing it saves a clone of the configuration per session (2.5 KiB that
+// crypto/tls keeps for the connection's life).
+func newTLSBase(cert tls.Certificate, self ed25519.PublicKey) *tls.Config {
 	return &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		MinVersion:   tls.VersionTLS13,
@@ -61,7 +66,28 @@ func newTLSBase(cert tls.Certificate) *tls.Config {
 		ClientAuth:             tls.RequireAnyClientCert,
 		SessionTicketsDisabled: true, // resumption would skip nothing we need and costs memory
 		NextProtos:             []string{alpn},
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			_, err := checkPeerCert(raw, self, nil, "")
+			return err
+		},
 	}
+}
+
+// checkPeerCert returns the key of a peer's certificate chain, refusing
+// anything but one identity certificate, our own key (ErrSelf), and, if
+// expect is set, any other key than expect.
+func checkPeerCert(raw [][]byte, self, expect ed25519.PublicKey, name string) (ed25519.PublicKey, error) {
+	key, err := identity.PeerKeyFromCerts(raw)
+	if err != nil {
+		return nil, err
+	}
+	if key.Equal(self) {
+		return nil, ErrSelf
+	}
+	if expect != nil && !key.Equal(expect) {
+		return nil, &KeyMismatchError{Name: name, Want: expect, Got: key}
+	}
+	return key, nil
 }
 
 // handshake runs preamble, TLS and Hello on conn. On error the caller
@@ -99,23 +125,20 @@ func handshake(ctx context.Context, conn net.Conn, p handshakeParams) (*link, er
 
 // startTLS runs the TLS 1.3 handshake in the role the preamble gave us
 // and learns the peer's key from its certificate. A dialled peer's key is
-// checked here: as the TLS client we refuse a wrong server certificate
-// before our own is sent, so an impostor does not even learn who called.
+// checked in the handshake when we are the TLS client: a wrong server
+// certificate is refused before our own is sent, so an impostor does not
+// even learn who called. That check needs the connection's expected key,
+// so only that case clones the shared configuration; in every other case
+// the server's certificate went first anyway, and the key is compared
+// once the handshake is done.
 func (l *link) startTLS(p handshakeParams, client bool) error {
-	cfg := p.tlsBase.Clone()
-	cfg.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
-		key, err := identity.PeerKeyFromCerts(raw)
-		if err != nil {
+	cfg := p.tlsBase
+	if client && p.expectKey != nil {
+		cfg = p.tlsBase.Clone()
+		cfg.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
+			_, err := checkPeerCert(raw, p.self.Public, p.expectKey, p.expectName)
 			return err
 		}
-		if key.Equal(p.self.Public) {
-			return ErrSelf
-		}
-		if p.expectKey != nil && !key.Equal(p.expectKey) {
-			return &KeyMismatchError{Name: p.expectName, Want: p.expectKey, Got: key}
-		}
-		l.peerKey = key
-		return nil
 	}
 	if client {
 		l.tls = tls.Client(l.dc, cfg)
@@ -125,10 +148,20 @@ func (l *link) startTLS(p handshakeParams, client bool) error {
 	if err := l.tls.Handshake(); err != nil {
 		return fmt.Errorf("tls handshake: %w", err)
 	}
-	if l.peerKey == nil { // crypto/tls calls VerifyPeerCertificate in both roles; be sure
+	st := l.tls.ConnectionState()
+	// crypto/tls parsed the chain VerifyPeerCertificate accepted (it runs
+	// in both roles, as the server requires a client certificate); be sure.
+	var key ed25519.PublicKey
+	if len(st.PeerCertificates) == 1 {
+		key, _ = st.PeerCertificates[0].PublicKey.(ed25519.PublicKey)
+	}
+	if key == nil {
 		return fmt.Errorf("tls handshake: %w: no peer certificate", ErrProtocol)
 	}
-	st := l.tls.ConnectionState()
+	if p.expectKey != nil && !key.Equal(p.expectKey) {
+		return fmt.Errorf("tls handshake: %w", &KeyMismatchError{Name: p.expectName, Want: p.expectKey, Got: key})
+	}
+	l.peerKey = key
 	id, err := st.ExportKeyingMaterial(exporterLabel, nil, len(l.id))
 	if err != nil {
 		return fmt.Errorf("tls exporter: %w", err)

@@ -117,7 +117,7 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	return &Manager{
 		cfg: cfg, log: cfg.Log, ln: ln, limits: limits,
-		tlsBase:  newTLSBase(cert),
+		tlsBase:  newTLSBase(cert, cfg.Identity.Public),
 		hs:       handshakeSlots{bySource: map[netip.Addr]int{}, refusing: map[netip.Addr]bool{}},
 		events:   newEventQueue(cfg.Handler),
 		calls:    newCallPool(),

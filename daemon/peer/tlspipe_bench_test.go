@@ -53,7 +53,7 @@ func tlsEnd(b *testing.B) *tls.Config {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := newTLSBase(cert)
+	cfg := newTLSBase(cert, id.Public)
 	cfg.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
 		_, err := identity.PeerKeyFromCerts(raw)
 		return err
