@@ -68,11 +68,14 @@ func (d *Daemon) addContact(ctx context.Context, name string, dialAhead bool) (s
 	if err != nil {
 		return c, err
 	}
-	if dialAhead {
-		defer d.first.pinning(name, rec)()
-		d.peers.DialAhead(name)
+	if !dialAhead {
+		return d.pin(ctx, name, rec.PublicKey)
 	}
-	return d.pin(ctx, name, rec.PublicKey)
+	done := d.first.pinning(name, rec)
+	d.peers.DialAhead(name)
+	c, err = d.pin(ctx, name, rec.PublicKey)
+	done(c, err)
+	return c, err
 }
 
 // ensureContact is AddContact for Send: a name already known pinned

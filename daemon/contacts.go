@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/p2pchat/p2pchat/daemon/store"
 	"github.com/p2pchat/p2pchat/tracker/record"
 )
 
@@ -66,8 +67,16 @@ const firstRecordTTL = 10 * time.Second
 //     a contact-to-be as a stranger.
 type firstContacts struct {
 	mu      sync.Mutex
-	records map[string]firstRecord   // guarded by mu: taken by record
-	pins    map[string]chan struct{} // guarded by mu: closed when the pin is committed or failed
+	records map[string]firstRecord // guarded by mu: taken by record
+	pins    map[string]*pinning    // guarded by mu: pins in progress
+}
+
+// A pinning is a pin in progress; c and err are its outcome, set before
+// done is closed.
+type pinning struct {
+	done chan struct{}
+	c    store.Contact
+	err  error
 }
 
 type firstRecord struct {
@@ -76,13 +85,13 @@ type firstRecord struct {
 }
 
 // pinning notes that name is being pinned from rec, and returns the func
-// to call once the pin has committed or failed.
-func (f *firstContacts) pinning(name string, rec record.Signed) (done func()) {
+// to call with the pin's outcome once it has committed or failed.
+func (f *firstContacts) pinning(name string, rec record.Signed) (done func(store.Contact, error)) {
 	now := time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.records == nil {
-		f.records, f.pins = map[string]firstRecord{}, map[string]chan struct{}{}
+		f.records, f.pins = map[string]firstRecord{}, map[string]*pinning{}
 	}
 	for n, r := range f.records { // ones no dialler took (it was stopping)
 		if now.Sub(r.at) > firstRecordTTL {
@@ -91,15 +100,16 @@ func (f *firstContacts) pinning(name string, rec record.Signed) (done func()) {
 	}
 	f.records[name] = firstRecord{rec: rec, at: now}
 	if f.pins[name] != nil {
-		return func() {} // a concurrent first Send pins it; it reports
+		return func(store.Contact, error) {} // a concurrent first Send pins it; it reports
 	}
-	ch := make(chan struct{})
-	f.pins[name] = ch
-	return func() {
+	p := &pinning{done: make(chan struct{})}
+	f.pins[name] = p
+	return func(c store.Contact, err error) {
 		f.mu.Lock()
 		delete(f.pins, name)
 		f.mu.Unlock()
-		close(ch)
+		p.c, p.err = c, err
+		close(p.done)
 	}
 }
 
@@ -113,18 +123,18 @@ func (f *firstContacts) record(name string) (record.Signed, bool) {
 }
 
 // awaitPin waits until a pin of name in progress is committed or failed,
-// and reports whether there was one.
-func (f *firstContacts) awaitPin(ctx context.Context, name string) bool {
+// and returns it with its outcome; nil if there was none (or ctx ended).
+func (f *firstContacts) awaitPin(ctx context.Context, name string) *pinning {
 	f.mu.Lock()
-	ch := f.pins[name]
+	p := f.pins[name]
 	f.mu.Unlock()
-	if ch == nil {
-		return false
+	if p == nil {
+		return nil
 	}
 	select {
-	case <-ch:
-		return true
+	case <-p.done:
+		return p
 	case <-ctx.Done():
-		return false
+		return nil
 	}
 }

@@ -98,10 +98,11 @@ func TestAuthorizeWaitsForPinInProgress(t *testing.T) {
 		t.Fatalf("Authorize returned %v, %v before the pin was committed", r.standing, r.err)
 	case <-time.After(50 * time.Millisecond):
 	}
-	if _, err := alice.d.pin(ctx, "bob", rec.PublicKey); err != nil {
+	c, err := alice.d.pin(ctx, "bob", rec.PublicKey)
+	if err != nil {
 		t.Fatal(err)
 	}
-	done()
+	done(c, nil)
 	if r := <-got; r.err != nil || r.standing != peer.Contact {
 		t.Fatalf("Authorize = %v, %v; want a contact", r.standing, r.err)
 	}

@@ -41,16 +41,17 @@ var (
 // The first dial after a first Send uses the record that Send fetched a
 // moment ago (see firstContacts) rather than asking the tracker again.
 func (d *Daemon) Resolve(ctx context.Context, name string) (ed25519.PublicKey, []string, error) {
+	if rec, ok := d.first.record(name); ok && d.noteRecord(name, rec) {
+		// The Send that fetched it is pinning its key right now; if
+		// another key is pinned already, Authorize refuses the peer.
+		return rec.PublicKey, rec.Addrs, nil
+	}
 	c, cerr := d.store.Contact(ctx, name)
 	if cerr != nil && !errors.Is(cerr, store.ErrNotFound) {
 		return nil, nil, fmt.Errorf("resolve %q: %w", name, cerr)
 	}
 	pinned := cerr == nil
-	rec, ok := d.first.record(name)
-	var err error
-	if !ok {
-		rec, err = d.lookup(ctx, name)
-	}
+	rec, err := d.lookup(ctx, name)
 	d.mu.Lock()
 	last := d.records[name]
 	if err == nil && rec.Seq < last.seq {
@@ -75,6 +76,18 @@ func (d *Daemon) Resolve(ctx context.Context, name string) (ed25519.PublicKey, [
 	return rec.PublicKey, rec.Addrs, nil
 }
 
+// noteRecord remembers rec as name's newest record, unless an older one
+// than the newest seen: then it reports false.
+func (d *Daemon) noteRecord(name string, rec record.Signed) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if rec.Seq < d.records[name].seq {
+		return false
+	}
+	d.records[name] = lastRec{seq: rec.Seq, addrs: slices.Clone(rec.Addrs)}
+	return true
+}
+
 // lastRec is what the daemon remembers of a contact's newest record.
 type lastRec struct {
 	seq   uint64
@@ -94,10 +107,15 @@ func (d *Daemon) Authorize(ctx context.Context, name string, pub ed25519.PublicK
 		return peer.Stranger, fmt.Errorf("authorize %q: %w", name, ErrBlocked)
 	}
 	c, err := d.store.Contact(ctx, name)
-	if errors.Is(err, store.ErrNotFound) && d.first.awaitPin(ctx, name) {
-		// We are pinning name right now (a first Send dialled it ahead
-		// of the commit): decide on the pin, as if it had been first.
-		c, err = d.store.Contact(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		// A first Send that dialled name ahead of its commits may be
+		// pinning it right now: decide on that pin, as if it had come
+		// first. A pin that failed may have found another key pinned.
+		if p := d.first.awaitPin(ctx, name); p != nil && p.err == nil {
+			c, err = p.c, nil
+		} else if p != nil {
+			c, err = d.store.Contact(ctx, name)
+		}
 	}
 	if err == nil {
 		if !bytes.Equal(c.PublicKey, pub) {
