@@ -101,6 +101,7 @@ func TestBadRequests(t *testing.T) {
 		{"register empty name", "POST", "/v1/users", withRec(func(r *record.Record) { r.Name = "" }, nil), 400, CodeBadName},
 		{"register unicode", "POST", "/v1/users", withRec(func(r *record.Record) { r.Name = "bøb" }, nil), 400, CodeBadName},
 		{"oversized body", "POST", "/v1/users", bytes.Repeat([]byte(" "), 9000), 413, CodeTooLarge},
+		{"oversized update", "PUT", "/v1/users/alice", bytes.Repeat([]byte(" "), 9000), 413, CodeTooLarge},
 		{"empty body", "POST", "/v1/users", nil, 400, CodeBadJSON},
 		{"malformed json", "POST", "/v1/users", []byte(valid[:40]), 400, CodeBadJSON},
 		{"unknown field", "POST", "/v1/users", replace(`"seq"`, `"admin":true,"seq"`), 400, CodeBadJSON},

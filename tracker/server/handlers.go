@@ -66,7 +66,10 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) error {
 	if err := record.ValidateName(name); err != nil {
 		return err
 	}
-	body, err := s.readBody(w, r)
+	bp := getBuf()
+	defer putBuf(bp)
+	body, err := s.readBodyTo((*bp)[:0], w, r)
+	*bp = body
 	if err != nil {
 		return err
 	}

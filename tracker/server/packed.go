@@ -34,7 +34,10 @@ func packRecord(dst []byte, rec record.Signed) (_ []byte, ok bool) {
 	if record.ValidateName(rec.Name) != nil {
 		return dst, false
 	}
-	json := rec.AppendJSON(make([]byte, 0, 256))
+	// Scratch space on the stack: a cache refresh runs in the store's
+	// committer, once per update, and garbage there costs every update.
+	var jsonBuf, backBuf [512]byte
+	json := rec.AppendJSON(jsonBuf[:0])
 	rest, ok := bytes.CutPrefix(json, []byte(jsonName+rec.Name+jsonKey))
 	if !ok {
 		return dst, false
@@ -60,7 +63,7 @@ func packRecord(dst []byte, rec record.Signed) (_ []byte, ok bool) {
 	dst = append(append(dst, byte(len(exp))), exp...)
 	dst = append(append(dst, byte(len(sig))), sig...)
 	// A record that does not come back the same is not kept.
-	if !bytes.Equal(unpackRecord(nil, rec.Name, dst[start:]), json) {
+	if !bytes.Equal(unpackRecord(backBuf[:0], rec.Name, dst[start:]), json) {
 		return dst[:start], false
 	}
 	return dst, true

@@ -54,6 +54,25 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	return io.ReadAll(r.Body)
 }
 
+// readBodyTo is readBody appending to dst, a pooled buffer: an update's
+// body is garbage once decoded (the record copies what it keeps).
+func (s *Server) readBodyTo(dst []byte, w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	for {
+		if len(dst) == cap(dst) {
+			dst = append(dst, 0)[:len(dst)]
+		}
+		n, err := r.Body.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+}
+
 // announce returns the observed address and re-announce delay for a
 // response, at now, about a record that expires at exp.
 func (s *Server) announce(r *http.Request, exp, now time.Time) (netip.AddrPort, int64) {

@@ -107,8 +107,15 @@ func (s *Store) tryBatch(live []*writeCall) (int, error) {
 		return -1, fmt.Errorf("begin group commit: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	// Each statement is bound to the transaction once, not once a write.
+	bound := make(map[*sql.Stmt]*sql.Stmt, 2)
 	for i, c := range live {
-		if c.Err, err = s.apply(ctx, tx, &c.Req); err != nil {
+		st := bound[c.Req.stmt]
+		if st == nil {
+			st = tx.StmtContext(ctx, c.Req.stmt)
+			bound[c.Req.stmt] = st
+		}
+		if c.Err, err = s.apply(ctx, tx, st, &c.Req); err != nil {
 			return i, err
 		}
 	}
@@ -118,11 +125,12 @@ func (s *Store) tryBatch(live []*writeCall) (int, error) {
 	return -1, nil
 }
 
-// apply runs one conditional write. If it changes no row, it reads the row
-// in the same transaction (holding the write lock, and after the batch's
-// earlier writes) and returns why as the outcome; err is a failed statement.
-func (s *Store) apply(ctx context.Context, tx *sql.Tx, r *writeReq) (outcome, err error) {
-	res, err := tx.StmtContext(ctx, r.stmt).ExecContext(ctx, r.args...)
+// apply runs one conditional write, r.stmt bound to tx as stmt. If it
+// changes no row, it reads the row in the same transaction (holding the
+// write lock, and after the batch's earlier writes) and returns why as the
+// outcome; err is a failed statement.
+func (s *Store) apply(ctx context.Context, tx *sql.Tx, stmt *sql.Stmt, r *writeReq) (outcome, err error) {
+	res, err := stmt.ExecContext(ctx, r.args...)
 	if err != nil {
 		return nil, err
 	}
