@@ -56,9 +56,7 @@ func startSilentFlood(t *testing.T, r *testRelay, ip string, n int, quick time.D
 
 // handshakesFrom is how many handshake slots src holds.
 func (r *testRelay) handshakesFrom(src string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.hs.bySource[netip.MustParseAddr(src)]
+	return r.hs.HeldBy(netip.MustParseAddr(src))
 }
 
 // Silent connections from one address hold at most HandshakesPerSource
@@ -117,11 +115,7 @@ func TestMaxHandshakes(t *testing.T) {
 		}
 		defer c.Close()
 	}
-	eventually(t, "four handshakes held", func() bool {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		return r.hs.total == 4
-	})
+	eventually(t, "four handshakes held", func() bool { return r.hs.InUse() == 4 })
 	c, err := (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.5")}}).Dial("tcp", r.addr.HostPort)
 	if err != nil {
 		t.Fatal(err)

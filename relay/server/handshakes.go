@@ -5,51 +5,29 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/p2pchat/p2pchat/internal/slots"
 )
 
-// handshakeRefusalLogEvery paces the log lines about connections refused
-// for want of a handshake slot.
-const handshakeRefusalLogEvery = time.Minute
-
-// handshakeSlots counts the connections still in their handshake, in all
-// and per source IP (Config.MaxHandshakes, Config.HandshakesPerSource).
-// Its fields are guarded by Server.mu.
-type handshakeSlots struct {
-	total    int
-	bySource map[netip.Addr]int
-	refused  int       // connections refused since the last log line
-	logged   time.Time // when the last log line was written
-}
+// logEvery paces the relay's log lines about refusals anyone can cause
+// (connections over the handshake bounds, version-1 clients): the first at
+// once, then at most one a minute with the count.
+const logEvery = time.Minute
 
 // takeHandshake takes a slot for a new connection from src (the zero
-// Addr: only the overall bound), or counts and (at most once a minute)
-// logs a refusal and reports false.
+// Addr: only the overall bound), or counts and (paced) logs a refusal and
+// reports false.
 func (s *Server) takeHandshake(src netip.Addr) bool {
-	s.mu.Lock()
-	h := &s.hs
-	limit := ""
-	switch {
-	case h.total >= s.cfg.MaxHandshakes:
-		limit = LimitMaxHandshakes
-	case src.IsValid() && h.bySource[src] >= s.cfg.HandshakesPerSource:
-		limit = LimitHandshakesPerSource
-	default:
-		h.total++
-		if src.IsValid() {
-			h.bySource[src]++
-		}
-		s.mu.Unlock()
+	bound, ok := s.hs.Take(src)
+	if ok {
 		return true
 	}
-	h.refused++
-	now := time.Now()
-	n, report := h.refused, now.Sub(h.logged) >= handshakeRefusalLogEvery
-	if report {
-		h.refused, h.logged = 0, now
+	limit := LimitHandshakesPerSource
+	if bound == slots.Total {
+		limit = LimitMaxHandshakes
 	}
-	s.mu.Unlock()
 	s.m.refusals.WithLabelValues(limit).Inc()
-	if report {
+	if n, report := s.hsRefused.Tick(time.Now()); report {
 		s.log.Warn("relay handshake slots full; closing new connections at once",
 			zap.String("limit", limit), zap.Stringer("from", src), zap.Int("since_last_line", n),
 			zap.Int("handshakes_per_source", s.cfg.HandshakesPerSource), zap.Int("max_handshakes", s.cfg.MaxHandshakes))
@@ -59,13 +37,4 @@ func (s *Server) takeHandshake(src netip.Addr) bool {
 
 // releaseHandshake gives back src's slot: the connection said what it is,
 // or is gone.
-func (s *Server) releaseHandshake(src netip.Addr) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.hs.total--
-	if src.IsValid() {
-		if s.hs.bySource[src]--; s.hs.bySource[src] <= 0 {
-			delete(s.hs.bySource, src)
-		}
-	}
-}
+func (s *Server) releaseHandshake(src netip.Addr) { s.hs.Release(src) }

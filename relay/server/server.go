@@ -14,6 +14,8 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"github.com/p2pchat/p2pchat/internal/pace"
+	"github.com/p2pchat/p2pchat/internal/slots"
 	"github.com/p2pchat/p2pchat/relay"
 	"github.com/p2pchat/p2pchat/relay/internal/wire"
 	"github.com/p2pchat/p2pchat/tracker/record"
@@ -48,9 +50,10 @@ type Server struct {
 	sessions     int // waiting and joined
 	byTarget     map[pubkey]int
 	bySource     map[netip.Addr]int
-	oldClients   int       // version-1 clients refused since oldLogged
-	oldLogged    time.Time // when the last info line about them was written
-	hs           handshakeSlots
+
+	hs         *slots.Slots // connections in their TLS handshake
+	hsRefused  *pace.Pacer  // connections refused for want of a handshake slot
+	oldClients *pace.Pacer  // version-1 clients refused
 }
 
 // New checks cfg, fills in its defaults and makes a server.
@@ -67,7 +70,9 @@ func New(cfg Config) (*Server, error) {
 		pending:      make(map[wire.Token]*join),
 		byTarget:     make(map[pubkey]int),
 		bySource:     make(map[netip.Addr]int),
-		hs:           handshakeSlots{bySource: make(map[netip.Addr]int)},
+		hs:           slots.New(cfg.MaxHandshakes, cfg.HandshakesPerSource),
+		hsRefused:    pace.Every(logEvery),
+		oldClients:   pace.Every(logEvery),
 	}
 	var err error
 	if s.tls, err = newTLSConfig(cfg.Key); err != nil {

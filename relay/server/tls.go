@@ -22,9 +22,6 @@ import (
 // byte, wire.V1, instead.
 const tlsRecordHandshake = 22
 
-// oldClientLogEvery paces the info lines about version-1 clients.
-const oldClientLogEvery = time.Minute
-
 // newTLSConfig is the relay's side of every connection: TLS 1.3 only, the
 // certificate made from the relay's key (the KEY of its address), and a
 // client certificate asked for but not required. A reserving client sends
@@ -111,14 +108,7 @@ func (s *Server) refuseV1(c net.Conn, src netip.AddrPort, first byte) {
 	s.m.refusals.WithLabelValues(RefusedOldVersion).Inc()
 	wire.ReadV1(io.MultiReader(bytes.NewReader([]byte{first}), c)) //nolint:errcheck // refused whatever it was
 	c.Write(wire.V1Refusal())                                      //nolint:errcheck // closing anyway
-	now := time.Now()
-	s.mu.Lock()
-	s.oldClients++
-	n, report := s.oldClients, now.Sub(s.oldLogged) >= oldClientLogEvery
-	if report {
-		s.oldClients, s.oldLogged = 0, now
-	}
-	s.mu.Unlock()
+	n, report := s.oldClients.Tick(time.Now())
 	fields := []zap.Field{zap.Stringer("from", src), zap.String("hint", "the client's chatd must be upgraded")}
 	if report {
 		s.log.Info("refused a relay protocol 1 client", append(fields, zap.Int("since_last_line", n))...)
