@@ -2,9 +2,11 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/p2pchat/p2pchat/daemon/identity"
 	"github.com/p2pchat/p2pchat/daemon/peer"
 	"github.com/p2pchat/p2pchat/daemon/store"
 	"github.com/p2pchat/p2pchat/tracker/trackertest"
@@ -111,5 +113,38 @@ func TestAuthorizeWaitsForPinInProgress(t *testing.T) {
 	}
 	if _, ok := alice.d.first.record("bob"); ok {
 		t.Fatal("the fresh record was handed out twice")
+	}
+}
+
+// A pin in progress that fails because another key got pinned meanwhile
+// does not let the peer in: Authorize reads the pin that won and refuses
+// the key it does not match.
+func TestAuthorizeAfterFailedPinRefusesMismatch(t *testing.T) {
+	checkGoroutines(t)
+	tr := trackertest.New(t)
+	alice := startNode(t, tr, "alice", t.TempDir())
+	bob := startNode(t, tr, "bob", t.TempDir())
+	ctx := context.Background()
+	rec, err := alice.d.lookup(ctx, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := alice.d.first.pinning("bob", rec)
+	got := make(chan error, 1)
+	go func() {
+		_, err := alice.d.Authorize(ctx, "bob", bob.d.id.Public)
+		got <- err
+	}()
+	other, _ := identity.Generate(nil)
+	if _, _, err := alice.d.store.PinContact(ctx, "bob", other.Public); err != nil {
+		t.Fatal(err)
+	}
+	c, err := alice.d.pin(ctx, "bob", rec.PublicKey)
+	if !errors.Is(err, ErrKeyMismatch) {
+		t.Fatalf("pin over another key: %v, want a key mismatch", err)
+	}
+	done(c, err)
+	if err := <-got; !errors.Is(err, ErrKeyMismatch) {
+		t.Fatalf("Authorize after the failed pin = %v, want a key mismatch", err)
 	}
 }
