@@ -164,8 +164,10 @@ const (
 	// refusal (RefusedError) we dial again, unless a new message wakes the
 	// dialler first.
 	refusedRetryDelay = 10 * time.Second
-	// failedHandshakeLogEvery paces the info lines about failed handshakes.
-	failedHandshakeLogEvery = time.Minute
+	// logEvery paces the log lines about what anyone can cause (failed
+	// handshakes, connections over the handshake bounds): the first at
+	// once, then at most one a minute with the count.
+	logEvery = time.Minute
 	// fdHeadroom is how many file descriptors peers may never take (see
 	// Config.MaxSessions).
 	fdHeadroom     = 128

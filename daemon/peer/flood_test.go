@@ -21,7 +21,8 @@ import (
 func TestSilentFloodFromOneAddressDoesNotLockOthersOut(t *testing.T) {
 	checkLeaks(t)
 	dir := newDirectory()
-	alice := newNode(t, dir, "alice")
+	core, logs := observer.New(zap.InfoLevel)
+	alice := newNode(t, dir, "alice", func(c *Config) { c.Log = zap.New(core) })
 	target := alice.m.Addr().String()
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -64,6 +65,9 @@ func TestSilentFloodFromOneAddressDoesNotLockOthersOut(t *testing.T) {
 	took := time.Since(t0)
 	t.Logf("slot flood: 80 silent connections from one address (%d opened while bob connected); bob's message arrived in %v",
 		opened.Load()-before, took.Round(time.Millisecond))
+	if n := logs.FilterMessage("peer handshake slots full; closing new connections at once").Len(); n != 1 {
+		t.Errorf("%d log lines about the full handshake slots, want 1 (the first refusal; then one a minute)", n)
+	}
 }
 
 // A silent connection holds its handshake slot for the preamble timeout,

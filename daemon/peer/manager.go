@@ -16,6 +16,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/p2pchat/p2pchat/internal/backoff"
+	"github.com/p2pchat/p2pchat/internal/pace"
+	"github.com/p2pchat/p2pchat/internal/slots"
 )
 
 // SessionInfo describes one established session.
@@ -36,8 +38,8 @@ type Manager struct {
 	log     *zap.Logger
 	ln      net.Listener
 	tlsBase *tls.Config
-	hs      handshakeSlots // guarded by mu: inbound handshakes in progress
-	limits  sessionLimits  // guarded by mu: the session bounds
+	hs      *slots.Slots  // inbound handshakes in progress
+	limits  sessionLimits // guarded by mu: the session bounds
 	events  *eventQueue
 	calls   *callPool // the receivers' Handler calls
 
@@ -59,10 +61,9 @@ type Manager struct {
 	graceDown map[string]*time.Timer
 	reversals map[string]time.Time // guarded by mu: peers asked to dial us back, until when
 	upgrades  UpgradeStats         // guarded by mu
-	// failedHandshakes counts handshake failures since failedLogged, the
-	// last time one was logged at info level. guarded by mu.
-	failedHandshakes int
-	failedLogged     time.Time
+	// Paced log lines about what anyone can cause: failed handshakes and
+	// connections refused for want of a handshake slot.
+	failedHandshakes, slotRefusals *pace.Pacer
 }
 
 // UpgradeStats counts the attempts to move relayed sessions onto direct
@@ -117,13 +118,16 @@ func NewManager(cfg Config) (*Manager, error) {
 	}
 	return &Manager{
 		cfg: cfg, log: cfg.Log, ln: ln, limits: limits,
-		tlsBase:  newTLSBase(cert, cfg.Identity.Public),
-		hs:       handshakeSlots{bySource: map[netip.Addr]int{}, refusing: map[netip.Addr]bool{}},
-		events:   newEventQueue(cfg.Handler),
-		calls:    newCallPool(),
-		sessions: make(map[string]*session),
-		dialers:  make(map[string]*dialer),
-		early:    make(map[string]bool),
+		tlsBase: newTLSBase(cert, cfg.Identity.Public),
+		hs:      slots.New(maxHandshakes, maxHandshakesPerSource),
+
+		failedHandshakes: pace.Every(logEvery),
+		slotRefusals:     pace.Every(logEvery),
+		events:           newEventQueue(cfg.Handler),
+		calls:            newCallPool(),
+		sessions:         make(map[string]*session),
+		dialers:          make(map[string]*dialer),
+		early:            make(map[string]bool),
 
 		graceDown: make(map[string]*time.Timer),
 		reversals: make(map[string]time.Time),
@@ -248,70 +252,24 @@ func (m *Manager) accepted(conn net.Conn, path Path) {
 			src = ap.Addr().Unmap()
 		}
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.hs.takeLocked(src, m.log) {
+	if bound, ok := m.hs.Take(src); !ok {
 		conn.Close()
+		if n, report := m.slotRefusals.Tick(time.Now()); report {
+			m.log.Warn("peer handshake slots full; closing new connections at once",
+				zap.String("limit", string(bound)), zap.Stringer("source", src), zap.Int("since_last_line", n),
+				zap.Int("per_source", maxHandshakesPerSource), zap.Int("total", maxHandshakes))
+		}
 		return
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	ok := m.goLocked(func() {
-		defer func() {
-			m.mu.Lock()
-			m.hs.releaseLocked(src)
-			m.mu.Unlock()
-		}()
+		defer m.hs.Release(src)
 		m.setup(m.ctx, conn, "", nil, path)
 	})
 	if !ok {
-		m.hs.releaseLocked(src)
+		m.hs.Release(src)
 		conn.Close()
-	}
-}
-
-// handshakeSlots bounds the inbound handshakes in progress, in all and per
-// source address. Refusals are logged once per flood, not per connection.
-type handshakeSlots struct {
-	total         int
-	bySource      map[netip.Addr]int
-	refusing      map[netip.Addr]bool // sources refused since their count was last 0
-	refusingTotal bool
-}
-
-// takeLocked takes a slot for a connection from src (the zero Addr: no
-// per-source bound), or reports false when none is free.
-func (h *handshakeSlots) takeLocked(src netip.Addr, log *zap.Logger) bool {
-	switch {
-	case h.total >= maxHandshakes:
-		if !h.refusingTotal {
-			h.refusingTotal = true
-			log.Warn("peer handshake slots full; refusing new connections until some finish", zap.Int("slots", maxHandshakes))
-		}
-		return false
-	case src.IsValid() && h.bySource[src] >= maxHandshakesPerSource:
-		if !h.refusing[src] {
-			h.refusing[src] = true
-			log.Warn("too many handshakes from one address; refusing its new connections until some finish",
-				zap.Stringer("source", src), zap.Int("slots", maxHandshakesPerSource))
-		}
-		return false
-	}
-	h.total++
-	if src.IsValid() {
-		h.bySource[src]++
-	}
-	return true
-}
-
-func (h *handshakeSlots) releaseLocked(src netip.Addr) {
-	h.total--
-	if h.total == 0 {
-		h.refusingTotal = false
-	}
-	if src.IsValid() {
-		if h.bySource[src]--; h.bySource[src] <= 0 {
-			delete(h.bySource, src)
-			delete(h.refusing, src)
-		}
 	}
 }
 
@@ -408,15 +366,7 @@ func (m *Manager) refused(conn net.Conn, peer string, err error) {
 	default:
 		// Anyone can make handshakes fail as fast as they can connect:
 		// one line a minute, with the count, and the rest at debug level.
-		now := time.Now()
-		m.mu.Lock()
-		m.failedHandshakes++
-		n, report := m.failedHandshakes, now.Sub(m.failedLogged) >= failedHandshakeLogEvery
-		if report {
-			m.failedHandshakes, m.failedLogged = 0, now
-		}
-		m.mu.Unlock()
-		if report {
+		if n, report := m.failedHandshakes.Tick(time.Now()); report {
 			m.log.Info("peer handshake failed", append(fields, zap.Int("failures_since_last_line", n))...)
 		} else {
 			m.log.Debug("peer handshake failed", fields...)
