@@ -32,8 +32,17 @@ func (d *Daemon) Send(ctx context.Context, to, body string) (store.Message, erro
 	case !utf8.ValidString(body):
 		return store.Message{}, fmt.Errorf("send to %q: message is not valid UTF-8", to)
 	}
-	if err := d.ensureContact(ctx, to); err != nil {
-		return store.Message{}, fmt.Errorf("send to %q: %w", to, err)
+	known, gen := d.known.has(to)
+	if !known {
+		m, sent, err := d.sendFirst(ctx, to, []byte(body))
+		if err != nil {
+			return store.Message{}, fmt.Errorf("send to %q: %w", to, err)
+		}
+		d.known.add(to, gen)
+		if sent {
+			d.peers.Notify(to)
+			return m, nil
+		}
 	}
 	m, err := d.store.Enqueue(ctx, to, []byte(body), time.Now())
 	if err != nil {
@@ -46,50 +55,49 @@ func (d *Daemon) Send(ctx context.Context, to, body string) (store.Message, erro
 // AddContact makes name a contact: an existing one is returned as is, a new
 // one is looked up on the tracker and its key pinned.
 func (d *Daemon) AddContact(ctx context.Context, name string) (store.Contact, error) {
-	return d.addContact(ctx, name, false)
+	c, rec, err := d.contactOrRecord(ctx, name)
+	if err != nil || rec == nil {
+		return c, err
+	}
+	return d.pin(ctx, name, rec.PublicKey)
 }
 
-// addContact is AddContact. With dialAhead (Send to a name not yet a
-// contact) the session is dialled as soon as the tracker has answered,
-// with the record just fetched (see firstContacts), while the pin and then
-// the message are committed: the handshake overlaps both commits.
-func (d *Daemon) addContact(ctx context.Context, name string, dialAhead bool) (store.Contact, error) {
+// contactOrRecord returns name's contact if it is pinned, else the record
+// the tracker has for name (which the caller pins).
+func (d *Daemon) contactOrRecord(ctx context.Context, name string) (store.Contact, *record.Signed, error) {
 	if err := record.ValidateName(name); err != nil {
-		return store.Contact{}, fmt.Errorf("add contact: %w", err)
+		return store.Contact{}, nil, fmt.Errorf("add contact: %w", err)
 	}
 	if name == d.cfg.Name {
-		return store.Contact{}, fmt.Errorf("add contact %q: that is you", name)
+		return store.Contact{}, nil, fmt.Errorf("add contact %q: that is you", name)
 	}
 	c, err := d.store.Contact(ctx, name)
 	if err == nil || !errors.Is(err, store.ErrNotFound) {
-		return c, err
+		return c, nil, err
 	}
 	rec, err := d.lookup(ctx, name)
 	if err != nil {
-		return c, err
+		return c, nil, err
 	}
-	if !dialAhead {
-		return d.pin(ctx, name, rec.PublicKey)
-	}
-	done := d.first.pinning(name, rec)
-	d.peers.DialAhead(name)
-	c, err = d.pin(ctx, name, rec.PublicKey)
-	done(c, err)
-	return c, err
+	return c, &rec, nil
 }
 
-// ensureContact is AddContact for Send: a name already known pinned
-// costs no store read.
-func (d *Daemon) ensureContact(ctx context.Context, name string) error {
-	known, gen := d.known.has(name)
-	if known {
-		return nil
+// sendFirst is Send to a name not yet known to be pinned. For a contact
+// it does nothing (sent false: the caller queues the message). For a new
+// name it looks the name up, dials at once with the record just fetched
+// (see firstContacts), and pins the key and queues the message in one
+// commit (store.EnqueueFirst) while the handshake runs.
+func (d *Daemon) sendFirst(ctx context.Context, name string, body []byte) (m store.Message, sent bool, err error) {
+	_, rec, err := d.contactOrRecord(ctx, name)
+	if err != nil || rec == nil {
+		return m, false, err
 	}
-	if _, err := d.addContact(ctx, name, true); err != nil {
-		return err
-	}
-	d.known.add(name, gen)
-	return nil
+	done := d.first.pinning(name, *rec)
+	d.peers.DialAhead(name)
+	c, created, m, err := d.store.EnqueueFirst(ctx, name, rec.PublicKey, body, time.Now())
+	c, err = d.pinned(ctx, name, rec.PublicKey, c, created, err)
+	done(c, err)
+	return m, err == nil, err
 }
 
 // VerifyContact marks a contact verified when fingerprint (as the user

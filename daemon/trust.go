@@ -210,6 +210,13 @@ func (d *Daemon) lookup(ctx context.Context, name string) (record.Signed, error)
 // event when it is new.
 func (d *Daemon) pin(ctx context.Context, name string, pub ed25519.PublicKey) (store.Contact, error) {
 	c, created, err := d.store.PinContact(ctx, name, pub)
+	return d.pinned(ctx, name, pub, c, created, err)
+}
+
+// pinned reports the outcome of a pin of pub for name (store.PinContact or
+// store.EnqueueFirst): a refused key loudly (reportMismatch), a new
+// contact in the log.
+func (d *Daemon) pinned(ctx context.Context, name string, pub ed25519.PublicKey, c store.Contact, created bool, err error) (store.Contact, error) {
 	if errors.Is(err, store.ErrKeyMismatch) {
 		d.reportMismatch(ctx, name, c.PublicKey, pub, "tracker record")
 		return c, fmt.Errorf("pin %q: %w", name, ErrKeyMismatch)

@@ -61,16 +61,10 @@ func (s *Store) PinContact(ctx context.Context, name string, pub ed25519.PublicK
 	err = s.write(ctx, func(w *wtx) error {
 		mismatch = nil
 		var err error
-		c, created, err = w.pin(name, pub)
+		c, created, err = w.pinAccepting(name, pub)
 		if errors.As(err, &mismatch) {
 			return nil // nothing written; reported after the transaction
 		}
-		if err != nil || !created {
-			return err
-		}
-		// The user's own add or send accepts what this contact sent as a
-		// request under the same key.
-		_, err = w.moveRequest(name, pub)
 		return err
 	})
 	if err != nil {
@@ -80,6 +74,43 @@ func (s *Store) PinContact(ctx context.Context, name string, pub ed25519.PublicK
 		return c, false, mismatch
 	}
 	return c, created, nil
+}
+
+// EnqueueFirst is PinContact and then Enqueue of body for name, in one
+// transaction: a first message to a new contact costs one synced commit,
+// not two, and shares it with concurrent Enqueues. On a key mismatch
+// (errors.Is ErrKeyMismatch, the pinned contact returned) nothing is
+// stored.
+func (s *Store) EnqueueFirst(ctx context.Context, name string, pub ed25519.PublicKey, body []byte, sentAt time.Time) (c Contact, created bool, m Message, err error) {
+	if name == "" || len(pub) != ed25519.PublicKeySize {
+		return Contact{}, false, Message{}, fmt.Errorf("pin contact %q: need a name and a %d-byte key: %w", name, ed25519.PublicKeySize, ErrInvalid)
+	}
+	if err := checkOutgoing(name, body); err != nil {
+		return Contact{}, false, Message{}, fmt.Errorf("enqueue for %q: %w", name, err)
+	}
+	r, err := s.gc.Do(ctx, enqueueReq{peer: name, body: body, sentAt: sentAt, op: func(w *wtx) error {
+		var err error
+		c, created, err = w.pinAccepting(name, pub)
+		return err // a mismatch rolls the message back with it
+	}})
+	if mismatch := (*KeyMismatchError)(nil); errors.As(err, &mismatch) {
+		return c, false, Message{}, mismatch // c: the pinned contact, from the op's last run
+	}
+	if err != nil {
+		return Contact{}, false, Message{}, fmt.Errorf("enqueue first message for %q: %w", name, err)
+	}
+	return c, created, r.msg, nil
+}
+
+// pinAccepting is pin; a new pin also accepts what name sent as a request
+// under the same key (the user's own add or send accepts it).
+func (w *wtx) pinAccepting(name string, pub ed25519.PublicKey) (Contact, bool, error) {
+	c, created, err := w.pin(name, pub)
+	if err != nil || !created {
+		return c, created, err
+	}
+	_, err = w.moveRequest(name, pub)
+	return c, created, err
 }
 
 // pin is PinContact inside a transaction, without the request: a key other

@@ -124,3 +124,54 @@ func TestVerifyRemoveTouch(t *testing.T) {
 		t.Errorf("re-pin after remove: created=%v err=%v", created, err)
 	}
 }
+
+// EnqueueFirst pins and queues in one synced commit; on a key mismatch it
+// stores neither the message nor anything else; a request from the new
+// contact under the same key is accepted, as PinContact accepts it.
+func TestEnqueueFirst(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := ctxT(t)
+	bob, eve, mallory := newKey(t), newKey(t), newKey(t)
+	synced := s.Stats().SyncedCommits
+	c, created, m, err := s.EnqueueFirst(ctx, "bob", bob, []byte("hello"), time.Now())
+	if err != nil || !created || !bytes.Equal(c.PublicKey, bob) {
+		t.Fatalf("first message: created=%v key ok=%v err=%v", created, bytes.Equal(c.PublicKey, bob), err)
+	}
+	if n := s.Stats().SyncedCommits - synced; n != 1 {
+		t.Errorf("pin and message took %d synced commits, want 1", n)
+	}
+	if got, err := s.Message(ctx, "bob", Out, m.ID); err != nil || string(got.Body) != "hello" || got.State != Queued {
+		t.Fatalf("queued message: %+v %v", got, err)
+	}
+	if got, err := s.Contact(ctx, "bob"); err != nil || !bytes.Equal(got.PublicKey, bob) {
+		t.Fatalf("pinned contact: %+v %v", got, err)
+	}
+	// Already pinned to that key: just the message.
+	if _, created, _, err := s.EnqueueFirst(ctx, "bob", bob, []byte("again"), time.Now()); err != nil || created {
+		t.Fatalf("same key again: created=%v err=%v", created, err)
+	}
+
+	// Another key: ErrKeyMismatch with the pinned contact, nothing stored.
+	evs, _ := s.Events(ctx, 0, 1000)
+	pinned, _, _, err := s.EnqueueFirst(ctx, "bob", mallory, []byte("impostor"), time.Now())
+	if !errors.Is(err, ErrKeyMismatch) || !bytes.Equal(pinned.PublicKey, bob) {
+		t.Fatalf("other key: err=%v pinned key ok=%v, want ErrKeyMismatch and bob's key", err, bytes.Equal(pinned.PublicKey, bob))
+	}
+	if n := historyLen(t, s, "bob"); n != 2 {
+		t.Fatalf("history has %d messages after the refused one, want 2", n)
+	}
+	if evs2, _ := s.Events(ctx, 0, 1000); len(evs2) != len(evs) {
+		t.Fatalf("the refused message left %d events", len(evs2)-len(evs))
+	}
+
+	// eve's request is accepted by our first message to her.
+	if _, err := s.Deliver(ctx, "eve", eve, incoming(2, "hi"), testLimits); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := s.EnqueueFirst(ctx, "eve", eve, []byte("hi eve"), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := historyLen(t, s, "eve"); n != 3 || requestOf(t, s, "eve") != nil {
+		t.Fatalf("eve: %d in history (want her 2 and ours), request left %v", n, requestOf(t, s, "eve") != nil)
+	}
+}

@@ -18,7 +18,8 @@ import (
 // single transaction (and everyone's latency) grow without limit.
 const maxGroup = 512
 
-// enqueueReq is one caller's Enqueue, or another small write (op), waiting
+// enqueueReq is one caller's Enqueue (peer set), another small write (op),
+// or both in one transaction (EnqueueFirst), waiting
 // for the committer (internal/groupcommit), which coalesces concurrent
 // writes: under load the cost of a commit is shared by many messages, and
 // when idle a lone request is committed at once.
@@ -27,7 +28,7 @@ type enqueueReq struct {
 	body   []byte
 	sentAt time.Time
 	// op, when set, is a write other than an Enqueue (MarkSent,
-	// MarkDelivered) that rides in the same transaction as the round's
+	// MarkDelivered, a first message's pin) that rides in the same transaction as the round's
 	// Enqueues instead of paying for a commit of its own. It may run more
 	// than once (alone, after a failed round), so it must only assign to
 	// what it reports.
@@ -60,7 +61,7 @@ func startGroupCommit(s *Store) *groupCommit {
 func (g *groupCommit) round(ctx context.Context, batch []*groupcommit.Call[enqueueReq]) {
 	n := 0
 	for _, c := range batch {
-		if c.Req.op == nil {
+		if c.Req.peer != "" {
 			n++
 		}
 	}
@@ -80,7 +81,7 @@ func (g *groupCommit) commit(ctx context.Context, live []*groupcommit.Call[enque
 	durable := false
 	for _, c := range live {
 		r := &c.Req
-		if r.op == nil {
+		if r.peer != "" {
 			msgs = append(msgs, Message{ID: newMessageID(), Peer: r.peer, Body: r.body, SentAt: r.sentAt})
 		}
 		durable = durable || !r.lazy
@@ -115,7 +116,7 @@ func (g *groupCommit) commit(ctx context.Context, live []*groupcommit.Call[enque
 	if err == nil {
 		i := 0
 		for _, c := range live {
-			if c.Req.op == nil {
+			if c.Req.peer != "" {
 				c.Req.msg = msgs[i]
 				i++
 			}
