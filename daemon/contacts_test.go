@@ -9,6 +9,7 @@ import (
 	"github.com/p2pchat/p2pchat/daemon/identity"
 	"github.com/p2pchat/p2pchat/daemon/peer"
 	"github.com/p2pchat/p2pchat/daemon/store"
+	"github.com/p2pchat/p2pchat/tracker/record"
 	"github.com/p2pchat/p2pchat/tracker/trackertest"
 )
 
@@ -73,19 +74,26 @@ func TestFirstSendLooksUpOnce(t *testing.T) {
 	}
 }
 
-// A peer we dial while its pin is being committed is authorised as the
-// contact it is about to be, not as a stranger: Authorize waits for the pin.
-func TestAuthorizeWaitsForPinInProgress(t *testing.T) {
+// pinInProgress starts alice and bob and has alice fetch bob's record and
+// note that his pin is in progress, as a first Send does before it
+// commits; done reports the pin's outcome.
+func pinInProgress(t *testing.T) (alice, bob *node, rec record.Signed, done func(store.Contact, error)) {
 	checkGoroutines(t)
 	tr := trackertest.New(t)
-	alice := startNode(t, tr, "alice", t.TempDir())
-	bob := startNode(t, tr, "bob", t.TempDir())
-	ctx := context.Background()
-	rec, err := alice.d.lookup(ctx, "bob")
+	alice = startNode(t, tr, "alice", t.TempDir())
+	bob = startNode(t, tr, "bob", t.TempDir())
+	rec, err := alice.d.lookup(context.Background(), "bob")
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := alice.d.first.pinning("bob", rec)
+	return alice, bob, rec, alice.d.first.pinning("bob", rec)
+}
+
+// A peer we dial while its pin is being committed is authorised as the
+// contact it is about to be, not as a stranger: Authorize waits for the pin.
+func TestAuthorizeWaitsForPinInProgress(t *testing.T) {
+	alice, bob, rec, done := pinInProgress(t)
+	ctx := context.Background()
 	type result struct {
 		standing peer.Standing
 		err      error
@@ -120,16 +128,8 @@ func TestAuthorizeWaitsForPinInProgress(t *testing.T) {
 // does not let the peer in: Authorize reads the pin that won and refuses
 // the key it does not match.
 func TestAuthorizeAfterFailedPinRefusesMismatch(t *testing.T) {
-	checkGoroutines(t)
-	tr := trackertest.New(t)
-	alice := startNode(t, tr, "alice", t.TempDir())
-	bob := startNode(t, tr, "bob", t.TempDir())
+	alice, bob, rec, done := pinInProgress(t)
 	ctx := context.Background()
-	rec, err := alice.d.lookup(ctx, "bob")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := alice.d.first.pinning("bob", rec)
 	got := make(chan error, 1)
 	go func() {
 		_, err := alice.d.Authorize(ctx, "bob", bob.d.id.Public)

@@ -3,13 +3,13 @@
 package daemon
 
 import (
+	"github.com/p2pchat/p2pchat/internal/testenv"
+
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -29,7 +29,7 @@ func TestDiskFullRefusesTheSender(t *testing.T) {
 	waitFor(t, "the first message delivered", func() bool { return alice.state("bob", first) == store.Delivered })
 
 	filler := filepath.Join(disk, "filler")
-	fillDisk(t, filler)
+	testenv.FillDisk(t, filler)
 	sessionsBefore := countSessions(t, alice, "bob")
 	m := alice.send("bob", "while full")
 	waitFor(t, "alice to hear bob's refusal", func() bool { return hasEvent(t, alice, EventRefused, "bob") })
@@ -71,7 +71,7 @@ func TestDiskFullRefusalsDoNotUseUpTheQuota(t *testing.T) {
 	checkGoroutines(t)
 	alice, bob, disk := fullDiskPair(t, func(c *config.Config) { c.Limits.ContactDailyBytes = 1000 })
 	filler := filepath.Join(disk, "filler")
-	fillDisk(t, filler)
+	testenv.FillDisk(t, filler)
 	// Each new message wakes alice's dialler, which sends bob the whole
 	// pending batch again: 300, 600, 900 bytes refused, 1,800 in all.
 	var sent []store.Message
@@ -99,21 +99,10 @@ func TestDiskFullRefusalsDoNotUseUpTheQuota(t *testing.T) {
 
 // fullDiskPair starts alice and bob, bob's data on a small tmpfs (disk)
 // that the test fills, bob with alice as a contact; mod changes bob's
-// configuration. It skips unless run as root.
+// configuration. It needs root (see testenv.Tmpfs).
 func fullDiskPair(t *testing.T, mod func(*config.Config)) (alice, bob *node, disk string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: mounts a small tmpfs as bob's data directory")
-	}
-	disk = t.TempDir()
-	if err := syscall.Mount("tmpfs", disk, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "size=8m,mode=0700"); err != nil {
-		t.Skipf("mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(disk, 0); err != nil {
-			t.Errorf("unmount %s: %v", disk, err)
-		}
-	})
+	disk = testenv.Tmpfs(t, t.TempDir(), 8<<20)
 	tr := trackertest.New(t)
 	// backoff_max above the refusal delay: the delay is the lower of the two.
 	cfg := testConfig(tr, "alice", t.TempDir())
@@ -143,24 +132,4 @@ func countSessions(t *testing.T, n *node, peer string) int {
 		}
 	}
 	return c
-}
-
-// fillDisk appends to path until its file system has no byte left.
-func fillDisk(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, chunk := range []int{1 << 20, 4 << 10, 1} {
-		buf := make([]byte, chunk)
-		for {
-			if _, err := f.Write(buf); errors.Is(err, syscall.ENOSPC) {
-				break
-			} else if err != nil {
-				t.Fatalf("fill %s: %v", path, err)
-			}
-		}
-	}
 }

@@ -3,13 +3,13 @@
 package e2e
 
 import (
+	"github.com/p2pchat/p2pchat/internal/testenv"
+
 	"database/sql"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,7 +31,7 @@ func TestFullDiskLosesNothing(t *testing.T) {
 	tr := e.startTracker()
 	alice := e.startDaemon("alice", tr.url)
 	bob := e.newChatd("bob", tr.url)
-	mnt := mountTmpfs(t, filepath.Join(e.home, "bob-disk"), fullDiskSize)
+	mnt := testenv.Tmpfs(t, filepath.Join(e.home, "bob-disk"), fullDiskSize)
 	bob.data = filepath.Join(mnt, "data")
 	bob.start()
 	bob.waitRegistered()
@@ -41,7 +41,7 @@ func TestFullDiskLosesNothing(t *testing.T) {
 	want := []string{"in:before", "out:before, back"} // bob's view of the conversation
 
 	filler := filepath.Join(mnt, "filler")
-	filled := fillDisk(t, filler)
+	filled := testenv.FillDisk(t, filler)
 	t.Cleanup(func() { os.Remove(filler) })
 	fullSince := time.Now()
 
@@ -102,7 +102,7 @@ func TestFullDiskLosesNothing(t *testing.T) {
 	first, fullFor := bob.p, time.Since(fullSince)
 	bob.kill()
 	logged := strings.Count(first.out.String(), "disk is full")
-	filled += fillDisk(t, filler)
+	filled += testenv.FillDisk(t, filler)
 	afterCrash := restartFull(t, bob)
 
 	// Space again: everything arrives, once and in order.
@@ -129,7 +129,7 @@ func TestFullDiskLosesNothing(t *testing.T) {
 	// files, and they cannot be made again. chatd must say so in one
 	// line (SQLite says only "disk I/O error") and exit 1.
 	bob.stop()
-	refill := fillDisk(t, filler)
+	refill := testenv.FillDisk(t, filler)
 	afterStop := startStoppedFull(t, bob)
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
@@ -146,63 +146,6 @@ func TestFullDiskLosesNothing(t *testing.T) {
 		len(fromAlice)+len(fromBob), recovered.Round(time.Millisecond))
 	t.Logf("start on the full disk after SIGKILL: %s", afterCrash)
 	t.Logf("start on a disk filled (%.1f MiB) while chatd was stopped: %s", float64(refill)/(1<<20), afterStop)
-}
-
-// mountTmpfs mounts a tmpfs of size bytes on dir (created), unmounted in
-// Cleanup, after the processes started later have stopped.
-func mountTmpfs(t *testing.T, dir string, size int) string {
-	t.Helper()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV,
-		fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
-		needOrSkip(t, "mount a tmpfs: "+err.Error())
-	}
-	t.Cleanup(func() {
-		err := syscall.Unmount(dir, 0)
-		if errors.Is(err, syscall.EBUSY) {
-			t.Logf("unmount %s: busy; detaching it", dir)
-			err = syscall.Unmount(dir, syscall.MNT_DETACH)
-		}
-		if err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-// fillDisk appends to path until the file system has no byte left and
-// returns how many bytes it wrote.
-func fillDisk(t *testing.T, path string) int64 {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var total int64
-	for _, chunk := range []int{1 << 20, 4 << 10, 1} {
-		buf := make([]byte, chunk)
-		for {
-			n, err := f.Write(buf)
-			total += int64(n)
-			if errors.Is(err, syscall.ENOSPC) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("fill %s: %v", path, err)
-			}
-		}
-	}
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(filepath.Dir(path), &st); err != nil {
-		t.Fatal(err)
-	}
-	if st.Bavail != 0 {
-		t.Fatalf("filled %s with %d bytes, yet %d blocks are free", path, total, st.Bavail)
-	}
-	return total
 }
 
 // checkAckedStored requires that, of bodies sent while to's disk is

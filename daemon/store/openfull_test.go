@@ -3,6 +3,8 @@
 package store
 
 import (
+	"github.com/p2pchat/p2pchat/internal/testenv"
+
 	"errors"
 	"fmt"
 	"os"
@@ -18,19 +20,8 @@ import (
 // be made again. Open must say the disk is full (SQLite says "disk I/O
 // error"), and once there is room open with everything in it.
 func TestOpenOnFullDisk(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: mounts a small tmpfs")
-	}
+	dir := testenv.Tmpfs(t, t.TempDir(), 4<<20)
 	checkGoroutines(t)
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV, "size=4m,mode=0700"); err != nil {
-		t.Skipf("mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
 	path := filepath.Join(dir, "chatd.db")
 	s, err := Open(path, nil)
 	if err != nil {
@@ -43,7 +34,7 @@ func TestOpenOnFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	filler := filepath.Join(dir, "filler")
-	fill(t, filler)
+	testenv.FillDisk(t, filler)
 
 	_, err = Open(path, nil)
 	if err == nil {
@@ -82,25 +73,5 @@ func TestOpenFailureNotFullDisk(t *testing.T) {
 	}
 	if !fullOnOpen(fmt.Errorf("open: %w", syscall.ENOSPC), func() (uint64, error) { return 1 << 40, nil }) {
 		t.Error("ENOSPC not taken for a full disk")
-	}
-}
-
-// fill appends to path until its file system has no byte left.
-func fill(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	for _, chunk := range []int{1 << 20, 4 << 10, 1} {
-		buf := make([]byte, chunk)
-		for {
-			if _, err := f.Write(buf); errors.Is(err, syscall.ENOSPC) {
-				break
-			} else if err != nil {
-				t.Fatalf("fill %s: %v", path, err)
-			}
-		}
 	}
 }
