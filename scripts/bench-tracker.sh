@@ -53,7 +53,8 @@ stores=${STORES:-"sqlite postgres"}
 update_workers=${UPDATE_WORKERS:-256}
 phases=${PHASES:-"lookups updates"}
 base=${BASE:-}
-profile=${PROFILE:-1}
+profile=${PROFILE-1}
+[[ $profile == 0 ]] && profile= # PROFILE=0 or PROFILE= turn it off
 port=${PORT:-27090}
 out=${OUT:-$(mktemp -d /tmp/bench-tracker.XXXXXX)}
 mkdir -p "$out"
