@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -171,7 +172,19 @@ func TestEnqueueFirst(t *testing.T) {
 	if _, _, _, err := s.EnqueueFirst(ctx, "eve", eve, []byte("hi eve"), time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if n := historyLen(t, s, "eve"); n != 3 || requestOf(t, s, "eve") != nil {
-		t.Fatalf("eve: %d in history (want her 2 and ours), request left %v", n, requestOf(t, s, "eve") != nil)
+	if requestOf(t, s, "eve") != nil {
+		t.Fatal("eve's request is left after our first message accepted it")
+	}
+	hist, err := s.History(ctx, "eve", 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range hist {
+		got = append(got, string(m.Direction)+":"+string(m.Body))
+	}
+	// Her request first, then our message that accepted it.
+	if want := "in:hi,in:hi,out:hi eve"; strings.Join(got, ",") != want {
+		t.Fatalf("eve's history %q, want %q", got, want)
 	}
 }

@@ -99,14 +99,20 @@ func (g *groupCommit) commit(ctx context.Context, live []*groupcommit.Call[enque
 				}
 			}
 		}
-		if len(msgs) > 0 {
-			if _, err := w.insertMessages(Out, msgs); err != nil {
-				return err
+		// An Enqueue's own op (EnqueueFirst's pin) runs before the
+		// messages are inserted: what it moves into the history (the
+		// request it accepts) comes before the message that accepts it.
+		// Other ops (MarkSent, MarkDelivered) run after them.
+		for _, enqueues := range []bool{true, false} {
+			for _, c := range live {
+				if c.Req.op != nil && (c.Req.peer != "") == enqueues {
+					if err := c.Req.op(w); err != nil {
+						return err
+					}
+				}
 			}
-		}
-		for _, c := range live {
-			if c.Req.op != nil {
-				if err := c.Req.op(w); err != nil {
+			if enqueues && len(msgs) > 0 {
+				if _, err := w.insertMessages(Out, msgs); err != nil {
 					return err
 				}
 			}
