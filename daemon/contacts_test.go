@@ -56,12 +56,7 @@ func TestKnownContactsRemovalWins(t *testing.T) {
 // dialler, started while the pin and the message are committed, uses the
 // record the send fetched instead of looking it up again.
 func TestFirstSendLooksUpOnce(t *testing.T) {
-	checkGoroutines(t)
-	tr := trackertest.New(t)
-	lt := newLyingTracker(t, tr.URL, "bob")
-	aliceCfg := testConfig(tr, "alice", t.TempDir())
-	aliceCfg.Tracker = lt.URL
-	alice := startNodeConfig(t, aliceCfg)
+	tr, lt, alice := aliceBehindLyingTracker(t)
 	startNode(t, tr, "bob", t.TempDir())
 
 	m := alice.send("bob", "hello")

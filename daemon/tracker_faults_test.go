@@ -34,6 +34,17 @@ type lyingTracker struct {
 	served  map[string]int    // lookups of name answered, by mode
 }
 
+// aliceBehindLyingTracker starts a tracker and alice, who reaches it
+// through a lyingTracker in front of bob's records.
+func aliceBehindLyingTracker(t *testing.T) (*trackertest.Tracker, *lyingTracker, *node) {
+	checkGoroutines(t)
+	tr := trackertest.New(t)
+	lt := newLyingTracker(t, tr.URL, "bob")
+	aliceCfg := testConfig(tr, "alice", t.TempDir())
+	aliceCfg.Tracker = lt.URL
+	return tr, lt, startNodeConfig(t, aliceCfg)
+}
+
 func newLyingTracker(t *testing.T, upstream, name string) *lyingTracker {
 	u, _ := url.Parse(upstream)
 	lt := &lyingTracker{name: name, answers: map[uint64][]byte{}, served: map[string]int{}}
@@ -94,12 +105,7 @@ func (lt *lyingTracker) modify(resp *http.Response) error {
 // wrong place or lose anything: the message waits, and goes out once the
 // tracker tells the truth again.
 func TestTrackerThatLies(t *testing.T) {
-	checkGoroutines(t)
-	tr := trackertest.New(t)
-	lt := newLyingTracker(t, tr.URL, "bob")
-	aliceCfg := testConfig(tr, "alice", t.TempDir())
-	aliceCfg.Tracker = lt.URL
-	alice := startNodeConfig(t, aliceCfg)
+	tr, lt, alice := aliceBehindLyingTracker(t)
 	bobDir := t.TempDir()
 	bob := startNode(t, tr, "bob", bobDir)
 	bob.add("alice")
