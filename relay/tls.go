@@ -95,10 +95,11 @@ func dialTLS(ctx context.Context, dial DialFunc, a Addr, cert *tls.Certificate, 
 // handshakeError explains a failed TLS handshake, given the first bytes
 // the relay sent. A version-1 relay answers a ClientHello with one
 // version-1 error frame, which crypto/tls reports as a record that is not
-// TLS: read that frame and say so.
+// TLS: read that frame and say so. Only an answer that starts so is an
+// old relay; one that began with TLS records and then went wrong is not.
 func handshakeError(first []byte, err error) error {
 	var rhe tls.RecordHeaderError
-	if !errors.As(err, &rhe) || rhe.Conn == nil || rhe.RecordHeader[0] != wire.V1 {
+	if !errors.As(err, &rhe) || rhe.Conn == nil || rhe.RecordHeader[0] != wire.V1 || len(first) == 0 || first[0] != wire.V1 {
 		if strings.Contains(err.Error(), "no application protocol") {
 			return fmt.Errorf("%w: the relay does not speak protocol %s: %w", ErrProtocol, wire.ALPN, err)
 		}
