@@ -56,7 +56,7 @@ func (k *knownContacts) remove(name string) {
 // a record older than this is looked up again.
 const firstRecordTTL = 10 * time.Second
 
-// firstContacts is what a first Send to a new name (see addContact) shares
+// firstContacts is what a first Send to a new name (see sendFirst) shares
 // with the dialler it starts ahead of the commits, and with Authorize:
 //
 //   - the record it just fetched and verified, which the dialler's Resolve

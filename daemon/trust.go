@@ -70,9 +70,7 @@ func (d *Daemon) Resolve(ctx context.Context, name string) (ed25519.PublicKey, [
 		d.reportMismatch(ctx, name, c.PublicKey, rec.PublicKey, "tracker record")
 		return nil, nil, fmt.Errorf("resolve %q: tracker offers %s: %w", name, record.Fingerprint(rec.PublicKey), ErrKeyMismatch)
 	}
-	d.mu.Lock()
-	d.records[name] = lastRec{seq: rec.Seq, addrs: slices.Clone(rec.Addrs)}
-	d.mu.Unlock()
+	d.noteRecord(name, rec)
 	return rec.PublicKey, rec.Addrs, nil
 }
 

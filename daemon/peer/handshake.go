@@ -81,13 +81,19 @@ func checkPeerCert(raw [][]byte, self, expect ed25519.PublicKey, name string) (e
 	if err != nil {
 		return nil, err
 	}
+	return key, checkPeerKey(key, self, expect, name)
+}
+
+// checkPeerKey refuses our own key (ErrSelf) and, if expect is set, any
+// other key than expect.
+func checkPeerKey(key, self, expect ed25519.PublicKey, name string) error {
 	if key.Equal(self) {
-		return nil, ErrSelf
+		return ErrSelf
 	}
 	if expect != nil && !key.Equal(expect) {
-		return nil, &KeyMismatchError{Name: name, Want: expect, Got: key}
+		return &KeyMismatchError{Name: name, Want: expect, Got: key}
 	}
-	return key, nil
+	return nil
 }
 
 // handshake runs preamble, TLS and Hello on conn. On error the caller
@@ -158,8 +164,8 @@ func (l *link) startTLS(p handshakeParams, client bool) error {
 	if key == nil {
 		return fmt.Errorf("tls handshake: %w: no peer certificate", ErrProtocol)
 	}
-	if p.expectKey != nil && !key.Equal(p.expectKey) {
-		return fmt.Errorf("tls handshake: %w", &KeyMismatchError{Name: p.expectName, Want: p.expectKey, Got: key})
+	if err := checkPeerKey(key, p.self.Public, p.expectKey, p.expectName); err != nil {
+		return fmt.Errorf("tls handshake: %w", err)
 	}
 	l.peerKey = key
 	id, err := st.ExportKeyingMaterial(exporterLabel, nil, len(l.id))

@@ -54,8 +54,8 @@ func mustJSON(v any) json.RawMessage {
 // pin again. A new pin accepts name's request made under the same key (its
 // messages move into the history) and deletes one made under another.
 func (s *Store) PinContact(ctx context.Context, name string, pub ed25519.PublicKey) (c Contact, created bool, err error) {
-	if name == "" || len(pub) != ed25519.PublicKeySize {
-		return Contact{}, false, fmt.Errorf("pin contact %q: need a name and a %d-byte key: %w", name, ed25519.PublicKeySize, ErrInvalid)
+	if err := checkPin(name, pub); err != nil {
+		return Contact{}, false, err
 	}
 	var mismatch *KeyMismatchError
 	err = s.write(ctx, func(w *wtx) error {
@@ -82,8 +82,8 @@ func (s *Store) PinContact(ctx context.Context, name string, pub ed25519.PublicK
 // (errors.Is ErrKeyMismatch, the pinned contact returned) nothing is
 // stored.
 func (s *Store) EnqueueFirst(ctx context.Context, name string, pub ed25519.PublicKey, body []byte, sentAt time.Time) (c Contact, created bool, m Message, err error) {
-	if name == "" || len(pub) != ed25519.PublicKeySize {
-		return Contact{}, false, Message{}, fmt.Errorf("pin contact %q: need a name and a %d-byte key: %w", name, ed25519.PublicKeySize, ErrInvalid)
+	if err := checkPin(name, pub); err != nil {
+		return Contact{}, false, Message{}, err
 	}
 	if err := checkOutgoing(name, body); err != nil {
 		return Contact{}, false, Message{}, fmt.Errorf("enqueue for %q: %w", name, err)
@@ -100,6 +100,15 @@ func (s *Store) EnqueueFirst(ctx context.Context, name string, pub ed25519.Publi
 		return Contact{}, false, Message{}, fmt.Errorf("enqueue first message for %q: %w", name, err)
 	}
 	return c, created, r.msg, nil
+}
+
+// checkPin refuses what cannot be pinned: no name, or a key that is not
+// an Ed25519 public key.
+func checkPin(name string, pub ed25519.PublicKey) error {
+	if name == "" || len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("pin contact %q: need a name and a %d-byte key: %w", name, ed25519.PublicKeySize, ErrInvalid)
+	}
+	return nil
 }
 
 // pinAccepting is pin; a new pin also accepts what name sent as a request

@@ -28,8 +28,10 @@ type enqueueReq struct {
 	body   []byte
 	sentAt time.Time
 	// op, when set, is a write other than an Enqueue (MarkSent,
-	// MarkDelivered, a first message's pin) that rides in the same transaction as the round's
-	// Enqueues instead of paying for a commit of its own. It may run more
+	// MarkDelivered, a first message's pin) that rides in the same
+	// transaction as the round's Enqueues instead of paying for a commit
+	// of its own. An Enqueue's own op runs before the round's messages
+	// are inserted, other ops after them. It may run more
 	// than once (alone, after a failed round), so it must only assign to
 	// what it reports.
 	op    func(w *wtx) error
@@ -99,25 +101,18 @@ func (g *groupCommit) commit(ctx context.Context, live []*groupcommit.Call[enque
 				}
 			}
 		}
-		// An Enqueue's own op (EnqueueFirst's pin) runs before the
-		// messages are inserted: what it moves into the history (the
-		// request it accepts) comes before the message that accepts it.
-		// Other ops (MarkSent, MarkDelivered) run after them.
-		for _, enqueues := range []bool{true, false} {
-			for _, c := range live {
-				if c.Req.op != nil && (c.Req.peer != "") == enqueues {
-					if err := c.Req.op(w); err != nil {
-						return err
-					}
-				}
-			}
-			if enqueues && len(msgs) > 0 {
-				if _, err := w.insertMessages(Out, msgs); err != nil {
-					return err
-				}
+		// EnqueueFirst's pin runs before the messages are inserted: what
+		// it moves into the history (the request it accepts) comes before
+		// the message that accepts it. MarkSent and MarkDelivered follow.
+		if err := runOps(w, live, true); err != nil {
+			return err
+		}
+		if len(msgs) > 0 {
+			if _, err := w.insertMessages(Out, msgs); err != nil {
+				return err
 			}
 		}
-		return nil
+		return runOps(w, live, false)
 	})
 	if err == nil {
 		i := 0
@@ -143,6 +138,19 @@ func (g *groupCommit) commit(ctx context.Context, live []*groupcommit.Call[enque
 			g.commit(ctx, []*groupcommit.Call[enqueueReq]{c})
 		}
 	}
+}
+
+// runOps runs, in order, the ops of the requests that are (withEnqueue)
+// or are not also an Enqueue.
+func runOps(w *wtx, live []*groupcommit.Call[enqueueReq], withEnqueue bool) error {
+	for _, c := range live {
+		if c.Req.op != nil && (c.Req.peer != "") == withEnqueue {
+			if err := c.Req.op(w); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Enqueue stores one outgoing message in state queued with a fresh ID (see

@@ -41,6 +41,10 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	hs         *slots.Slots // connections in their TLS handshake
+	hsRefused  *pace.Pacer  // connections refused for want of a handshake slot
+	oldClients *pace.Pacer  // version-1 clients refused
+
 	mu           sync.Mutex // guards the fields below
 	closing      bool
 	conns        map[net.Conn]struct{} // every open connection, closed on shutdown
@@ -50,10 +54,6 @@ type Server struct {
 	sessions     int // waiting and joined
 	byTarget     map[pubkey]int
 	bySource     map[netip.Addr]int
-
-	hs         *slots.Slots // connections in their TLS handshake
-	hsRefused  *pace.Pacer  // connections refused for want of a handshake slot
-	oldClients *pace.Pacer  // version-1 clients refused
 }
 
 // New checks cfg, fills in its defaults and makes a server.
