@@ -23,8 +23,8 @@ import (
 //
 // The error wraps ErrBadKey.
 func ValidatePublicKey(pub []byte) error {
-	if len(pub) != ed25519.PublicKeySize {
-		return fmt.Errorf("%w: public key is %d bytes, want %d", ErrBadKey, len(pub), ed25519.PublicKeySize)
+	if err := checkKeyLength(pub); err != nil {
+		return err
 	}
 	p, err := new(edwards25519.Point).SetBytes(pub)
 	if err != nil {
@@ -35,6 +35,15 @@ func ValidatePublicKey(pub []byte) error {
 	}
 	if new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) == 1 {
 		return fmt.Errorf("%w: public key is a point of small order", ErrBadKey)
+	}
+	return nil
+}
+
+// checkKeyLength is the first of ValidatePublicKey's checks, all a key
+// known to have passed the others needs.
+func checkKeyLength(pub []byte) error {
+	if len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("%w: public key is %d bytes, want %d", ErrBadKey, len(pub), ed25519.PublicKeySize)
 	}
 	return nil
 }

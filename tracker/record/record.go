@@ -80,13 +80,12 @@ func (r Record) validate(checkKey bool) error {
 	if err := ValidateName(r.Name); err != nil {
 		return err
 	}
-	if !checkKey && len(r.PublicKey) != ed25519.PublicKeySize {
-		return fmt.Errorf("public_key: %w: public key is %d bytes, want %d", ErrBadKey, len(r.PublicKey), ed25519.PublicKeySize)
+	check := ValidatePublicKey
+	if !checkKey {
+		check = checkKeyLength
 	}
-	if checkKey {
-		if err := ValidatePublicKey(r.PublicKey); err != nil {
-			return fmt.Errorf("public_key: %w", err)
-		}
+	if err := check(r.PublicKey); err != nil {
+		return fmt.Errorf("public_key: %w", err)
 	}
 	if len(r.Addrs) > MaxAddrs {
 		return fmt.Errorf("%w: %d addrs, at most %d allowed", ErrBadAddr, len(r.Addrs), MaxAddrs)

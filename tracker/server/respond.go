@@ -1,8 +1,8 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -50,27 +50,16 @@ func writeError(w http.ResponseWriter, e *apiError) {
 
 // readBody reads the whole request body, at most MaxBodyBytes.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	return io.ReadAll(r.Body)
+	return s.readBodyTo(nil, w, r)
 }
 
 // readBodyTo is readBody appending to dst, a pooled buffer: an update's
 // body is garbage once decoded (the record copies what it keeps).
 func (s *Server) readBodyTo(dst []byte, w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	for {
-		if len(dst) == cap(dst) {
-			dst = append(dst, 0)[:len(dst)]
-		}
-		n, err := r.Body.Read(dst[len(dst):cap(dst)])
-		dst = dst[:len(dst)+n]
-		if err == io.EOF {
-			return dst, nil
-		}
-		if err != nil {
-			return dst, err
-		}
-	}
+	buf := bytes.NewBuffer(dst)
+	_, err := buf.ReadFrom(r.Body)
+	return buf.Bytes(), err
 }
 
 // announce returns the observed address and re-announce delay for a

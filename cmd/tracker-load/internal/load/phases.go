@@ -188,31 +188,42 @@ func (c Config) timed(phase string) {
 	}
 }
 
-// signUpdates signs each worker's share of cfg.Updates, on every CPU.
+// signUpdates signs each worker's share of cfg.Updates, on every CPU:
+// update j = k*workers + w is worker w's k-th, for the k-th of the users
+// it owns (w, w+workers, ...) in turn, at seq base+j.
 func (c Config) signUpdates(ctx context.Context, workers int) ([][]record.Signed, error) {
-	base := uint64(time.Now().UnixNano())
-	now := time.Now()
+	flat, err := c.signEach(ctx, c.Updates, uint64(time.Now().UnixNano()), func(j int) int {
+		w, k := j%workers, j/workers
+		owned := (c.Users - w + workers - 1) / workers
+		return w + workers*(k%owned)
+	})
+	if err != nil {
+		return nil, err
+	}
 	recs := make([][]record.Signed, workers)
-	errs := make([]error, workers)
+	for j, rec := range flat {
+		recs[j%workers] = append(recs[j%workers], rec)
+	}
+	return recs, nil
+}
+
+// signEach signs n updates on every CPU: update j for user userOf(j) at
+// seq base+j.
+func (c Config) signEach(ctx context.Context, n int, base uint64, userOf func(j int) int) ([]record.Signed, error) {
+	now := time.Now()
+	recs := make([]record.Signed, n)
+	procs := runtime.GOMAXPROCS(0)
+	errs := make([]error, procs)
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	for w := range workers {
+	for p := range procs {
 		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			owned := (c.Users - w + workers - 1) / workers
-			share := c.Updates / workers
-			if w < c.Updates%workers {
-				share++
-			}
-			for k := 0; k < share && ctx.Err() == nil; k++ {
-				i := w + workers*(k%owned)
-				rec, err := c.signedRecord(i, base+uint64(k*workers+w), now)
+			for j := p; j < n && ctx.Err() == nil; j += procs {
+				rec, err := c.signedRecord(userOf(j), base+uint64(j), now)
 				if err != nil {
-					errs[w] = err
+					errs[p] = err
 					return
 				}
-				recs[w] = append(recs[w], rec)
+				recs[j] = rec
 			}
 		})
 	}

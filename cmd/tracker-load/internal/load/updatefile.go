@@ -3,14 +3,9 @@ package load
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"runtime"
-	"sync"
 	"time"
-
-	"github.com/p2pchat/p2pchat/tracker/record"
 )
 
 // WriteUpdates signs cfg.Updates updates of the preloaded users and writes
@@ -31,7 +26,7 @@ func WriteUpdates(ctx context.Context, cfg Config, w io.Writer) (Result, error) 
 		return Result{}, err
 	}
 	start := time.Now()
-	recs, err := cfg.signSequence(ctx, uint64(start.UnixNano()))
+	recs, err := cfg.signEach(ctx, cfg.Updates, uint64(start.UnixNano()), func(j int) int { return j % cfg.Users })
 	if err != nil {
 		return Result{}, err
 	}
@@ -48,31 +43,4 @@ func WriteUpdates(ctx context.Context, cfg Config, w io.Writer) (Result, error) 
 		return Result{}, fmt.Errorf("write updates: %w", err)
 	}
 	return Result{Phase: "signed", OK: int64(len(recs)), Elapsed: time.Since(start)}, nil
-}
-
-// signSequence signs update j = 0..Updates-1 (user j mod Users, seq
-// base+j) on every CPU.
-func (c Config) signSequence(ctx context.Context, base uint64) ([]record.Signed, error) {
-	now := time.Now()
-	recs := make([]record.Signed, c.Updates)
-	procs := runtime.GOMAXPROCS(0)
-	errs := make([]error, procs)
-	var wg sync.WaitGroup
-	for p := range procs {
-		wg.Go(func() {
-			for j := p; j < len(recs) && ctx.Err() == nil; j += procs {
-				rec, err := c.signedRecord(j%c.Users, base+uint64(j), now)
-				if err != nil {
-					errs[p] = err
-					return
-				}
-				recs[j] = rec
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(append(errs, ctx.Err())...); err != nil {
-		return nil, fmt.Errorf("sign updates: %w", err)
-	}
-	return recs, nil
 }
