@@ -52,6 +52,8 @@ conns_list=${CONNS:-$([[ -n $quick ]] && echo 64 || echo "8 64")}
 stores=${STORES:-"sqlite postgres"}
 update_workers=${UPDATE_WORKERS:-256}
 phases=${PHASES:-"lookups updates"}
+lookups=$([[ " $phases " == *" lookups "* ]] && echo 1 || true) # run the lookup phase
+updates=$([[ " $phases " == *" updates "* ]] && echo 1 || true) # run the update phase
 base=${BASE:-}
 profile=${PROFILE-1}
 [[ $profile == 0 ]] && profile= # PROFILE=0 or PROFILE= turn it off
@@ -96,7 +98,7 @@ have_wrk=$(command -v wrk >/dev/null && echo 1 || true)
 # refuses it; build the module's source as a main module instead.
 stdisco_version=v1.30.0
 stdisco=${XDG_CACHE_HOME:-$HOME/.cache}/p2pchat-bench/stdiscosrv-$stdisco_version
-if [[ ! -x $stdisco && " $phases " == *" lookups "* ]]; then
+if [[ ! -x $stdisco && -n $lookups ]]; then
   log "building Syncthing's stdiscosrv $stdisco_version"
   src=$(cd "$work" && GOFLAGS=-mod=mod go mod download -json "github.com/syncthing/syncthing@$stdisco_version" 2>/dev/null |
     sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') || true
@@ -106,7 +108,7 @@ if [[ ! -x $stdisco && " $phases " == *" lookups "* ]]; then
     (cd "$work/syncthing" && go build -o "$stdisco" ./cmd/stdiscosrv) >"$out/stdisco-build.log" 2>&1 || rm -f "$stdisco"
   fi
 fi
-have_disco=$([[ -x $stdisco && " $phases " == *" lookups "* ]] && echo 1 || true)
+have_disco=$([[ -x $stdisco && -n $lookups ]] && echo 1 || true)
 [[ -n $have_disco ]] || log "no stdiscosrv (see $out/stdisco-build.log): its figures skipped"
 
 export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning" # psql: no NOTICEs
@@ -267,7 +269,7 @@ for users in $users_list; do
     [[ " $stores " == *" sqlite "* ]] && start_tracker sqlite-base "$users" "$((p + 4))" "$work/tracker-base-$users.db"
     [[ -n $pg_url ]] && start_tracker postgres-base "$users" "$((p + 5))" "${dsn[base]}"
   fi
-  if [[ " $phases " == *" lookups "* ]]; then
+  if [[ -n $lookups ]]; then
     start bare "$bin/tracker-baseline" serve --listen "127.0.0.1:$p"
     pid[bare]=$started url[bare]=http://127.0.0.1:$p
   fi
@@ -292,9 +294,9 @@ for users in $users_list; do
   [[ -n ${pid[stdisco]:-} ]] && targets+=(stdisco)
   targets+=("${trackers[@]}")
 
-  [[ " $phases " == *" lookups "* ]] && log "== $users users: lookups, ${targets[*]}, $rounds rounds of ${secs}s"
+  [[ -n $lookups ]] && log "== $users users: lookups, ${targets[*]}, $rounds rounds of ${secs}s"
   for r in $(seq "$rounds"); do
-    [[ " $phases " == *" lookups "* ]] || break
+    [[ -n $lookups ]] || break
     for c in $conns_list; do
       for t in "${targets[@]}"; do
         if [[ -n $have_wrk ]]; then
@@ -313,7 +315,7 @@ for users in $users_list; do
   done
 
   for s in "${trackers[@]}"; do
-    if [[ -n $profile && -n $have_wrk && " $phases " == *" lookups "* ]]; then
+    if [[ -n $profile && -n $have_wrk && -n $lookups ]]; then
       curl -s -o "$out/cpu-lookup-$s-$users.pprof" "${pprof[$s]}/debug/pprof/profile?seconds=$((secs - 1))" &
       USERS=$users wrk -t2 -c64 -d"${secs}s" -s "$work/tracker-lookup.lua" "${url[$s]}" >/dev/null
       wait $!
@@ -321,9 +323,9 @@ for users in $users_list; do
   done
 
   n_updates=$((30000 * secs))
-  [[ " $phases " == *" updates "* ]] && log "== $users users: signed updates, ${trackers[*]}, $rounds rounds of ${secs}s"
+  [[ -n $updates ]] && log "== $users users: signed updates, ${trackers[*]}, $rounds rounds of ${secs}s"
   for r in $(seq "$rounds"); do
-    [[ " $phases " == *" updates "* ]] || break
+    [[ -n $updates ]] || break
     # The update ceiling, measured round by round beside the updates.
     measure ed25519-verify-1core "$users" "$r" $$ bash -c "echo 0; $bin/tracker-baseline verify --duration 3s"
     [[ -z $have_wrk ]] || sign_updates "$users" "$n_updates"
@@ -335,7 +337,7 @@ for users in $users_list; do
     done
   done
   for s in "${trackers[@]}"; do
-    [[ -n $profile && " $phases " == *" updates "* ]] || continue
+    [[ -n $profile && -n $updates ]] || continue
     if [[ -n $have_wrk ]]; then
       sign_updates "$users" "$n_updates"
       curl -s -o "$out/cpu-update-$s-$users.pprof" "${pprof[$s]}/debug/pprof/profile?seconds=$((secs - 1))" &
